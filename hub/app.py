@@ -1,0 +1,49 @@
+"""The composition root: the only module (with the CLI) that imports feature packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+import rooms
+
+from . import api, presence
+from .auth import AUTH, Auth
+from .blobs import BLOBS, BlobStore
+from .config import CONFIG, Config
+from .db import ENGINE, create_engine, dispose_engine
+from .directory import DIRECTORY_HOOKS, DirectoryHooks
+from .http import middlewares
+from .metrics import METRICS, Metrics, metrics_handler
+from .realtime import REALTIME, Realtime
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+FEATURES = (rooms,)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def create_app(config: Config) -> web.Application:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[ENGINE] = create_engine(config.effective_database_url)
+    app.cleanup_ctx.append(dispose_engine)
+    app[AUTH] = Auth(app[ENGINE], config)
+    app[BLOBS] = BlobStore(config.blob_dir)
+    app[DIRECTORY_HOOKS] = DirectoryHooks()
+    app[REALTIME] = Realtime(app)
+    presence.setup(app)
+    app.add_routes(api.routes())
+    app.router.add_get("/metrics", metrics_handler)
+    for feature in FEATURES:
+        feature.setup(app)
+    app.router.add_get("/", index)
+    return app

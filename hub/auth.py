@@ -1,0 +1,131 @@
+"""Login and sessions: argon2 passwords, random bearer tokens stored as SHA-256
+hashes with an expiry, revocation (logout, disabling a user), and login rate limits
+per account and per address."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .config import Config
+from .db import begin, connect, now
+from .errors import RateLimited, Unauthorized
+from .passwords import Passwords
+from .ratelimit import FailureWindow
+from .schema import tokens, users
+
+__all__ = ["AUTH", "Auth", "Principal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: the user behind a valid token."""
+
+    user_id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    token_id: int
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Auth:
+    def __init__(self, engine: AsyncEngine, config: Config) -> None:
+        self.engine = engine
+        self.config = config
+        self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
+        self._per_account = FailureWindow(config.login_attempts_per_account, config.login_window_seconds)
+        self._per_address = FailureWindow(config.login_attempts_per_address, config.login_window_seconds)
+
+    async def login(self, username: str, password: str, address: str, client: str = "") -> tuple[str, int]:
+        """Check credentials; return (token, user_id). Wrong password and unknown user
+        give the same `Unauthorized`; too many failures give `RateLimited`."""
+        account_key = (username or "").strip().lower()[:64]
+        if self._per_account.blocked(account_key) or self._per_address.blocked(address):
+            raise RateLimited("error.login_rate_limited")
+        async with connect(self.engine) as conn:
+            row = (
+                await conn.execute(
+                    sa.select(users.c.id, users.c.password_hash, users.c.disabled, users.c.is_bot).where(
+                        users.c.username == account_key
+                    )
+                )
+            ).first()
+        ok = await self.passwords.verify(row.password_hash if row else None, password or "")
+        if not ok or row is None or row.disabled or row.is_bot:
+            self._per_account.fail(account_key)
+            self._per_address.fail(address)
+            raise Unauthorized("error.bad_credentials")
+        self._per_account.reset(account_key)
+        return await self.issue_token(row.id, client), row.id
+
+    async def issue_token(self, user_id: int, client: str = "") -> str:
+        token = secrets.token_urlsafe(32)
+        created = now()
+        async with begin(self.engine) as conn:
+            await conn.execute(
+                tokens.insert().values(
+                    token_hash=hash_token(token),
+                    user_id=user_id,
+                    created_at=created,
+                    expires_at=created + timedelta(hours=self.config.token_ttl_hours),
+                    client=client[:200],
+                )
+            )
+        return token
+
+    async def principal(self, token: str | None) -> Principal:
+        """The user a token belongs to, or `Unauthorized` (missing, unknown, expired,
+        revoked, or the user is disabled)."""
+        if not token or not isinstance(token, str) or len(token) > 200:
+            raise Unauthorized("error.unauthorized")
+        async with connect(self.engine) as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        tokens.c.id,
+                        tokens.c.expires_at,
+                        tokens.c.revoked_at,
+                        users.c.id.label("user_id"),
+                        users.c.username,
+                        users.c.display_name,
+                        users.c.roles,
+                        users.c.disabled,
+                    )
+                    .join(users, users.c.id == tokens.c.user_id)
+                    .where(tokens.c.token_hash == hash_token(token))
+                )
+            ).first()
+        if row is None or row.revoked_at is not None or row.disabled:
+            raise Unauthorized("error.unauthorized")
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now().tzinfo)
+        if expires <= now():
+            raise Unauthorized("error.token_expired")
+        return Principal(row.user_id, row.username, row.display_name, tuple(row.roles.split()), row.id)
+
+    async def revoke(self, token_id: int) -> None:
+        async with begin(self.engine) as conn:
+            await conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=now()))
+
+    async def revoke_all(self, conn: Any, user_id: int) -> None:
+        """Inside the caller's transaction (disabling a user, changing a password)."""
+        await conn.execute(
+            tokens.update().where(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None)).values(revoked_at=now())
+        )
+
+
+AUTH: Final = web.AppKey("auth", Auth)

@@ -1,0 +1,151 @@
+"""The `changtong` command: serve, user, unit, db.
+
+Global options come before the sub-command (`changtong --data-dir DIR user add ...`);
+every setting can also come from `CHANGTONG_*` variables or the TOML file (hub/config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from . import logs
+from .auth import AUTH
+from .config import Config, load_config
+from .db import ENGINE, begin, upgrade
+from .directory import DIRECTORY_HOOKS, add_unit, add_user
+from .errors import HubError
+from .i18n import translate
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="changtong", description="畅通 — 政务协同办公平台 (Changtong collaboration hub)")
+    p.add_argument("--data-dir", help="data directory (default ./data or $CHANGTONG_DATA_DIR)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the hub")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", dest="sub_data_dir", help=argparse.SUPPRESS)
+    serve.add_argument("--demo", action="store_true", help="load the 东营市 demo organisation")
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument("--password", required=True)
+    add.add_argument("--display-name")
+    add.add_argument("--unit", action="append", default=[], help="unit code (repeat for several posts)")
+    add.add_argument("--role", action="append", default=[], help="role, e.g. admin (repeatable)")
+    add.add_argument("--title", default="")
+
+    unit = sub.add_parser("unit", help="manage units").add_subparsers(dest="action", required=True)
+    uadd = unit.add_parser("add", help="add a unit")
+    uadd.add_argument("code")
+    uadd.add_argument("name")
+    uadd.add_argument("--parent", help="parent unit code")
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply migrations")
+    return p
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {
+        "data_dir": getattr(args, "sub_data_dir", None) or args.data_dir,
+        "database_url": args.database_url,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+    }
+    return load_config(**overrides)
+
+
+async def _with_app(config: Config, fn: Any) -> Any:
+    """Run `fn(app)` against a fully set-up (but not listening) app."""
+    from .app import create_app
+
+    app = create_app(config)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        return await fn(app)
+    finally:
+        await runner.cleanup()
+
+
+async def _serve(config: Config, demo: bool) -> None:
+    from .app import create_app
+    from .demo import DEMO_PASSWORD, seed
+
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    if demo:
+        result = await seed(app)
+        print("演示数据已就绪 (demo data ready)." if result["created"] else "演示数据已存在 (demo data present).")
+        print(f"演示账号 (demo logins), 密码 password: {DEMO_PASSWORD}")
+        for username, name, title in result["logins"]:
+            print(f"  {username:<16} {name} · {title}")
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    print(f"畅通已启动: http://{config.host}:{config.port}/  (Ctrl+C 停止)", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except Exception as exc:  # pydantic validation of settings
+        print(f"配置错误 (bad settings): {exc}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_level, config.log_json)
+    try:
+        if args.command == "db":
+            upgrade(config)
+            print("数据库已升级到最新版本 (database upgraded).")
+            return 0
+        upgrade(config)
+        if args.command == "serve":
+            try:
+                asyncio.run(_serve(config, args.demo))
+            except KeyboardInterrupt:
+                pass
+            return 0
+        if args.command == "user":
+            return asyncio.run(_with_app(config, lambda app: _user_add(app, args)))
+        if args.command == "unit":
+            return asyncio.run(_with_app(config, lambda app: _unit_add(app, args)))
+    except HubError as exc:
+        print(f"{translate(exc.key, **exc.params)} ({exc.code})", file=sys.stderr)
+        return 1
+    return 2
+
+
+async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
+    password_hash = await app[AUTH].passwords.hash_async(args.password)
+    async with begin(app[ENGINE]) as conn:
+        user = await add_user(
+            conn, app[DIRECTORY_HOOKS], username=args.username, password_hash=password_hash,
+            display_name=args.display_name, unit_codes=args.unit, roles=args.role, title=args.title,
+        )
+    print(f"已添加用户 (user added): {user['username']} id={user['id']}")
+    return 0
+
+
+async def _unit_add(app: web.Application, args: argparse.Namespace) -> int:
+    async with begin(app[ENGINE]) as conn:
+        unit = await add_unit(conn, app[DIRECTORY_HOOKS], args.code, args.name, args.parent)
+    print(f"已添加单位 (unit added): {unit['code']} {unit['name']} id={unit['id']}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Settings: one typed model, read from (highest first) command-line flags,
+``CHANGTONG_*`` environment variables, an optional TOML file, then defaults.
+
+The TOML file is ``$CHANGTONG_CONFIG`` or ``<data_dir>/changtong.toml``; its keys are
+the field names below. docs/settings.md is the reference and a test keeps it in step
+with this model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["CONFIG", "Config", "load_config"]
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHANGTONG_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Directory for the SQLite database, blobs and keys.")
+    host: str = Field("127.0.0.1", description="Address `changtong serve` listens on.")
+    port: int = Field(8080, description="Port `changtong serve` listens on.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty: `sqlite+aiosqlite:///<data_dir>/changtong.db`. "
+        "Scale-out: `postgresql+asyncpg://user@host/db`.",
+    )
+    redis_url: str = Field("", description="Redis URL for scale-out (empty: in-process).")
+    secret_key: SecretStr = Field(SecretStr(""), description="Reserved for signed cookies; empty is allowed.")
+    token_ttl_hours: float = Field(24 * 7, description="How long a login token stays valid.")
+    login_attempts_per_account: int = Field(
+        5, description="Failed logins allowed per account per `login_window_seconds`."
+    )
+    login_attempts_per_address: int = Field(
+        20, description="Failed logins allowed per client address per `login_window_seconds`."
+    )
+    login_window_seconds: float = Field(300, description="Window of the login rate limits.")
+    argon2_time_cost: int = Field(3, description="argon2id iterations for password hashes.")
+    argon2_memory_kib: int = Field(65536, description="argon2id memory cost in KiB.")
+    recall_window_seconds: float = Field(120, description="How long a sender may recall (撤回) a message.")
+    max_message_chars: int = Field(10_000, description="Longest text a message may carry.")
+    max_payload_bytes: int = Field(
+        256 * 1024, description="Largest Socket.IO packet the hub accepts (bytes)."
+    )
+    max_upload_bytes: int = Field(100 * 1024 * 1024, description="Largest file upload (bytes).")
+    thumbnail_max_pixels: int = Field(
+        40_000_000, description="Images with more pixels than this get no thumbnail (decompression bombs)."
+    )
+    events_per_second: float = Field(50, description="Socket.IO events a connection may send per second (burst 2x).")
+    presence_grace_seconds: float = Field(
+        2.0, description="How long after a user's last connection closes before they show offline."
+    )
+    history_page_max: int = Field(200, description="Most messages one `history` or `sync` page returns.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_path(init_settings)
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'changtong.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    explicit = os.environ.get("CHANGTONG_CONFIG")
+    if explicit:
+        return Path(explicit)
+    data_dir = init_settings().get("data_dir") or os.environ.get("CHANGTONG_DATA_DIR") or "data"
+    candidate = Path(data_dir) / "changtong.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_config(**overrides: Any) -> Config:
+    """Build the settings; ``overrides`` (flags) win, ``None`` values are ignored."""
+    return Config(**{k: v for k, v in overrides.items() if v is not None})
+
+
+CONFIG: Final = web.AppKey("config", Config)

@@ -1,0 +1,95 @@
+"""HTTP edges shared by every package: the error shape, request ids, the caller's
+locale, authentication of REST calls, and JSON body parsing."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import secrets
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from .auth import AUTH, Principal
+from .errors import BadRequest, HubError, TooLarge, Unauthorized
+from .i18n import negotiate, translate
+from .metrics import METRICS
+
+__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "request_locale", "middlewares"]
+
+log = logging.getLogger("changtong.http")
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+M = TypeVar("M", bound=BaseModel)
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def request_locale(request: web.Request) -> str:
+    return negotiate(request.headers.get("Accept-Language"))
+
+
+def error_body(exc: HubError, locale: str) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    REQUEST_ID.set(rid)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except HubError as exc:
+        status = exc.http_status
+        response = web.json_response(error_body(exc, request_locale(request)), status=exc.http_status)
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status in (404, 405) or exc.status >= 400:
+            code = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status, "bad_request")
+            key = {404: "error.not_found", 413: "error.too_large"}.get(exc.status, "error.bad_request")
+            response = web.json_response(
+                {"error": {"code": code, "message": translate(key, request_locale(request))}}, status=exc.status
+            )
+        else:
+            raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        response = web.json_response(error_body(HubError(), request_locale(request)), status=500)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    if not request.path.startswith("/socket.io"):
+        request.app[METRICS].http_requests.labels(request.method, str(status)).inc()
+    return response
+
+
+middlewares = [request_context]
+
+
+async def principal(request: web.Request) -> Principal:
+    """The caller of a REST endpoint, from `Authorization: Bearer <token>`."""
+    cached = request.get("principal")
+    if cached is not None:
+        return cached
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if not token:
+        raise Unauthorized("error.unauthorized")
+    who = await request.app[AUTH].principal(token)
+    request["principal"] = who
+    return who
+
+
+async def json_body(request: web.Request, model: type[M]) -> M:
+    """Parse and validate a JSON body against a pydantic model."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise TooLarge("error.too_large")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge("error.too_large")
+    try:
+        data = json.loads(raw or b"{}")
+        return model.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise BadRequest("error.bad_request") from exc

@@ -1,0 +1,251 @@
+"""The Socket.IO edge: python-socketio's AsyncServer on aiohttp (protocol v5, path
+/socket.io, websocket and long-polling), token auth on connect, and one dispatcher
+for every client event.
+
+Feature packages register handlers with `Realtime.on("message:send")`; a handler takes
+an `EventContext` and the payload and returns a dict. The dispatcher turns that into the
+ack `{ok: true, ...}`, and every failure into `{ok: false, error: {code, message}}` —
+unknown events, malformed payloads and internal errors included; nothing is dropped
+silently and no stack trace reaches a client.
+
+Rooms: every connection joins `u:<user_id>` (all of a user's tabs) and `c:<channel_id>`
+for each channel it belongs to (from the connect hooks). Pushes go to rooms, and the
+`FastEmitManager` writes one encoded frame to every recipient's queue without creating
+a task per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import socketio
+from aiohttp import web
+from engineio import packet as eio_packet
+from pydantic import ValidationError
+from socketio import packet as sio_packet
+
+from .auth import AUTH, Principal
+from .config import CONFIG
+from .errors import BadRequest, HubError, RateLimited, Unavailable
+from .i18n import negotiate, translate
+from .metrics import METRICS, Metrics
+from .ratelimit import TokenBucket
+
+__all__ = ["REALTIME", "EventContext", "FastEmitManager", "Realtime", "channel_room", "user_room"]
+
+log = logging.getLogger("changtong.realtime")
+
+Handler = Callable[["EventContext", Any], Awaitable[dict[str, Any]]]
+ConnectHook = Callable[[Principal, str], Awaitable[list[str]]]  # -> rooms to join
+DisconnectHook = Callable[[Principal, str], Awaitable[None]]
+
+PRESENCE_ROOM = "presence"
+
+
+def user_room(user_id: int) -> str:
+    return f"u:{user_id}"
+
+
+def channel_room(channel_id: int) -> str:
+    return f"c:{channel_id}"
+
+
+class FastEmitManager(socketio.AsyncManager):
+    """Room emits without a task per recipient: the packet is encoded once and the same
+    Engine.IO packet object is queued on every recipient's socket, whose existing writer
+    task sends it. (python-socketio's AsyncManager creates one task per recipient.)"""
+
+    metrics: Metrics | None = None
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if callback is not None:
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs)
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        sockets = self.server.eio.sockets
+        delivered = 0
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            sock = sockets.get(eio_sid)
+            if sock is None or sock.closed:
+                continue
+            for frame in frames:
+                sock.queue.put_nowait(frame)
+            delivered += 1
+        if self.metrics is not None and delivered:
+            self.metrics.deliveries.labels(event).inc(delivered)
+
+
+@dataclass(slots=True)
+class EventContext:
+    """What a handler knows about the caller."""
+
+    sid: str
+    principal: Principal
+    locale: str
+    realtime: "Realtime"
+
+    @property
+    def user_id(self) -> int:
+        return self.principal.user_id
+
+
+class Realtime:
+    def __init__(self, app: web.Application) -> None:
+        config = app[CONFIG]
+        self.app = app
+        self.metrics = app[METRICS]
+        manager = self._make_manager(config.redis_url)
+        manager.metrics = self.metrics
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=manager,
+            cors_allowed_origins=[],
+            max_http_buffer_size=config.max_payload_bytes,
+            ping_interval=10,
+            ping_timeout=10,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sio.attach(app, socketio_path="socket.io")
+        self.handlers: dict[str, Handler] = {}
+        self.connect_hooks: list[ConnectHook] = []
+        self.disconnect_hooks: list[DisconnectHook] = []
+        self._buckets: dict[str, TokenBucket] = {}
+        self._rate = config.events_per_second
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._dispatch)
+
+    @staticmethod
+    def _make_manager(redis_url: str) -> socketio.AsyncManager:
+        return FastEmitManager()
+
+    # ---- registration ----------------------------------------------------
+
+    def on(self, event: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            if event in self.handlers:
+                raise RuntimeError(f"two handlers for {event}")
+            self.handlers[event] = fn
+            return fn
+
+        return register
+
+    # ---- connection lifecycle -------------------------------------------
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        request = environ.get("aiohttp.request")
+        locale = negotiate(auth.get("locale") or (request.headers.get("Accept-Language") if request else None))
+        try:
+            who = await self.app[AUTH].principal(auth.get("token"))
+        except HubError as exc:
+            self.metrics.events.labels("connect", exc.code).inc()
+            message = translate(exc.key, locale, **exc.params)
+            raise socketio.exceptions.ConnectionRefusedError(message, {"code": exc.code, "message": message}) from None
+        await self.sio.save_session(sid, {"principal": who, "locale": locale})
+        rooms = [user_room(who.user_id), PRESENCE_ROOM]
+        for hook in self.connect_hooks:
+            rooms.extend(await hook(who, sid))
+        for room in rooms:
+            await self.sio.enter_room(sid, room)
+        self._buckets[sid] = TokenBucket(self._rate, self._rate * 2)
+        self.metrics.connections.inc()
+        self.metrics.events.labels("connect", "ok").inc()
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._buckets.pop(sid, None)
+        try:
+            session = await self.sio.get_session(sid)
+        except KeyError:
+            return
+        who = session.get("principal")
+        if who is None:
+            return
+        self.metrics.connections.dec()
+        for hook in self.disconnect_hooks:
+            try:
+                await hook(who, sid)
+            except Exception:
+                log.exception("disconnect hook failed")
+
+    # ---- events -----------------------------------------------------------
+
+    async def _dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        locale = "zh_CN"
+        outcome = "ok"
+        try:
+            session = await self.sio.get_session(sid)
+            locale = session["locale"]
+            bucket = self._buckets.get(sid)
+            if bucket is not None and not bucket.take():
+                raise RateLimited("error.rate_limited")
+            handler = self.handlers.get(event)
+            if handler is None:
+                raise BadRequest("error.unknown_event", event=str(event)[:64])
+            if len(args) > 1:
+                raise BadRequest("error.bad_request")
+            payload = args[0] if args else {}
+            ctx = EventContext(sid, session["principal"], locale, self)
+            result = await handler(ctx, payload if payload is not None else {})
+            return {"ok": True, **(result or {})}
+        except HubError as exc:
+            outcome = exc.code
+            return {"ok": False, "error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}
+        except ValidationError:
+            outcome = "bad_request"
+            return {"ok": False, "error": {"code": "bad_request", "message": translate("error.bad_request", locale)}}
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event %s failed", event)
+            outcome = "unavailable"
+            err = Unavailable()
+            return {"ok": False, "error": {"code": err.code, "message": translate(err.key, locale)}}
+        finally:
+            name = event if event in self.handlers else "unknown"
+            self.metrics.events.labels(name, outcome).inc()
+            self.metrics.event_seconds.labels(name).observe(time.perf_counter() - started)
+
+    # ---- pushes and rooms ---------------------------------------------------
+
+    async def emit_to_channel(self, channel_id: int, event: str, data: Any, skip_sid: str | None = None) -> None:
+        await self.sio.emit(event, data, room=channel_room(channel_id), skip_sid=skip_sid)
+
+    async def emit_to_user(self, user_id: int, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=user_room(user_id))
+
+    async def emit_to_all(self, event: str, data: Any) -> None:
+        await self.sio.emit(event, data, room=PRESENCE_ROOM)
+
+    def user_sids(self, user_id: int) -> list[str]:
+        """This node's connections of a user."""
+        return [sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))]
+
+    async def join_user(self, user_id: int, room: str) -> None:
+        for sid in self.user_sids(user_id):
+            await self.sio.enter_room(sid, room)
+
+    async def leave_user(self, user_id: int, room: str) -> None:
+        for sid in self.user_sids(user_id):
+            await self.sio.leave_room(sid, room)
+
+    async def disconnect_user(self, user_id: int) -> None:
+        for sid in self.user_sids(user_id):
+            await self.sio.disconnect(sid)
+
+
+REALTIME: Final = web.AppKey("realtime", Realtime)

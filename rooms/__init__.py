@@ -1,0 +1,40 @@
+"""rooms: channels, membership, messages, history, offline sync, read receipts, files."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from hub.auth import Principal
+from hub.config import CONFIG
+from hub.db import ENGINE, connect
+from hub.directory import DIRECTORY_HOOKS
+from hub.metrics import METRICS
+from hub.realtime import REALTIME, channel_room
+
+from . import events, files_api, store
+from .actions import Rooms
+
+__all__ = ["ROOMS", "Rooms", "setup"]
+
+ROOMS: Final = web.AppKey("rooms", Rooms)
+
+
+def setup(app: web.Application) -> None:
+    realtime = app[REALTIME]
+    rooms = Rooms(app[ENGINE], realtime, app[CONFIG], app[METRICS])
+    app[ROOMS] = rooms
+
+    async def join_channel_rooms(who: Principal, sid: str) -> list[str]:
+        async with connect(app[ENGINE]) as conn:
+            return [channel_room(cid) for cid in await store.channel_ids_of(conn, who.user_id)]
+
+    realtime.connect_hooks.append(join_channel_rooms)
+    hooks = app[DIRECTORY_HOOKS]
+    hooks.unit_added.append(rooms.on_unit_added)
+    hooks.unit_changed.append(rooms.on_unit_changed)
+    hooks.post_added.append(rooms.on_post_added)
+    hooks.post_removed.append(rooms.on_post_removed)
+    events.register(realtime, rooms)
+    app.add_routes(files_api.routes())

@@ -1,0 +1,425 @@
+"""What users do in rooms. Each action authorises (`check_*` raise a HubError), stores
+in one transaction, and pushes to the channel's Socket.IO room only after commit.
+
+The delivery rules (docs/architecture.md): every change — a new message, an edit, a
+recall, a card's new state — takes the channel's next seq in the transaction that stores
+it; the ack goes out after commit; `(sender, client_msg_id)` makes a retried send return
+the original; `sync` returns every change past the client's cursors, in seq order.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.auth import Principal
+from hub.config import Config
+from hub.db import after_commit, begin, connect, now
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from hub.metrics import Metrics
+from hub.realtime import Realtime, channel_room
+from hub.schema import files, users
+
+from . import rules, store
+from .schema import channel_members, channels, mentions, messages
+
+# Read receipts are pushed to the whole channel only where "N人已读" is shown.
+RECEIPT_CHANNEL_MAX = 50
+
+
+class Rooms:
+    def __init__(self, engine: AsyncEngine, realtime: Realtime, config: Config, metrics: Metrics) -> None:
+        self.engine = engine
+        self.realtime = realtime
+        self.config = config
+        self.metrics = metrics
+
+    # ---- checks -------------------------------------------------------------
+
+    async def check_member(self, conn: AsyncConnection, channel_id: int, user_id: int) -> tuple[Any, Any]:
+        """The channel and the caller's membership; a non-member learns nothing (not_found)."""
+        ch = await store.channel(conn, channel_id)
+        member = await store.membership(conn, channel_id, user_id) if ch else None
+        if ch is None or member is None:
+            raise NotFound("error.channel_not_found")
+        return ch, member
+
+    async def check_admin(self, conn: AsyncConnection, channel_id: int, who: Principal) -> Any:
+        ch, member = await self.check_member(conn, channel_id, who.user_id)
+        if member.role != "admin" and not who.is_admin:
+            raise Forbidden("error.not_channel_admin")
+        return ch
+
+    async def _existing_users(self, conn: AsyncConnection, ids: list[int]) -> list[int]:
+        ids = sorted(set(ids))
+        found = set(
+            (
+                await conn.execute(sa.select(users.c.id).where(users.c.id.in_(ids), users.c.disabled == sa.false()))
+            ).scalars()
+        )
+        if found != set(ids):
+            raise NotFound("error.user_not_found")
+        return ids
+
+    # ---- channels -----------------------------------------------------------
+
+    async def create_channel(self, who: Principal, req: rules.ChannelCreate) -> dict[str, Any]:
+        async with begin(self.engine) as conn:
+            member_ids = await self._existing_users(conn, [m for m in req.member_ids if m != who.user_id])
+            cid = await store.create_channel(
+                conn, kind=req.kind, name=req.name, topic=req.topic, read_only=req.read_only, created_by=who.user_id
+            )
+            await store.add_member(conn, cid, who.user_id, role="admin")
+            for uid in member_ids:
+                await store.add_member(conn, cid, uid)
+            self._after_join(conn, cid, [who.user_id, *member_ids])
+        return await self.channel_for(who.user_id, cid)
+
+    async def channel_for(self, user_id: int, channel_id: int) -> dict[str, Any]:
+        async with connect(self.engine) as conn:
+            views = await store.channel_views(conn, user_id, [channel_id])
+        if not views:
+            raise NotFound("error.channel_not_found")
+        return views[0]
+
+    def _after_join(self, conn: AsyncConnection, channel_id: int, user_ids: list[int]) -> None:
+        async def push() -> None:
+            for uid in user_ids:
+                await self.realtime.join_user(uid, channel_room(channel_id))
+                await self.realtime.emit_to_user(uid, "channel", await self.channel_for(uid, channel_id))
+
+        after_commit(conn, push)
+
+    async def list_channels(self, who: Principal, req: rules.ChannelList) -> list[dict[str, Any]]:
+        async with connect(self.engine) as conn:
+            if req.scope == "public":
+                return await store.public_channels(conn)
+            return await store.channel_views(conn, who.user_id)
+
+    async def join(self, who: Principal, channel_id: int) -> dict[str, Any]:
+        async with begin(self.engine) as conn:
+            ch = await store.channel(conn, channel_id)
+            if ch is None or (ch.kind != "public" and not await store.membership(conn, channel_id, who.user_id)):
+                raise NotFound("error.channel_not_found")
+            if await store.add_member(conn, channel_id, who.user_id):
+                self._after_join(conn, channel_id, [who.user_id])
+        return await self.channel_for(who.user_id, channel_id)
+
+    async def add_members(self, who: Principal, req: rules.ChannelAddMembers) -> dict[str, Any]:
+        async with begin(self.engine) as conn:
+            ch = await self.check_admin(conn, req.channel_id, who)
+            if ch.kind in ("direct", "unit"):
+                raise Forbidden("error.channel_membership_fixed")
+            added = [uid for uid in await self._existing_users(conn, req.user_ids) if await store.add_member(conn, ch.id, uid)]
+            self._after_join(conn, ch.id, added)
+        return {"added": added}
+
+    async def leave(self, who: Principal, channel_id: int) -> None:
+        async with begin(self.engine) as conn:
+            ch, _ = await self.check_member(conn, channel_id, who.user_id)
+            if ch.kind in ("direct", "unit"):
+                raise Forbidden("error.channel_membership_fixed")
+            await store.remove_member(conn, channel_id, who.user_id)
+
+            async def push() -> None:
+                await self.realtime.leave_user(who.user_id, channel_room(channel_id))
+
+            after_commit(conn, push)
+
+    async def members(self, who: Principal, channel_id: int) -> list[dict[str, Any]]:
+        async with connect(self.engine) as conn:
+            await self.check_member(conn, channel_id, who.user_id)
+            return await store.members_view(conn, channel_id)
+
+    async def update_channel(self, who: Principal, req: rules.ChannelUpdate) -> dict[str, Any]:
+        values = {k: v for k, v in (("name", req.name), ("topic", req.topic), ("read_only", req.read_only)) if v is not None}
+        async with begin(self.engine) as conn:
+            ch = await self.check_admin(conn, req.channel_id, who)
+            if "name" in values and ch.kind in ("direct", "unit"):
+                raise Forbidden("error.channel_membership_fixed")
+            if values:
+                await conn.execute(channels.update().where(channels.c.id == ch.id).values(**values))
+        view = await self.channel_for(who.user_id, req.channel_id)
+        await self.realtime.emit_to_channel(req.channel_id, "channel:update", {k: view[k] for k in ("id", "name", "topic", "read_only")})
+        return view
+
+    async def set_role(self, who: Principal, req: rules.ChannelSetRole) -> None:
+        async with begin(self.engine) as conn:
+            await self.check_admin(conn, req.channel_id, who)
+            result = await conn.execute(
+                channel_members.update()
+                .where(channel_members.c.channel_id == req.channel_id, channel_members.c.user_id == req.user_id)
+                .values(role=req.role)
+            )
+            if result.rowcount == 0:
+                raise NotFound("error.user_not_found")
+
+    async def open_dm(self, who: Principal, req: rules.DmOpen) -> dict[str, Any]:
+        others = set(req.user_ids or []) | ({req.user_id} if req.user_id else set())
+        others.discard(who.user_id)
+        if not others:
+            raise BadRequest("error.bad_request")
+        key = ",".join(str(i) for i in sorted(others | {who.user_id}))
+        async with begin(self.engine) as conn:
+            existing = (await conn.execute(sa.select(channels.c.id).where(channels.c.dm_key == key))).scalar()
+            if existing is None:
+                ids = await self._existing_users(conn, sorted(others))
+                existing = await store.create_channel(conn, kind="direct", dm_key=key, created_by=who.user_id)
+                for uid in [who.user_id, *ids]:
+                    await store.add_member(conn, existing, uid)
+                self._after_join(conn, existing, [who.user_id, *ids])
+        return await self.channel_for(who.user_id, existing)
+
+    # ---- unit channels follow the directory -----------------------------------
+
+    async def on_unit_added(self, conn: AsyncConnection, unit: dict[str, Any]) -> None:
+        await store.create_channel(conn, kind="unit", name=unit["name"], unit_id=unit["id"])
+
+    async def on_unit_changed(self, conn: AsyncConnection, unit: dict[str, Any]) -> None:
+        await conn.execute(
+            channels.update().where(channels.c.unit_id == unit["id"]).values(name=unit["name"], archived=unit["disabled"])
+        )
+
+    async def _unit_channel(self, conn: AsyncConnection, unit_id: int) -> int | None:
+        return (await conn.execute(sa.select(channels.c.id).where(channels.c.unit_id == unit_id))).scalar()
+
+    async def on_post_added(self, conn: AsyncConnection, user_id: int, unit_id: int) -> None:
+        cid = await self._unit_channel(conn, unit_id)
+        if cid is not None and await store.add_member(conn, cid, user_id):
+            self._after_join(conn, cid, [user_id])
+
+    async def on_post_removed(self, conn: AsyncConnection, user_id: int, unit_id: int) -> None:
+        cid = await self._unit_channel(conn, unit_id)
+        if cid is not None and await store.remove_member(conn, cid, user_id):
+
+            async def push() -> None:
+                await self.realtime.leave_user(user_id, channel_room(cid))
+
+            after_commit(conn, push)
+
+    # ---- messages -------------------------------------------------------------
+
+    def _check_text(self, text: str, required: bool) -> str:
+        if len(text) > self.config.max_message_chars:
+            raise TooLarge("error.message_too_long", limit=self.config.max_message_chars)
+        if required and not text.strip():
+            raise BadRequest("error.empty_message")
+        return text
+
+    async def _mention_ids(self, conn: AsyncConnection, channel_id: int, text: str) -> list[int]:
+        names = rules.mentioned_usernames(text)
+        if not names:
+            return []
+        rows = (
+            await conn.execute(
+                sa.select(users.c.id, users.c.username)
+                .join(channel_members, channel_members.c.user_id == users.c.id)
+                .where(channel_members.c.channel_id == channel_id, users.c.username.in_(names))
+            )
+        ).all()
+        by_name = {r.username: r.id for r in rows}
+        return [by_name[n] for n in names if n in by_name]
+
+    async def send(self, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None, sid: str | None = None) -> dict[str, Any]:
+        text = self._check_text(req.text, required=req.file_id is None and card is None)
+        async with connect(self.engine) as conn:  # cheap idempotency check before taking the lock
+            original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
+        if original is not None:
+            return original
+        try:
+            async with begin(self.engine) as conn:
+                original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
+                if original is not None:
+                    return original
+                ch, member = await self.check_member(conn, req.channel_id, who.user_id)
+                if ch.archived:
+                    raise Forbidden("error.channel_archived")
+                if ch.read_only and member.role != "admin":
+                    raise Forbidden("error.channel_read_only")
+                if req.thread_root_id is not None:
+                    root = await store.raw_message(conn, req.thread_root_id)
+                    if root is None or root.channel_id != ch.id or root.thread_root_id is not None:
+                        raise BadRequest("error.bad_thread_root")
+                if req.file_id is not None:
+                    owner = (await conn.execute(sa.select(files.c.uploader_id).where(files.c.id == req.file_id))).scalar()
+                    if owner != who.user_id:
+                        raise NotFound("error.file_not_found")
+                    kind = "file"
+                mention_ids = await self._mention_ids(conn, ch.id, text)
+                seq = await store.next_seq(conn, ch.id)
+                message_id = (
+                    await conn.execute(
+                        messages.insert()
+                        .values(
+                            channel_id=ch.id,
+                            seq=seq,
+                            change_seq=seq,
+                            sender_id=who.user_id,
+                            client_msg_id=req.client_msg_id,
+                            kind=kind,
+                            text=text,
+                            file_id=req.file_id,
+                            card=card,
+                            mentions=mention_ids or None,
+                            thread_root_id=req.thread_root_id,
+                            created_at=now(),
+                        )
+                        .returning(messages.c.id)
+                    )
+                ).scalar_one()
+                for uid in mention_ids:
+                    if uid != who.user_id:
+                        await conn.execute(mentions.insert().values(user_id=uid, message_id=message_id, channel_id=ch.id, seq=seq))
+                # The sender has read what they wrote.
+                await conn.execute(
+                    channel_members.update()
+                    .where(channel_members.c.channel_id == ch.id, channel_members.c.user_id == who.user_id)
+                    .values(last_read_seq=seq)
+                )
+                view = await store.message_by_id(conn, message_id)
+
+                async def push() -> None:
+                    await self.realtime.emit_to_channel(ch.id, "message", view)
+
+                after_commit(conn, push)
+        except sa.exc.IntegrityError:
+            # A concurrent retry with the same client_msg_id won the race: return it.
+            async with connect(self.engine) as conn:
+                original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
+            if original is None:
+                raise
+            return original
+        self.metrics.messages_stored.labels(kind).inc()
+        assert view is not None
+        return view
+
+    async def _change(self, conn: AsyncConnection, message_id: int, channel_id: int, **values: Any) -> dict[str, Any]:
+        """Apply a change to a message: it takes the channel's next seq."""
+        seq = await store.next_seq(conn, channel_id)
+        await conn.execute(messages.update().where(messages.c.id == message_id).values(change_seq=seq, **values))
+        view = await store.message_by_id(conn, message_id)
+        assert view is not None
+
+        async def push() -> None:
+            await self.realtime.emit_to_channel(channel_id, "message:update", view)
+
+        after_commit(conn, push)
+        return view
+
+    async def edit(self, who: Principal, req: rules.MessageEdit) -> dict[str, Any]:
+        text = self._check_text(req.text, required=True)
+        async with begin(self.engine) as conn:
+            row = await store.raw_message(conn, req.message_id)
+            if row is None:
+                raise NotFound("error.message_not_found")
+            await self.check_member(conn, row.channel_id, who.user_id)
+            if row.sender_id != who.user_id:
+                raise Forbidden("error.not_your_message")
+            if row.recalled_at is not None or row.kind != "text":
+                raise Conflict("error.message_not_editable")
+            mention_ids = await self._mention_ids(conn, row.channel_id, text)
+            for uid in set(mention_ids) - set(row.mentions or []) - {who.user_id}:
+                await conn.execute(mentions.insert().values(user_id=uid, message_id=row.id, channel_id=row.channel_id, seq=row.seq))
+            return await self._change(conn, row.id, row.channel_id, text=text, edited_at=now(), mentions=mention_ids or None)
+
+    async def recall(self, who: Principal, message_id: int) -> dict[str, Any]:
+        async with begin(self.engine) as conn:
+            row = await store.raw_message(conn, message_id)
+            if row is None:
+                raise NotFound("error.message_not_found")
+            _, member = await self.check_member(conn, row.channel_id, who.user_id)
+            if row.recalled_at is not None:
+                raise Conflict("error.already_recalled")
+            is_admin = member.role == "admin" or who.is_admin
+            if not is_admin:
+                if row.sender_id != who.user_id:
+                    raise Forbidden("error.not_your_message")
+                created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=now().tzinfo)
+                if now() - created > timedelta(seconds=self.config.recall_window_seconds):
+                    raise Forbidden("error.recall_window_passed", minutes=round(self.config.recall_window_seconds / 60, 1))
+            await conn.execute(mentions.delete().where(mentions.c.message_id == row.id))
+            return await self._change(conn, row.id, row.channel_id, recalled_at=now(), text="", card=None)
+
+    async def update_card(self, conn: AsyncConnection, message_id: int, card: dict[str, Any]) -> dict[str, Any]:
+        """A card's new state is a change like an edit (for card handlers)."""
+        row = await store.raw_message(conn, message_id)
+        if row is None or row.kind != "card":
+            raise NotFound("error.message_not_found")
+        return await self._change(conn, row.id, row.channel_id, card=card)
+
+    # ---- reading ------------------------------------------------------------------
+
+    async def history(self, who: Principal, req: rules.History) -> dict[str, Any]:
+        limit = min(req.limit, self.config.history_page_max)
+        async with connect(self.engine) as conn:
+            await self.check_member(conn, req.channel_id, who.user_id)
+            page, has_more = await store.history(conn, req.channel_id, req.before_seq, limit, req.thread_root_id)
+        return {"messages": page, "has_more": has_more}
+
+    async def sync(self, who: Principal, req: rules.Sync) -> dict[str, Any]:
+        """Every change the user missed in every channel they belong to, paged.
+        A channel without a cursor starts from the member's read position."""
+        budget = min(req.limit, 1000)
+        out: list[dict[str, Any]] = []
+        cursors: dict[str, int] = {}
+        has_more = False
+        async with connect(self.engine) as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(channels.c.id, channels.c.head_seq, channel_members.c.last_read_seq)
+                    .join(channel_members, channel_members.c.channel_id == channels.c.id)
+                    .where(channel_members.c.user_id == who.user_id)
+                    .order_by(channels.c.id)
+                )
+            ).all()
+            for r in rows:
+                cursor = req.cursors.get(r.id, r.last_read_seq)
+                if r.head_seq <= cursor:
+                    cursors[str(r.id)] = min(cursor, r.head_seq)
+                    continue
+                if budget <= 0:
+                    has_more = True
+                    cursors[str(r.id)] = cursor
+                    continue
+                page = await store.changes_since(conn, r.id, cursor, budget)
+                full = len(page) == budget
+                budget -= len(page)
+                out.extend(page)
+                if full and page[-1]["change_seq"] < r.head_seq:
+                    has_more = True
+                    cursors[str(r.id)] = page[-1]["change_seq"]
+                else:
+                    cursors[str(r.id)] = r.head_seq
+            channel_list = await store.channel_views(conn, who.user_id)
+        return {"messages": out, "cursors": cursors, "has_more": has_more, "channels": channel_list}
+
+    async def mark_read(self, who: Principal, req: rules.Read) -> dict[str, Any]:
+        async with begin(self.engine) as conn:
+            ch, member = await self.check_member(conn, req.channel_id, who.user_id)
+            seq = min(req.seq, ch.head_seq)
+            if seq > member.last_read_seq:
+                await conn.execute(
+                    channel_members.update()
+                    .where(channel_members.c.channel_id == ch.id, channel_members.c.user_id == who.user_id)
+                    .values(last_read_seq=seq)
+                )
+            else:
+                seq = member.last_read_seq
+            small = (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(channel_members).where(channel_members.c.channel_id == ch.id)
+                )
+            ).scalar_one() <= RECEIPT_CHANNEL_MAX
+            event = {"channel_id": ch.id, "user_id": who.user_id, "seq": seq}
+
+            async def push() -> None:
+                if small:
+                    await self.realtime.emit_to_channel(ch.id, "read", event)
+                else:
+                    await self.realtime.emit_to_user(who.user_id, "read", event)
+
+            after_commit(conn, push)
+        return {"seq": seq}

@@ -1,0 +1,298 @@
+"""Storage of rooms: named queries over channels, members and messages. Each function
+takes an open connection; the caller owns the transaction (see rooms/actions.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.db import now
+from hub.schema import files, users
+
+from .schema import channel_members, channels, mentions, messages
+
+# ---- views -------------------------------------------------------------------
+
+
+def iso(ts: Any) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def message_view(row: Any, sender: dict[str, Any], file: dict[str, Any] | None = None) -> dict[str, Any]:
+    recalled = row.recalled_at is not None
+    return {
+        "id": row.id,
+        "channel_id": row.channel_id,
+        "seq": row.seq,
+        "change_seq": row.change_seq,
+        "sender": sender,
+        "kind": row.kind,
+        "text": "" if recalled else row.text,
+        "file": None if recalled else file,
+        "card": None if recalled else row.card,
+        "mentions": row.mentions or [],
+        "client_msg_id": row.client_msg_id,
+        "thread_root_id": row.thread_root_id,
+        "created_at": iso(row.created_at),
+        "edited_at": iso(row.edited_at),
+        "recalled": recalled,
+    }
+
+
+MESSAGE_COLUMNS = [
+    messages,
+    users.c.username.label("sender_username"),
+    users.c.display_name.label("sender_display_name"),
+    files.c.name.label("file_name"),
+    files.c.size.label("file_size"),
+    files.c.mime.label("file_mime"),
+    files.c.has_thumbnail.label("file_has_thumbnail"),
+]
+
+
+def _message_select() -> sa.Select:
+    return sa.select(*MESSAGE_COLUMNS).select_from(
+        messages.join(users, users.c.id == messages.c.sender_id).outerjoin(files, files.c.id == messages.c.file_id)
+    )
+
+
+def _row_view(row: Any) -> dict[str, Any]:
+    sender = {"id": row.sender_id, "username": row.sender_username, "display_name": row.sender_display_name}
+    file = None
+    if row.file_id is not None:
+        file = {
+            "file_id": row.file_id,
+            "name": row.file_name,
+            "size": row.file_size,
+            "mime": row.file_mime,
+            "thumbnail": bool(row.file_has_thumbnail),
+        }
+    return message_view(row, sender, file)
+
+
+async def message_by_id(conn: AsyncConnection, message_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(_message_select().where(messages.c.id == message_id))).first()
+    return _row_view(row) if row else None
+
+
+async def message_by_client_id(conn: AsyncConnection, sender_id: int, client_msg_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            _message_select().where(messages.c.sender_id == sender_id, messages.c.client_msg_id == client_msg_id)
+        )
+    ).first()
+    return _row_view(row) if row else None
+
+
+async def raw_message(conn: AsyncConnection, message_id: int) -> Any:
+    return (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
+
+
+async def history(
+    conn: AsyncConnection, channel_id: int, before_seq: int | None, limit: int, thread_root_id: int | None
+) -> tuple[list[dict[str, Any]], bool]:
+    q = _message_select().where(messages.c.channel_id == channel_id)
+    if before_seq is not None:
+        q = q.where(messages.c.seq < before_seq)
+    if thread_root_id is not None:
+        q = q.where(sa.or_(messages.c.thread_root_id == thread_root_id, messages.c.id == thread_root_id))
+    rows = (await conn.execute(q.order_by(messages.c.seq.desc()).limit(limit + 1))).all()
+    has_more = len(rows) > limit
+    return [_row_view(r) for r in reversed(rows[:limit])], has_more
+
+
+async def changes_since(conn: AsyncConnection, channel_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+    """Current state of every message whose latest change is past `after`, in change order."""
+    rows = (
+        await conn.execute(
+            _message_select()
+            .where(messages.c.channel_id == channel_id, messages.c.change_seq > after)
+            .order_by(messages.c.change_seq)
+            .limit(limit)
+        )
+    ).all()
+    return [_row_view(r) for r in rows]
+
+
+# ---- channels and members -----------------------------------------------------
+
+
+async def channel(conn: AsyncConnection, channel_id: int) -> Any:
+    return (await conn.execute(sa.select(channels).where(channels.c.id == channel_id))).first()
+
+
+async def membership(conn: AsyncConnection, channel_id: int, user_id: int) -> Any:
+    return (
+        await conn.execute(
+            sa.select(channel_members).where(channel_members.c.channel_id == channel_id, channel_members.c.user_id == user_id)
+        )
+    ).first()
+
+
+async def member_ids(conn: AsyncConnection, channel_id: int) -> list[int]:
+    return list(
+        (await conn.execute(sa.select(channel_members.c.user_id).where(channel_members.c.channel_id == channel_id))).scalars()
+    )
+
+
+async def channel_ids_of(conn: AsyncConnection, user_id: int) -> list[int]:
+    return list(
+        (await conn.execute(sa.select(channel_members.c.channel_id).where(channel_members.c.user_id == user_id))).scalars()
+    )
+
+
+async def add_member(conn: AsyncConnection, channel_id: int, user_id: int, role: str = "member") -> bool:
+    """Add a member whose read position starts at the channel's head. False if already in."""
+    if await membership(conn, channel_id, user_id):
+        return False
+    head = (await conn.execute(sa.select(channels.c.head_seq).where(channels.c.id == channel_id))).scalar_one()
+    await conn.execute(
+        channel_members.insert().values(
+            channel_id=channel_id, user_id=user_id, role=role, last_read_seq=head, joined_seq=head, joined_at=now()
+        )
+    )
+    return True
+
+
+async def remove_member(conn: AsyncConnection, channel_id: int, user_id: int) -> bool:
+    result = await conn.execute(
+        channel_members.delete().where(channel_members.c.channel_id == channel_id, channel_members.c.user_id == user_id)
+    )
+    return result.rowcount > 0
+
+
+async def create_channel(conn: AsyncConnection, **values: Any) -> int:
+    return (
+        await conn.execute(channels.insert().values(created_at=now(), **values).returning(channels.c.id))
+    ).scalar_one()
+
+
+async def next_seq(conn: AsyncConnection, channel_id: int) -> int:
+    """Take the channel's next seq. The UPDATE holds the channel row's lock until the
+    transaction ends, so concurrent writers queue and a rollback returns the number:
+    seqs stay unique and gap-free."""
+    return (
+        await conn.execute(
+            channels.update()
+            .where(channels.c.id == channel_id)
+            .values(head_seq=channels.c.head_seq + 1)
+            .returning(channels.c.head_seq)
+        )
+    ).scalar_one()
+
+
+async def channel_views(conn: AsyncConnection, user_id: int, channel_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """The user's channels with their read state: unread and unread @mentions derive
+    from the member's `last_read_seq`."""
+    cm = channel_members
+    q = (
+        sa.select(channels, cm.c.role, cm.c.last_read_seq)
+        .join(cm, sa.and_(cm.c.channel_id == channels.c.id, cm.c.user_id == user_id))
+        .order_by(channels.c.id)
+    )
+    if channel_ids is not None:
+        q = q.where(channels.c.id.in_(list(channel_ids)))
+    rows = (await conn.execute(q)).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    unread = dict(
+        (
+            await conn.execute(
+                sa.select(messages.c.channel_id, sa.func.count())
+                .join(cm, sa.and_(cm.c.channel_id == messages.c.channel_id, cm.c.user_id == user_id))
+                .where(
+                    messages.c.channel_id.in_(ids),
+                    messages.c.seq > cm.c.last_read_seq,
+                    messages.c.sender_id != user_id,
+                    messages.c.recalled_at.is_(None),
+                )
+                .group_by(messages.c.channel_id)
+            )
+        ).all()
+    )
+    mentioned = dict(
+        (
+            await conn.execute(
+                sa.select(mentions.c.channel_id, sa.func.count())
+                .join(cm, sa.and_(cm.c.channel_id == mentions.c.channel_id, cm.c.user_id == user_id))
+                .where(mentions.c.user_id == user_id, mentions.c.channel_id.in_(ids), mentions.c.seq > cm.c.last_read_seq)
+                .group_by(mentions.c.channel_id)
+            )
+        ).all()
+    )
+    counts = dict(
+        (
+            await conn.execute(
+                sa.select(cm.c.channel_id, sa.func.count()).where(cm.c.channel_id.in_(ids)).group_by(cm.c.channel_id)
+            )
+        ).all()
+    )
+    direct_ids = [r.id for r in rows if r.kind == "direct"]
+    peers: dict[int, list[dict[str, Any]]] = {}
+    if direct_ids:
+        for p in (
+            await conn.execute(
+                sa.select(cm.c.channel_id, users.c.id, users.c.username, users.c.display_name)
+                .join(users, users.c.id == cm.c.user_id)
+                .where(cm.c.channel_id.in_(direct_ids), cm.c.user_id != user_id)
+                .order_by(users.c.id)
+            )
+        ).all():
+            peers.setdefault(p.channel_id, []).append({"id": p.id, "username": p.username, "display_name": p.display_name})
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "name": r.name,
+            "topic": r.topic,
+            "unit_id": r.unit_id,
+            "read_only": bool(r.read_only),
+            "head_seq": r.head_seq,
+            "role": r.role,
+            "last_read_seq": r.last_read_seq,
+            "unread": unread.get(r.id, 0),
+            "mentions": mentioned.get(r.id, 0),
+            "member_count": counts.get(r.id, 0),
+            "peers": peers.get(r.id, []),
+        }
+        for r in rows
+    ]
+
+
+async def public_channels(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = (
+        await conn.execute(
+            sa.select(channels.c.id, channels.c.name, channels.c.topic, sa.func.count(channel_members.c.user_id).label("n"))
+            .outerjoin(channel_members, channel_members.c.channel_id == channels.c.id)
+            .where(channels.c.kind == "public", channels.c.archived == sa.false())
+            .group_by(channels.c.id, channels.c.name, channels.c.topic)
+            .order_by(channels.c.id)
+        )
+    ).all()
+    return [{"id": r.id, "kind": "public", "name": r.name, "topic": r.topic, "member_count": r.n} for r in rows]
+
+
+async def members_view(conn: AsyncConnection, channel_id: int) -> list[dict[str, Any]]:
+    cm = channel_members
+    rows = (
+        await conn.execute(
+            sa.select(cm.c.user_id, cm.c.role, cm.c.last_read_seq, users.c.username, users.c.display_name)
+            .join(users, users.c.id == cm.c.user_id)
+            .where(cm.c.channel_id == channel_id)
+            .order_by(cm.c.role, users.c.initials, users.c.id)  # admins first
+        )
+    ).all()
+    return [
+        {
+            "id": r.user_id,
+            "username": r.username,
+            "display_name": r.display_name,
+            "role": r.role,
+            "last_read_seq": r.last_read_seq,
+        }
+        for r in rows
+    ]
