@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,8 +35,6 @@ class Config(BaseSettings):
         description="SQLAlchemy URL. Empty: `sqlite+aiosqlite:///<data_dir>/changtong.db`. "
         "Scale-out: `postgresql+asyncpg://user@host/db`.",
     )
-    redis_url: str = Field("", description="Redis URL for scale-out (empty: in-process).")
-    secret_key: SecretStr = Field(SecretStr(""), description="Reserved for signed cookies; empty is allowed.")
     token_ttl_hours: float = Field(24 * 7, description="How long a login token stays valid.")
     login_attempts_per_account: int = Field(
         5, description="Failed logins allowed per account per `login_window_seconds`."
@@ -105,3 +103,37 @@ def load_config(**overrides: Any) -> Config:
 
 
 CONFIG: Final = web.AppKey("config", Config)
+
+
+def settings_reference() -> str:
+    """docs/settings.md, generated from the model (a test keeps the file in step)."""
+    lines = [
+        "# Settings reference",
+        "",
+        "Every setting of `changtong`, read in this order (first wins):",
+        "",
+        "1. command-line flags (`changtong --data-dir DIR serve --host H --port P`);",
+        "2. environment variables: the setting's name in capitals with the prefix `CHANGTONG_`",
+        "   (`CHANGTONG_DATA_DIR`, `CHANGTONG_DATABASE_URL`, …);",
+        "3. a TOML file: `$CHANGTONG_CONFIG`, or else `<data_dir>/changtong.toml`, with the names below as keys;",
+        "4. the defaults below.",
+        "",
+        "Example `data/changtong.toml`:",
+        "",
+        "```toml",
+        'port = 8080',
+        'database_url = "postgresql+asyncpg://changtong@db.example/changtong"',
+        "max_upload_bytes = 209715200",
+        "```",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Config.model_fields.items():
+        default = field.default
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        lines.append(f"| `{name}` | `CHANGTONG_{name.upper()}` | {shown} | {field.description} |")
+    lines.append("")
+    lines.append("Regenerate this file with `python -c 'from hub.config import settings_reference as s; print(s(), end=\"\")' > docs/settings.md`.")
+    lines.append("")
+    return "\n".join(lines)

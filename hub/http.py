@@ -22,6 +22,7 @@ __all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "request_locale
 log = logging.getLogger("changtong.http")
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 M = TypeVar("M", bound=BaseModel)
+PRINCIPAL = web.RequestKey("principal", Principal)
 MAX_JSON_BYTES = 1024 * 1024
 
 
@@ -69,7 +70,7 @@ middlewares = [request_context]
 
 async def principal(request: web.Request) -> Principal:
     """The caller of a REST endpoint, from `Authorization: Bearer <token>`."""
-    cached = request.get("principal")
+    cached = request.get(PRINCIPAL)
     if cached is not None:
         return cached
     header = request.headers.get("Authorization", "")
@@ -77,7 +78,7 @@ async def principal(request: web.Request) -> Principal:
     if not token:
         raise Unauthorized("error.unauthorized")
     who = await request.app[AUTH].principal(token)
-    request["principal"] = who
+    request[PRINCIPAL] = who
     return who
 
 

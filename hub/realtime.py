@@ -32,6 +32,7 @@ from socketio import packet as sio_packet
 from .auth import AUTH, Principal
 from .config import CONFIG
 from .errors import BadRequest, HubError, RateLimited, Unavailable
+from .http import REQUEST_ID
 from .i18n import negotiate, translate
 from .metrics import METRICS, Metrics
 from .ratelimit import TokenBucket
@@ -106,7 +107,7 @@ class Realtime:
         config = app[CONFIG]
         self.app = app
         self.metrics = app[METRICS]
-        manager = self._make_manager(config.redis_url)
+        manager = FastEmitManager()
         manager.metrics = self.metrics
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
@@ -127,10 +128,6 @@ class Realtime:
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._dispatch)
-
-    @staticmethod
-    def _make_manager(redis_url: str) -> socketio.AsyncManager:
-        return FastEmitManager()
 
     # ---- registration ----------------------------------------------------
 
@@ -167,6 +164,11 @@ class Realtime:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._buckets.pop(sid, None)
+        # engineio leaves a long-polling client's pending GET open until it times out
+        # (~20 s) when the client closes; end it now so the client and the request go.
+        sock = self.sio.eio.sockets.get(self.sio.manager.eio_sid_from_sid(sid, "/") or "")
+        if sock is not None and not sock.upgraded:
+            sock.queue.put_nowait(None)
         try:
             session = await self.sio.get_session(sid)
         except KeyError:
@@ -185,6 +187,7 @@ class Realtime:
 
     async def _dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         started = time.perf_counter()
+        REQUEST_ID.set(f"{sid[:8]}:{str(event)[:32]}")
         locale = "zh_CN"
         outcome = "ok"
         try:

@@ -1,0 +1,65 @@
+"""Pure rules, no server: mentions, pinyin keys, rate limits, i18n catalogs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hub.i18n import negotiate, translate
+from hub.pinyin import search_keys
+from hub.ratelimit import FailureWindow, TokenBucket
+from rooms.rules import mentioned_usernames
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_mentions_are_parsed_once_in_order():
+    assert mentioned_usernames("@bob 和 @alice.w，再请 @bob 看看") == ["bob", "alice.w"]
+    assert mentioned_usernames("邮件 a@b.com 不是提及") == []
+    assert mentioned_usernames("@x") == []  # too short for a username
+
+
+def test_pinyin_keys():
+    assert search_keys("张三") == ("zhangsan", "zs")
+    assert search_keys("东营市教育局")[1] == "dysjyj"
+
+
+def test_failure_window_blocks_then_forgets():
+    w = FailureWindow(limit=2, window=10)
+    w.fail("k", at=0)
+    assert not w.blocked("k", at=1)
+    w.fail("k", at=1)
+    assert w.blocked("k", at=2)
+    assert not w.blocked("k", at=11.5)
+
+
+def test_token_bucket_refills():
+    b = TokenBucket(rate=1, burst=2, stamp=0)
+    assert b.take(at=0) and b.take(at=0) and not b.take(at=0)
+    assert b.take(at=1.0)
+
+
+def test_locale_negotiation_and_fallback():
+    assert negotiate(None) == "zh_CN"
+    assert negotiate("en-US,en;q=0.9") == "en"
+    assert negotiate("zh-TW") == "zh_CN"
+    assert translate("error.bad_credentials") == "用户名或密码错误"
+    assert translate("error.bad_credentials", "en") == "Wrong username or password"
+
+
+def test_every_error_key_is_translated_in_both_catalogs():
+    keys = set()
+    for path in [*ROOT.glob("hub/**/*.py"), *ROOT.glob("rooms/**/*.py")]:
+        keys |= set(re.findall(r'"(error\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert keys
+    for key in sorted(keys):
+        assert translate(key, "zh_CN") != key, f"{key} missing in zh_CN"
+        assert translate(key, "en") != key, f"{key} missing in en"
+
+
+def test_settings_reference_is_current():
+    from hub.config import settings_reference
+
+    assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings_reference(), (
+        "docs/settings.md is stale: regenerate it (see its last line)"
+    )
