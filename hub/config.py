@@ -58,7 +58,8 @@ class Config(BaseSettings):
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."
     )
-    history_page_max: int = Field(200, description="Most messages one `history` or `sync` page returns.")
+    history_page_max: int = Field(200, description="Most messages one `history` page returns.")
+    sync_page_max: int = Field(1000, description="Most messages one `sync` page returns.")
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
 

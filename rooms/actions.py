@@ -126,6 +126,7 @@ class Rooms:
 
             async def push() -> None:
                 await self.realtime.leave_user(who.user_id, channel_room(channel_id))
+                await self.realtime.emit_to_user(who.user_id, "channel:removed", {"channel_id": channel_id})
 
             after_commit(conn, push)
 
@@ -139,12 +140,16 @@ class Rooms:
         async with begin(self.engine) as conn:
             ch = await self.check_admin(conn, req.channel_id, who)
             if "name" in values and ch.kind in ("direct", "unit"):
-                raise Forbidden("error.channel_membership_fixed")
-            if values:
-                await conn.execute(channels.update().where(channels.c.id == ch.id).values(**values))
-        view = await self.channel_for(who.user_id, req.channel_id)
-        await self.realtime.emit_to_channel(req.channel_id, "channel:update", {k: view[k] for k in ("id", "name", "topic", "read_only")})
-        return view
+                raise Forbidden("error.channel_name_fixed")
+            changed = {k: v for k, v in values.items() if getattr(ch, k) != v}
+            if changed:
+                await conn.execute(channels.update().where(channels.c.id == ch.id).values(**changed))
+
+                async def push() -> None:
+                    await self.realtime.emit_to_channel(ch.id, "channel:update", {"channel_id": ch.id, **changed})
+
+                after_commit(conn, push)
+        return await self.channel_for(who.user_id, req.channel_id)
 
     async def set_role(self, who: Principal, req: rules.ChannelSetRole) -> None:
         async with begin(self.engine) as conn:
@@ -197,6 +202,7 @@ class Rooms:
 
             async def push() -> None:
                 await self.realtime.leave_user(user_id, channel_room(cid))
+                await self.realtime.emit_to_user(user_id, "channel:removed", {"channel_id": cid})
 
             after_commit(conn, push)
 
@@ -223,7 +229,16 @@ class Rooms:
         by_name = {r.username: r.id for r in rows}
         return [by_name[n] for n in names if n in by_name]
 
-    async def send(self, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None, sid: str | None = None) -> dict[str, Any]:
+    async def _store_mentions(
+        self, conn: AsyncConnection, message_id: int, channel_id: int, seq: int, user_ids: list[int], author_id: int
+    ) -> None:
+        """The message's unread-mention rows are exactly its current mentions (not the author)."""
+        await conn.execute(mentions.delete().where(mentions.c.message_id == message_id))
+        for uid in dict.fromkeys(user_ids):
+            if uid != author_id:
+                await conn.execute(mentions.insert().values(user_id=uid, message_id=message_id, channel_id=channel_id, seq=seq))
+
+    async def send(self, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None) -> dict[str, Any]:
         text = self._check_text(req.text, required=req.file_id is None and card is None)
         async with connect(self.engine) as conn:  # cheap idempotency check before taking the lock
             original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
@@ -270,9 +285,7 @@ class Rooms:
                         .returning(messages.c.id)
                     )
                 ).scalar_one()
-                for uid in mention_ids:
-                    if uid != who.user_id:
-                        await conn.execute(mentions.insert().values(user_id=uid, message_id=message_id, channel_id=ch.id, seq=seq))
+                await self._store_mentions(conn, message_id, ch.id, seq, mention_ids, who.user_id)
                 # The sender has read what they wrote.
                 await conn.execute(
                     channel_members.update()
@@ -321,8 +334,7 @@ class Rooms:
             if row.recalled_at is not None or row.kind != "text":
                 raise Conflict("error.message_not_editable")
             mention_ids = await self._mention_ids(conn, row.channel_id, text)
-            for uid in set(mention_ids) - set(row.mentions or []) - {who.user_id}:
-                await conn.execute(mentions.insert().values(user_id=uid, message_id=row.id, channel_id=row.channel_id, seq=row.seq))
+            await self._store_mentions(conn, row.id, row.channel_id, row.seq, mention_ids, who.user_id)
             return await self._change(conn, row.id, row.channel_id, text=text, edited_at=now(), mentions=mention_ids or None)
 
     async def recall(self, who: Principal, message_id: int) -> dict[str, Any]:
@@ -362,7 +374,7 @@ class Rooms:
     async def sync(self, who: Principal, req: rules.Sync) -> dict[str, Any]:
         """Every change the user missed in every channel they belong to, paged.
         A channel without a cursor starts from the member's read position."""
-        budget = min(req.limit, 1000)
+        budget = min(req.limit, self.config.sync_page_max)
         out: list[dict[str, Any]] = []
         cursors: dict[str, int] = {}
         has_more = False
@@ -400,14 +412,13 @@ class Rooms:
         async with begin(self.engine) as conn:
             ch, member = await self.check_member(conn, req.channel_id, who.user_id)
             seq = min(req.seq, ch.head_seq)
-            if seq > member.last_read_seq:
-                await conn.execute(
-                    channel_members.update()
-                    .where(channel_members.c.channel_id == ch.id, channel_members.c.user_id == who.user_id)
-                    .values(last_read_seq=seq)
-                )
-            else:
-                seq = member.last_read_seq
+            if seq <= member.last_read_seq:
+                return {"seq": member.last_read_seq}  # read positions only move forward
+            await conn.execute(
+                channel_members.update()
+                .where(channel_members.c.channel_id == ch.id, channel_members.c.user_id == who.user_id)
+                .values(last_read_seq=seq)
+            )
             small = (
                 await conn.execute(
                     sa.select(sa.func.count()).select_from(channel_members).where(channel_members.c.channel_id == ch.id)

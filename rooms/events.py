@@ -54,7 +54,7 @@ def register(realtime: Realtime, rooms: Rooms) -> None:
 
     @on("message:send")
     async def message_send(ctx: EventContext, data: Any) -> dict[str, Any]:
-        return {"message": await rooms.send(ctx.principal, rules.MessageSend.model_validate(data), sid=ctx.sid)}
+        return {"message": await rooms.send(ctx.principal, rules.MessageSend.model_validate(data))}
 
     @on("message:edit")
     async def message_edit(ctx: EventContext, data: Any) -> dict[str, Any]:

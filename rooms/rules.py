@@ -1,15 +1,14 @@
-"""Pure rules of rooms: payload validation models, @mention parsing, cursor maths.
+"""Pure rules of rooms: payload validation models and @mention parsing.
 No I/O here; tested without a server."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Cursor", "mentioned_usernames", "owed"]
+__all__ = ["mentioned_usernames"]
 
 MENTION = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{1,63})", re.IGNORECASE)
 
@@ -22,32 +21,21 @@ def mentioned_usernames(text: str) -> list[str]:
     return list(seen)
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position just after change `seq` in `channel_id`; seq=0 is before the first change.
-    A client holding cursor s has seen every change with change_seq <= s."""
-
-    channel_id: int
-    seq: int
-
-
-def owed(cursor: Cursor, head: int) -> bool:
-    """Whether changes exist past the cursor."""
-    return head > cursor.seq
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-Id = Field(gt=0, lt=2**63)
+# Every id and seq fits a signed 64-bit column; anything else is a bad request, not a
+# database error.
+DbId = Annotated[int, Field(gt=0, lt=2**63)]
+Seq = Annotated[int, Field(ge=0, lt=2**63)]
 
 
 class ChannelCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     kind: Literal["public", "private"] = "public"
     topic: str = Field("", max_length=500)
-    member_ids: list[int] = Field(default_factory=list, max_length=1000)
+    member_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     read_only: bool = False
 
     @field_validator("name")
@@ -60,7 +48,7 @@ class ChannelCreate(Strict):
 
 
 class ChannelRef(Strict):
-    channel_id: int = Id
+    channel_id: DbId
 
 
 class ChannelList(Strict):
@@ -68,68 +56,68 @@ class ChannelList(Strict):
 
 
 class ChannelUpdate(Strict):
-    channel_id: int = Id
+    channel_id: DbId
     name: str | None = Field(None, min_length=1, max_length=100)
     topic: str | None = Field(None, max_length=500)
     read_only: bool | None = None
 
 
 class ChannelAddMembers(Strict):
-    channel_id: int = Id
-    user_ids: list[int] = Field(min_length=1, max_length=1000)
+    channel_id: DbId
+    user_ids: list[DbId] = Field(min_length=1, max_length=1000)
 
 
 class ChannelSetRole(Strict):
-    channel_id: int = Id
-    user_id: int = Id
+    channel_id: DbId
+    user_id: DbId
     role: Literal["member", "admin"]
 
 
 class DmOpen(Strict):
-    user_id: int | None = Field(None, gt=0)
-    user_ids: list[int] | None = Field(None, min_length=1, max_length=19)
+    user_id: DbId | None = None
+    user_ids: list[DbId] | None = Field(None, min_length=1, max_length=19)
 
 
 class MessageSend(Strict):
-    channel_id: int = Id
+    channel_id: DbId
     client_msg_id: str = Field(min_length=1, max_length=64)
     text: str = ""
     file_id: str | None = Field(None, max_length=32)
-    thread_root_id: int | None = Field(None, gt=0)
+    thread_root_id: DbId | None = None
 
 
 class MessageEdit(Strict):
-    message_id: int = Id
+    message_id: DbId
     text: str
 
 
 class MessageRef(Strict):
-    message_id: int = Id
+    message_id: DbId
 
 
 class History(Strict):
-    channel_id: int = Id
-    before_seq: int | None = Field(None, gt=0)
+    channel_id: DbId
+    before_seq: DbId | None = None
     limit: int = Field(50, gt=0)
-    thread_root_id: int | None = Field(None, gt=0)
+    thread_root_id: DbId | None = None
 
 
 class Sync(Strict):
-    cursors: dict[int, int] = Field(default_factory=dict)
+    cursors: dict[DbId, Seq] = Field(default_factory=dict)
     limit: int = Field(500, gt=0)
 
     @field_validator("cursors")
     @classmethod
     def _cursors(cls, v: dict[int, int]) -> dict[int, int]:
-        if len(v) > 10_000 or any(k <= 0 or s < 0 for k, s in v.items()):
+        if len(v) > 10_000:
             raise ValueError("bad cursors")
         return v
 
 
 class Read(Strict):
-    channel_id: int = Id
-    seq: int = Field(ge=0)
+    channel_id: DbId
+    seq: Seq
 
 
 class Typing(Strict):
-    channel_id: int = Id
+    channel_id: DbId

@@ -4,6 +4,7 @@ takes an open connection; the caller owns the transaction (see rooms/actions.py)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,10 @@ from .schema import channel_members, channels, mentions, messages
 
 
 def iso(ts: Any) -> str | None:
-    return ts.isoformat() if ts is not None else None
+    """ISO 8601 in UTC with its offset (SQLite hands back naive UTC datetimes)."""
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
 
 
 def message_view(row: Any, sender: dict[str, Any], file: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def message_view(row: Any, sender: dict[str, Any], file: dict[str, Any] | None =
         "text": "" if recalled else row.text,
         "file": None if recalled else file,
         "card": None if recalled else row.card,
-        "mentions": row.mentions or [],
+        "mentions": [] if recalled else (row.mentions or []),
         "client_msg_id": row.client_msg_id,
         "thread_root_id": row.thread_root_id,
         "created_at": iso(row.created_at),

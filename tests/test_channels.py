@@ -82,8 +82,8 @@ async def test_read_only_announcements_and_channel_admins(hub):
     assert (await s.call("message:send", {"channel_id": ch["id"], "client_msg_id": "3", "text": "管理员发言"}))["ok"]
     updated = await a.call("channel:update", {"channel_id": ch["id"], "name": "重要通知", "read_only": False})
     assert updated["channel"]["name"] == "重要通知"
-    pushed = await s.wait_for("channel:update", lambda c: c["id"] == ch["id"])
-    assert pushed["name"] == "重要通知" and pushed["read_only"] is False
+    pushed = await s.wait_for("channel:update", lambda c: c["channel_id"] == ch["id"])
+    assert pushed == {"channel_id": ch["id"], "name": "重要通知", "read_only": False}
 
 
 async def test_typing_reaches_other_members_not_the_typist(hub):

@@ -194,3 +194,27 @@ async def test_history_pages_backwards(hub):
     assert [m["text"] for m in page["messages"]] == ["2", "3", "4", "5", "6"]
     page = await a.call("history", {"channel_id": cid, "limit": 5, "before_seq": page["messages"][0]["seq"]})
     assert [m["text"] for m in page["messages"]] == ["0", "1"] and not page["has_more"]
+
+
+async def test_mentions_follow_edits(hub):
+    alice, bob, a, cid = await _pair(hub)
+    b = await hub.client(bob)
+
+    async def bob_mentions() -> int:
+        return next(c for c in (await b.call("channel:list"))["channels"] if c["id"] == cid)["mentions"]
+
+    m = (await a.call("message:send", {"channel_id": cid, "client_msg_id": "m", "text": "@bob 看一下"}))["message"]
+    assert await bob_mentions() == 1
+    assert (await a.call("message:edit", {"message_id": m["id"], "text": "算了"}))["message"]["mentions"] == []
+    assert await bob_mentions() == 0
+    again = await a.call("message:edit", {"message_id": m["id"], "text": "还是 @bob 看"})
+    assert again["ok"] and again["message"]["mentions"] == [bob["id"]]
+    assert await bob_mentions() == 1
+    recalled = await a.call("message:recall", {"message_id": m["id"]})
+    assert recalled["message"]["mentions"] == [] and await bob_mentions() == 0
+
+
+async def test_timestamps_are_utc_with_offset(hub):
+    alice, bob, a, cid = await _pair(hub)
+    m = (await a.call("message:send", {"channel_id": cid, "client_msg_id": "t", "text": "时间"}))["message"]
+    assert m["created_at"].endswith("+00:00")
