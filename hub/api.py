@@ -123,6 +123,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     who = await principal(request)
     await request.app[AUTH].revoke(who.token_id)
+    await request.app[REALTIME].disconnect_user(who.user_id, token_id=who.token_id)
     return web.json_response({"ok": True})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -55,22 +56,31 @@ class Auth:
         """Check credentials; return (token, user_id). Wrong password and unknown user
         give the same `Unauthorized`; too many failures give `RateLimited`."""
         account_key = (username or "").strip().lower()[:64]
-        if self._per_account.blocked(account_key) or self._per_address.blocked(address):
+        at = time.monotonic()
+        if self._per_account.blocked(account_key, at) or self._per_address.blocked(address, at):
             raise RateLimited("error.login_rate_limited")
-        async with connect(self.engine) as conn:
-            row = (
-                await conn.execute(
-                    sa.select(users.c.id, users.c.password_hash, users.c.disabled, users.c.is_bot).where(
-                        users.c.username == account_key
+        # Count the attempt as a failure before the (slow) password check and take it
+        # back on success: otherwise concurrent guesses all pass the check above.
+        self._per_account.fail(account_key, at)
+        self._per_address.fail(address, at)
+        try:
+            async with connect(self.engine) as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(users.c.id, users.c.password_hash, users.c.disabled, users.c.is_bot).where(
+                            users.c.username == account_key
+                        )
                     )
-                )
-            ).first()
-        ok = await self.passwords.verify(row.password_hash if row else None, password or "")
+                ).first()
+            ok = await self.passwords.verify(row.password_hash if row else None, password or "")
+        except BaseException:  # the database failed, not the password: no failure counted
+            self._per_account.forgive(account_key, at)
+            self._per_address.forgive(address, at)
+            raise
         if not ok or row is None or row.disabled or row.is_bot:
-            self._per_account.fail(account_key)
-            self._per_address.fail(address)
             raise Unauthorized("error.bad_credentials")
         self._per_account.reset(account_key)
+        self._per_address.forgive(address, at)
         return await self.issue_token(row.id, client), row.id
 
     async def issue_token(self, user_id: int, client: str = "") -> str:

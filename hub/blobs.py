@@ -6,6 +6,7 @@ the same file. A failed or oversized upload leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -47,7 +48,7 @@ class BlobStore:
                     digest.update(chunk)
                     f.write(chunk)
                 f.flush()
-                os.fsync(f.fileno())
+                await asyncio.to_thread(os.fsync, f.fileno())  # can take seconds: not on the event loop
             sha = digest.hexdigest()
             final = self.path(sha)
             final.parent.mkdir(parents=True, exist_ok=True)

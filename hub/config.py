@@ -92,6 +92,8 @@ class Config(BaseSettings):
 def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
     explicit = os.environ.get("CHANGTONG_CONFIG")
     if explicit:
+        if not Path(explicit).is_file():  # a typo must not silently fall back to defaults
+            raise FileNotFoundError(f"CHANGTONG_CONFIG={explicit}: no such file")
         return Path(explicit)
     data_dir = init_settings().get("data_dir") or os.environ.get("CHANGTONG_DATA_DIR") or "data"
     candidate = Path(data_dir) / "changtong.toml"

@@ -62,6 +62,12 @@ def check_username(username: str) -> str:
     return name
 
 
+def _name_keys(table: sa.Table, name: str, person: bool = False) -> tuple[str, str]:
+    """Pinyin search keys cut to their columns (a long name's pinyin is longer than it)."""
+    full, initials = search_keys(name, person=person)
+    return full[: table.c.pinyin.type.length], initials[: table.c.initials.type.length]
+
+
 # ---- units ---------------------------------------------------------------
 
 
@@ -98,7 +104,7 @@ async def add_unit(
     if (await conn.execute(sa.select(units.c.id).where(units.c.code == code))).first():
         raise Conflict("error.unit_exists", code=code)
     parent_id = (await get_unit_by_code(conn, parent_code)).id if parent_code else None
-    full, initials = search_keys(name)
+    full, initials = _name_keys(units, name)
     unit_id = (
         await conn.execute(
             units.insert()
@@ -129,7 +135,7 @@ async def update_unit(
         if not name or len(name) > 200:
             raise BadRequest("error.bad_unit")
         values["name"] = name
-        values["pinyin"], values["initials"] = search_keys(name)
+        values["pinyin"], values["initials"] = _name_keys(units, name)
     if parent_id is not ...:
         if parent_id is not None:
             await get_unit(conn, parent_id)
@@ -155,10 +161,7 @@ async def unit_subtree_ids(conn: AsyncConnection, unit_id: int) -> set[int]:
 
 async def unit_tree(conn: AsyncConnection, include_disabled: bool = False) -> list[dict[str, Any]]:
     """All units as a forest: [{id, code, name, member_count, children: [...]}, ...]."""
-    q = sa.select(units).order_by(units.c.sort, units.c.id)
-    if not include_disabled:
-        q = q.where(units.c.disabled == sa.false())
-    rows = (await conn.execute(q)).all()
+    rows = (await conn.execute(sa.select(units).order_by(units.c.sort, units.c.id))).all()
     counts = dict(
         (
             await conn.execute(
@@ -172,6 +175,8 @@ async def unit_tree(conn: AsyncConnection, include_disabled: bool = False) -> li
     nodes = {r.id: {**unit_view(r), "member_count": counts.get(r.id, 0), "children": []} for r in rows}
     roots = []
     for r in rows:
+        if r.disabled and not include_disabled:
+            continue  # hidden, and with it its sub-units (attached to a node no one sees)
         parent = nodes.get(r.parent_id) if r.parent_id else None
         (parent["children"] if parent else roots).append(nodes[r.id])
     return roots
@@ -251,7 +256,7 @@ async def add_user(
         raise BadRequest("error.bad_display_name")
     if await user_by_username(conn, username):
         raise Conflict("error.user_exists", username=username)
-    full, initials = search_keys(display_name)
+    full, initials = _name_keys(users, display_name, person=True)
     user_id = (
         await conn.execute(
             users.insert()
@@ -308,7 +313,7 @@ async def update_user(conn: AsyncConnection, user_id: int, **values: Any) -> dic
         if not name or len(name) > 100:
             raise BadRequest("error.bad_display_name")
         values["display_name"] = name
-        values["pinyin"], values["initials"] = search_keys(name)
+        values["pinyin"], values["initials"] = _name_keys(users, name, person=True)
     for key, limit in (("title", 100), ("phone", 40), ("email", 200)):
         if key in values and len(str(values[key])) > limit:
             raise BadRequest("error.bad_request")
@@ -334,7 +339,7 @@ async def search_users(
         esc = _like_escape(q.lower())
         cond.append(
             sa.or_(
-                users.c.display_name.like(f"%{_like_escape(q)}%", escape="\\"),
+                sa.func.lower(users.c.display_name).like(f"%{esc}%", escape="\\"),  # case-blind on both engines
                 users.c.pinyin.like(f"{esc}%", escape="\\"),
                 users.c.initials.like(f"{esc}%", escape="\\"),
                 users.c.username.like(f"{esc}%", escape="\\"),

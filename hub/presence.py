@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .auth import Principal
 from .config import CONFIG
@@ -96,7 +96,7 @@ class SetStatus(BaseModel):
 
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: int | None = None
+    unit_id: int | None = Field(None, gt=0, lt=2**63)  # a database id: 64-bit, positive
 
 
 async def online_by_unit(app: web.Application, unit_id: int | None) -> dict[str, Any]:

@@ -37,6 +37,15 @@ class FailureWindow:
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
 
+    def forgive(self, key: str, at: float) -> None:
+        """Take back one failure recorded at `at` (an attempt counted up front that succeeded)."""
+        hits = self._hits.get(key)
+        if hits is not None:
+            try:
+                hits.remove(at)
+            except ValueError:
+                pass
+
 
 @dataclass
 class TokenBucket:

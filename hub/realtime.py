@@ -142,7 +142,19 @@ class Realtime:
 
     # ---- connection lifecycle -------------------------------------------
 
-    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    def _refuse_fake(self, sid: str, event: str) -> dict[str, Any] | None:
+        """python-socketio routes a client *event* named `connect` or `disconnect` to the
+        lifecycle handlers; only a live connection can send one, so refuse it."""
+        if not self.sio.manager.is_connected(sid, "/"):
+            return None
+        self.metrics.events.labels("unknown", "bad_request").inc()
+        err = BadRequest("error.unknown_event", event=event)
+        return {"ok": False, "error": {"code": err.code, "message": translate(err.key, "zh_CN", **err.params)}}
+
+    async def _on_connect(self, sid: str, environ: Any = None, auth: Any = None, *_: Any) -> dict[str, Any] | None:
+        if (fake := self._refuse_fake(sid, "connect")) is not None:
+            return fake
+        environ = environ if isinstance(environ, dict) else {}
         auth = auth if isinstance(auth, dict) else {}
         request = environ.get("aiohttp.request")
         locale = negotiate(auth.get("locale") or (request.headers.get("Accept-Language") if request else None))
@@ -154,15 +166,34 @@ class Realtime:
             raise socketio.exceptions.ConnectionRefusedError(message, {"code": exc.code, "message": message}) from None
         await self.sio.save_session(sid, {"principal": who, "locale": locale})
         rooms = [user_room(who.user_id), PRESENCE_ROOM]
-        for hook in self.connect_hooks:
-            rooms.extend(await hook(who, sid))
+        try:
+            for hook in self.connect_hooks:
+                rooms.extend(await hook(who, sid))
+        except Exception as exc:
+            # Undo what hooks did (presence counted the connection): no ghost stays online.
+            log.exception("connect hook failed")
+            await self._run_disconnect_hooks(who, sid)
+            err = exc if isinstance(exc, HubError) else Unavailable()
+            self.metrics.events.labels("connect", err.code).inc()
+            message = translate(err.key, locale, **err.params)
+            raise socketio.exceptions.ConnectionRefusedError(message, {"code": err.code, "message": message}) from None
         for room in rooms:
             await self.sio.enter_room(sid, room)
         self._buckets[sid] = TokenBucket(self._rate, self._rate * 2)
         self.metrics.connections.inc()
         self.metrics.events.labels("connect", "ok").inc()
+        return None
 
-    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+    async def _run_disconnect_hooks(self, who: Principal, sid: str) -> None:
+        for hook in self.disconnect_hooks:
+            try:
+                await hook(who, sid)
+            except Exception:
+                log.exception("disconnect hook failed")
+
+    async def _on_disconnect(self, sid: str, reason: Any = None, *_: Any) -> dict[str, Any] | None:
+        if (fake := self._refuse_fake(sid, "disconnect")) is not None:
+            return fake
         self._buckets.pop(sid, None)
         # engineio leaves a long-polling client's pending GET open until it times out
         # (~20 s) when the client closes; end it now so the client and the request go.
@@ -172,16 +203,13 @@ class Realtime:
         try:
             session = await self.sio.get_session(sid)
         except KeyError:
-            return
+            return None
         who = session.get("principal")
         if who is None:
-            return
+            return None
         self.metrics.connections.dec()
-        for hook in self.disconnect_hooks:
-            try:
-                await hook(who, sid)
-            except Exception:
-                log.exception("disconnect hook failed")
+        await self._run_disconnect_hooks(who, sid)
+        return None
 
     # ---- events -----------------------------------------------------------
 
@@ -246,8 +274,16 @@ class Realtime:
         for sid in self.user_sids(user_id):
             await self.sio.leave_room(sid, room)
 
-    async def disconnect_user(self, user_id: int) -> None:
+    async def disconnect_user(self, user_id: int, token_id: int | None = None) -> None:
+        """End a user's connections on this node (only those opened with `token_id`, if given)."""
         for sid in self.user_sids(user_id):
+            if token_id is not None:
+                try:
+                    session = await self.sio.get_session(sid)
+                except KeyError:  # already gone
+                    continue
+                if session["principal"].token_id != token_id:
+                    continue
             await self.sio.disconnect(sid)
 
 

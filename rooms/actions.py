@@ -181,11 +181,11 @@ class Rooms:
     # ---- unit channels follow the directory -----------------------------------
 
     async def on_unit_added(self, conn: AsyncConnection, unit: dict[str, Any]) -> None:
-        await store.create_channel(conn, kind="unit", name=unit["name"], unit_id=unit["id"])
+        await store.create_channel(conn, kind="unit", name=unit["name"][:100], unit_id=unit["id"])
 
     async def on_unit_changed(self, conn: AsyncConnection, unit: dict[str, Any]) -> None:
         await conn.execute(
-            channels.update().where(channels.c.unit_id == unit["id"]).values(name=unit["name"], archived=unit["disabled"])
+            channels.update().where(channels.c.unit_id == unit["id"]).values(name=unit["name"][:100], archived=unit["disabled"])
         )
 
     async def _unit_channel(self, conn: AsyncConnection, unit_id: int) -> int | None:

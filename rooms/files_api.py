@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import io
 import mimetypes
+import re
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image
 
 from hub.blobs import BLOBS
@@ -25,13 +27,31 @@ from .schema import channel_members, messages
 
 THUMB_SIZE = (320, 320)
 MAX_NAME = 255
+MAX_MIME = 120
+# What aiohttp's multipart reader raises on a body it cannot parse (bad boundary,
+# invalid part headers, truncation): the client's fault, so 400, not 500.
+MALFORMED_MULTIPART = (HttpProcessingError, ValueError)
+FILE_ID = re.compile(r"[0-9a-f]{1,32}")  # ids are secrets.token_hex(12); anything else is no file
 
 
 def clean_name(name: str) -> str:
-    """A file name is data, never a path: keep the last component, drop control chars."""
+    """A file name is data, never a path: keep the last component, drop control chars
+    and lone surrogates (undecodable bytes in a multipart header arrive as those)."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f").strip().lstrip(".")
+    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f" and not "\ud800" <= ch <= "\udfff").strip().lstrip(".")
     return name[:MAX_NAME] or "file"
+
+
+def form_filename(raw: str) -> str:
+    """The filename of a multipart part as the user chose it. Browsers send UTF-8 and
+    escape only `"`, CR and LF (as %22, %0D, %0A: the HTML standard); some clients
+    (aiohttp's FormData, for one) percent-encode the whole name into ASCII."""
+    if raw.isascii():
+        try:
+            return unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            return raw
+    return raw.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
 
 
 def make_thumbnail(path: str, max_pixels: int) -> tuple[bytes, int, int] | None:
@@ -63,18 +83,26 @@ async def upload(request: web.Request) -> web.Response:
         raise TooLarge("error.file_too_large", limit_mib=limit // (1024 * 1024))
     blobs = request.app[BLOBS]
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        part = await reader.next()
-        while part is not None and getattr(part, "name", None) != "file":
+        try:
+            reader = await request.multipart()
             part = await reader.next()
+            while part is not None and getattr(part, "name", None) != "file":
+                part = await reader.next()
+        except MALFORMED_MULTIPART as exc:
+            raise BadRequest("error.bad_request") from exc
         if part is None or not hasattr(part, "read_chunk"):
             raise BadRequest("error.upload_missing_file")
-        name = clean_name(part.filename or "")
+        name = clean_name(form_filename(part.filename or ""))
         mime = part.headers.get("Content-Type") or ""
 
         async def chunks():
-            while chunk := await part.read_chunk(256 * 1024):
-                yield chunk
+            try:
+                while chunk := await part.read_chunk(256 * 1024):
+                    yield chunk
+            except MALFORMED_MULTIPART as exc:
+                raise BadRequest("error.bad_request") from exc
+            if not part.at_eof():  # the body ended before the part's closing boundary
+                raise BadRequest("error.bad_request")
     else:
         name = clean_name(request.query.get("name", ""))
         mime = request.content_type
@@ -83,6 +111,9 @@ async def upload(request: web.Request) -> web.Response:
             async for chunk in request.content.iter_chunked(256 * 1024):
                 yield chunk
 
+    mime = mime.strip()
+    if len(mime) > MAX_MIME or not mime.isascii() or not mime.isprintable():
+        mime = ""  # a client's Content-Type is data: stored and served back only if sane
     if not mime or mime in ("application/octet-stream", "multipart/form-data"):
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     sha, size = await blobs.put_stream(chunks(), limit)
@@ -101,7 +132,7 @@ async def upload(request: web.Request) -> web.Response:
     async with begin(request.app[ENGINE]) as conn:
         await conn.execute(
             files.insert().values(
-                id=file_id, sha256=sha, size=size, name=name, mime=mime[:120], uploader_id=who.user_id,
+                id=file_id, sha256=sha, size=size, name=name, mime=mime, uploader_id=who.user_id,
                 width=width, height=height, has_thumbnail=has_thumb, created_at=now(),
             )
         )
@@ -114,6 +145,8 @@ async def _visible_file(request: web.Request) -> Any:
     shared (and not recalled); otherwise not_found."""
     who = await principal(request)
     file_id = request.match_info["file_id"]
+    if not FILE_ID.fullmatch(file_id):
+        raise NotFound("error.file_not_found")
     async with connect(request.app[ENGINE]) as conn:
         row = (await conn.execute(sa.select(files).where(files.c.id == file_id))).first()
         if row is None:

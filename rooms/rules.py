@@ -24,6 +24,26 @@ def mentioned_usernames(text: str) -> list[str]:
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, v: object) -> object:
+        """Strings must be storable on every engine: no NUL (PostgreSQL refuses it) and
+        valid UTF-8 (no lone surrogates)."""
+        if isinstance(v, str):
+            if "\x00" in v:
+                raise ValueError("NUL character")
+            v.encode("utf-8")  # UnicodeEncodeError is a ValueError
+        return v
+
+
+def _not_blank(v: str | None) -> str | None:
+    if v is None:
+        return v
+    v = v.strip()
+    if not v:
+        raise ValueError("empty")
+    return v
+
 
 # Every id and seq fits a signed 64-bit column; anything else is a bad request, not a
 # database error.
@@ -38,13 +58,7 @@ class ChannelCreate(Strict):
     member_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     read_only: bool = False
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("empty")
-        return v
+    _name = field_validator("name")(_not_blank)
 
 
 class ChannelRef(Strict):
@@ -60,6 +74,8 @@ class ChannelUpdate(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
     topic: str | None = Field(None, max_length=500)
     read_only: bool | None = None
+
+    _name = field_validator("name")(_not_blank)
 
 
 class ChannelAddMembers(Strict):
@@ -82,7 +98,7 @@ class MessageSend(Strict):
     channel_id: DbId
     client_msg_id: str = Field(min_length=1, max_length=64)
     text: str = ""
-    file_id: str | None = Field(None, max_length=32)
+    file_id: str | None = Field(None, pattern="^[0-9a-f]{1,32}$")
     thread_root_id: DbId | None = None
 
 
