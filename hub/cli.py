@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
+    move = db.add_parser("migrate-to", help="copy all data into another (empty) database, e.g. PostgreSQL")
+    move.add_argument("url", help="target SQLAlchemy URL, e.g. postgresql+asyncpg://postgres@127.0.0.1/changtong")
     return p
 
 
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "db":
             upgrade(config)
+            if args.action == "migrate-to":
+                return _migrate_to(config, args.url)
             print("数据库已升级到最新版本 (database upgraded).")
             return 0
         upgrade(config)
@@ -127,6 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{translate(exc.key, **exc.params)} ({exc.code})", file=sys.stderr)
         return 1
     return 2
+
+
+def _migrate_to(config: Config, target_url: str) -> int:
+    """Upgrade the target to the same schema, then copy every row into it."""
+    from .transfer import copy_database
+
+    upgrade(config.model_copy(update={"database_url": target_url}))
+    counts = asyncio.run(copy_database(config.effective_database_url, target_url))
+    total = sum(counts.values())
+    print(f"已复制 {total} 行到新数据库 (copied {total} rows):")
+    for table, n in counts.items():
+        print(f"  {table:<24} {n}")
+    print("请把 CHANGTONG_DATABASE_URL 设为新地址后重启 (set CHANGTONG_DATABASE_URL to the new URL and restart).")
+    return 0
 
 
 async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
