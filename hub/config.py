@@ -35,6 +35,11 @@ class Config(BaseSettings):
         description="SQLAlchemy URL. Empty: `sqlite+aiosqlite:///<data_dir>/changtong.db`. "
         "Scale-out: `postgresql+asyncpg://user@host/db`.",
     )
+    redis_url: str = Field(
+        "",
+        description="Redis URL for scale-out: Socket.IO fan-out across processes and presence "
+        "(`redis://host:6379/0`). Empty = in-process.",
+    )
     token_ttl_hours: float = Field(24 * 7, description="How long a login token stays valid.")
     login_attempts_per_account: int = Field(
         5, description="Failed logins allowed per account per `login_window_seconds`."
@@ -57,6 +62,12 @@ class Config(BaseSettings):
     events_per_second: float = Field(50, description="Socket.IO events a connection may send per second (burst 2x).")
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."
+    )
+    presence_ttl_seconds: float = Field(
+        30,
+        gt=0,
+        description="With `redis_url`: lifetime of each process's presence heartbeat in Redis (renewed every "
+        "ttl/3); the users of a process that dies show offline within about this long.",
     )
     history_page_max: int = Field(200, description="Most messages one `history` page returns.")
     sync_page_max: int = Field(1000, description="Most messages one `sync` page returns.")

@@ -2,11 +2,22 @@
 connections. A user stays online while any tab or device is connected and goes offline
 `presence_grace_seconds` after the last one closes (a page reload does not flap).
 Changes are pushed to every connected user: the directory is city-wide, so everyone
-may see everyone's status."""
+may see everyone's status.
+
+Two implementations of one small interface (`Presence`), chosen by `setup()`:
+
+* `LocalPresence` (no `redis_url`): one process, state in memory.
+* `RedisPresence` (hub/presence_redis.py, with `redis_url`): every hub process shares
+  the state in Redis, with a heartbeat per process, so the users of a process that dies
+  go offline by themselves within about `presence_ttl_seconds`; `presence:list` is
+  city-wide across processes.
+"""
 
 from __future__ import annotations
 
+import abc
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
@@ -20,12 +31,52 @@ from .directory import unit_subtree_ids
 from .realtime import REALTIME, EventContext, Realtime
 from .schema import posts, units, users
 
-__all__ = ["PRESENCE", "Presence", "setup"]
+__all__ = ["PRESENCE", "LocalPresence", "Presence", "Status", "setup"]
 
 Status = Literal["online", "away", "offline"]
 
 
-class Presence:
+class Presence(abc.ABC):
+    """What the rest of the hub needs from presence. `connected` and `disconnected` are
+    the realtime connect/disconnect hooks; status changes are announced with
+    `realtime.emit_to_all("presence", {user_id, status})`."""
+
+    realtime: Realtime
+
+    async def start(self) -> None:
+        """Called on app startup (before the hub accepts connections)."""
+
+    async def stop(self) -> None:
+        """Called on app cleanup."""
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        """For `app.cleanup_ctx`."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    @abc.abstractmethod
+    async def connected(self, who: Principal, sid: str) -> list[str]:
+        """A connection of `who` opened; returns rooms to join (none)."""
+
+    @abc.abstractmethod
+    async def disconnected(self, who: Principal, sid: str) -> None:
+        """A connection of `who` closed."""
+
+    @abc.abstractmethod
+    async def set_status(self, user_id: int, sid: str, status: Status) -> Status:
+        """One connection says its user is online or away; returns the user's status."""
+
+    @abc.abstractmethod
+    async def statuses(self) -> dict[int, Status]:
+        """Every user who is not offline (city-wide)."""
+
+
+class LocalPresence(Presence):
+    """One process: every connection is on this node, state in memory."""
+
     def __init__(self, realtime: Realtime, grace_seconds: float) -> None:
         self.realtime = realtime
         self.grace = grace_seconds
@@ -36,7 +87,7 @@ class Presence:
     def status(self, user_id: int) -> Status:
         return self._shown.get(user_id, "offline")
 
-    def statuses(self) -> dict[int, Status]:
+    async def statuses(self) -> dict[int, Status]:
         return dict(self._shown)
 
     def _computed(self, user_id: int) -> Status:
@@ -79,11 +130,12 @@ class Presence:
         self._offline_timers.pop(user_id, None)
         await self._publish(user_id)
 
-    async def set_status(self, user_id: int, sid: str, status: Status) -> None:
+    async def set_status(self, user_id: int, sid: str, status: Status) -> Status:
         conns = self._conns.get(user_id)
         if conns is not None and sid in conns:
             conns[sid] = status
             await self._publish(user_id)
+        return self.status(user_id)
 
 
 PRESENCE: Final = web.AppKey("presence", Presence)
@@ -101,7 +153,7 @@ class ListQuery(BaseModel):
 
 async def online_by_unit(app: web.Application, unit_id: int | None) -> dict[str, Any]:
     """Online (and away) users grouped by the units they hold posts in."""
-    shown = app[PRESENCE].statuses()
+    shown = await app[PRESENCE].statuses()
     if not shown:
         return {"units": [], "online": 0}
     async with connect(app[ENGINE]) as conn:
@@ -125,7 +177,17 @@ async def online_by_unit(app: web.Application, unit_id: int | None) -> dict[str,
 
 def setup(app: web.Application) -> None:
     realtime = app[REALTIME]
-    presence = Presence(realtime, app[CONFIG].presence_grace_seconds)
+    config = app[CONFIG]
+    presence: Presence
+    if config.redis_url:
+        from .presence_redis import RedisPresence
+
+        presence = RedisPresence(
+            realtime, config.redis_url, grace_seconds=config.presence_grace_seconds, ttl_seconds=config.presence_ttl_seconds
+        )
+        app.cleanup_ctx.append(presence.lifetime)
+    else:
+        presence = LocalPresence(realtime, config.presence_grace_seconds)
     app[PRESENCE] = presence
     realtime.connect_hooks.append(presence.connected)
     realtime.disconnect_hooks.append(presence.disconnected)
@@ -137,5 +199,5 @@ def setup(app: web.Application) -> None:
 
     @realtime.on("presence:set")
     async def presence_set(ctx: EventContext, data: Any) -> dict[str, Any]:
-        await presence.set_status(ctx.user_id, ctx.sid, SetStatus.model_validate(data).status)
-        return {"status": presence.status(ctx.user_id)}
+        status = await presence.set_status(ctx.user_id, ctx.sid, SetStatus.model_validate(data).status)
+        return {"status": status}

@@ -10,8 +10,8 @@ silently and no stack trace reaches a client.
 
 Rooms: every connection joins `u:<user_id>` (all of a user's tabs) and `c:<channel_id>`
 for each channel it belongs to (from the connect hooks). Pushes go to rooms, and the
-`FastEmitManager` writes one encoded frame to every recipient's queue without creating
-a task per recipient.
+`FastEmitManager` encodes a push once and writes the same websocket frame bytes to every
+recipient's transport without a task per recipient (hub/fanout.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,7 +29,9 @@ from engineio import packet as eio_packet
 from pydantic import ValidationError
 from socketio import packet as sio_packet
 
+from . import fanout
 from .auth import AUTH, Principal
+from .bus import make_bus
 from .config import CONFIG
 from .errors import BadRequest, HubError, RateLimited, Unavailable
 from .http import REQUEST_ID
@@ -57,11 +59,21 @@ def channel_room(channel_id: int) -> str:
 
 
 class FastEmitManager(socketio.AsyncManager):
-    """Room emits without a task per recipient: the packet is encoded once and the same
-    Engine.IO packet object is queued on every recipient's socket, whose existing writer
-    task sends it. (python-socketio's AsyncManager creates one task per recipient.)"""
+    """Room emits without a task per recipient (python-socketio's AsyncManager creates
+    one per recipient). The packet is encoded once, into websocket frame bytes; a
+    recipient on an upgraded websocket whose writer is idle gets the shared bytes
+    written straight to its transport, any other recipient (long-polling, upgrading,
+    busy or slow) gets shared Engine.IO packets on its queue, whose writer task sends
+    them in order (hub/fanout.py says when a direct write keeps the order)."""
 
     metrics: Metrics | None = None
+    direct = True  # False: every recipient through its queue (the older, slower path)
+    batched = True  # False: write each push at once instead of once per loop turn
+
+    def set_server(self, server):
+        super().set_server(server)
+        self.direct = fanout.install(server.eio) and type(self).direct
+        self._batch = fanout.Batch() if self.batched else None
 
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         if callback is not None:
@@ -71,9 +83,13 @@ class FastEmitManager(socketio.AsyncManager):
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        packets: list[eio_packet.Packet] | None = None  # built on first use
+        frames = fanout.ws_frames(parts) if self.direct else b""
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         sockets = self.server.eio.sockets
+        try_write = fanout.try_write
+        batch = self._batch
         delivered = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
@@ -81,11 +97,25 @@ class FastEmitManager(socketio.AsyncManager):
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
                 continue
-            for frame in frames:
-                sock.queue.put_nowait(frame)
             delivered += 1
+            if frames and try_write(sock, frames, batch):
+                continue
+            if packets is None:
+                packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
+            for pkt in packets:
+                sock.queue.put_nowait(pkt)
         if self.metrics is not None and delivered:
             self.metrics.deliveries.labels(event).inc(delivered)
+
+
+class RedisFanoutManager(socketio.AsyncRedisManager, FastEmitManager):
+    """Scale-out: python-socketio's AsyncRedisManager (redis-py's asyncio client)
+    publishes every emit to the other nodes; each node, the sender's included, then
+    delivers to its own recipients through FastEmitManager's write path (the MRO puts
+    FastEmitManager.emit where AsyncPubSubManager calls `super().emit`)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, channel="changtong:socketio")
 
 
 @dataclass(slots=True)
@@ -107,7 +137,7 @@ class Realtime:
         config = app[CONFIG]
         self.app = app
         self.metrics = app[METRICS]
-        manager = FastEmitManager()
+        manager = RedisFanoutManager(config.redis_url) if config.redis_url else FastEmitManager()
         manager.metrics = self.metrics
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
@@ -120,6 +150,11 @@ class Realtime:
             engineio_logger=False,
         )
         self.sio.attach(app, socketio_path="socket.io")
+        self.bus = make_bus(config.redis_url)
+        self.bus.on("join", self._apply_join)
+        self.bus.on("leave", self._apply_leave)
+        self.bus.on("disconnect", self._apply_disconnect)
+        app.cleanup_ctx.append(self._bus_lifetime)
         self.handlers: dict[str, Handler] = {}
         self.connect_hooks: list[ConnectHook] = []
         self.disconnect_hooks: list[DisconnectHook] = []
@@ -128,6 +163,11 @@ class Realtime:
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._dispatch)
+
+    async def _bus_lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        await self.bus.start()
+        yield
+        await self.bus.stop()
 
     # ---- registration ----------------------------------------------------
 
@@ -262,21 +302,50 @@ class Realtime:
     async def emit_to_all(self, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=PRESENCE_ROOM)
 
+    def in_room(self, sid: str, room: str) -> bool:
+        """Whether this node's connection `sid` is in `room` (one dict lookup)."""
+        return sid in self.sio.manager.rooms.get("/", {}).get(room, {})
+
     def user_sids(self, user_id: int) -> list[str]:
         """This node's connections of a user."""
         return [sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))]
 
-    async def join_user(self, user_id: int, room: str) -> None:
-        for sid in self.user_sids(user_id):
-            await self.sio.enter_room(sid, room)
+    async def join_user(self, user_id: int, room: str, push: tuple[str, Any] | None = None) -> None:
+        """Every connection of the user, on every node, joins `room`; then `push` (an
+        event and its data) goes to those connections — after the join, so a client that
+        has seen the push receives the room's next messages."""
+        await self.bus.publish("join", user_id=user_id, room=room, push=list(push) if push else None)
 
-    async def leave_user(self, user_id: int, room: str) -> None:
-        for sid in self.user_sids(user_id):
-            await self.sio.leave_room(sid, room)
+    async def leave_user(self, user_id: int, room: str, push: tuple[str, Any] | None = None) -> None:
+        await self.bus.publish("leave", user_id=user_id, room=room, push=list(push) if push else None)
 
     async def disconnect_user(self, user_id: int, token_id: int | None = None) -> None:
-        """End a user's connections on this node (only those opened with `token_id`, if given)."""
-        for sid in self.user_sids(user_id):
+        """End a user's connections on every node (only those opened with `token_id`, if given)."""
+        await self.bus.publish("disconnect", user_id=user_id, token_id=token_id)
+
+    # ---- control commands, applied by every node to its own connections ------
+
+    async def _local_push(self, sids: list[str], push: list[Any] | None) -> None:
+        if push:
+            event, data = push
+            for sid in sids:
+                await self.sio.emit(event, data, to=sid, ignore_queue=True)
+
+    async def _apply_join(self, cmd: dict[str, Any]) -> None:
+        sids = self.user_sids(cmd["user_id"])
+        for sid in sids:
+            await self.sio.enter_room(sid, cmd["room"])
+        await self._local_push(sids, cmd.get("push"))
+
+    async def _apply_leave(self, cmd: dict[str, Any]) -> None:
+        sids = self.user_sids(cmd["user_id"])
+        for sid in sids:
+            await self.sio.leave_room(sid, cmd["room"])
+        await self._local_push(sids, cmd.get("push"))
+
+    async def _apply_disconnect(self, cmd: dict[str, Any]) -> None:
+        token_id = cmd.get("token_id")
+        for sid in self.user_sids(cmd["user_id"]):
             if token_id is not None:
                 try:
                     session = await self.sio.get_session(sid)

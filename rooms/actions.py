@@ -88,8 +88,8 @@ class Rooms:
     def _after_join(self, conn: AsyncConnection, channel_id: int, user_ids: list[int]) -> None:
         async def push() -> None:
             for uid in user_ids:
-                await self.realtime.join_user(uid, channel_room(channel_id))
-                await self.realtime.emit_to_user(uid, "channel", await self.channel_for(uid, channel_id))
+                view = await self.channel_for(uid, channel_id)
+                await self.realtime.join_user(uid, channel_room(channel_id), push=("channel", view))
 
         after_commit(conn, push)
 
@@ -125,8 +125,8 @@ class Rooms:
             await store.remove_member(conn, channel_id, who.user_id)
 
             async def push() -> None:
-                await self.realtime.leave_user(who.user_id, channel_room(channel_id))
-                await self.realtime.emit_to_user(who.user_id, "channel:removed", {"channel_id": channel_id})
+                removed = {"channel_id": channel_id}
+                await self.realtime.leave_user(who.user_id, channel_room(channel_id), push=("channel:removed", removed))
 
             after_commit(conn, push)
 
@@ -201,8 +201,8 @@ class Rooms:
         if cid is not None and await store.remove_member(conn, cid, user_id):
 
             async def push() -> None:
-                await self.realtime.leave_user(user_id, channel_room(cid))
-                await self.realtime.emit_to_user(user_id, "channel:removed", {"channel_id": cid})
+                removed = {"channel_id": cid}
+                await self.realtime.leave_user(user_id, channel_room(cid), push=("channel:removed", removed))
 
             after_commit(conn, push)
 

@@ -80,7 +80,7 @@ def register(realtime: Realtime, rooms: Rooms) -> None:
     async def typing(ctx: EventContext, data: Any) -> dict[str, Any]:
         req = rules.Typing.model_validate(data)
         # Socket rooms mirror membership, so this needs no database round trip.
-        if channel_room(req.channel_id) not in realtime.sio.rooms(ctx.sid):
+        if not realtime.in_room(ctx.sid, channel_room(req.channel_id)):
             raise NotFound("error.channel_not_found")
         event = {"channel_id": req.channel_id, "user_id": ctx.user_id, "display_name": ctx.principal.display_name}
         await realtime.emit_to_channel(req.channel_id, "typing", event, skip_sid=ctx.sid)

@@ -57,4 +57,8 @@ else
   say "starting Redis"
   { start_redis && wait_for redis_up && say "Redis started"; } || fail "Redis is not available on 127.0.0.1:6379"
 fi
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then say "nginx is installed"
+else
+  apt_install nginx || fail "nginx is not installed (the proxy test needs Debian's nginx)"
+fi
 exit 0
