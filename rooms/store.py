@@ -128,6 +128,18 @@ async def channel(conn: AsyncConnection, channel_id: int) -> Any:
     return (await conn.execute(sa.select(channels).where(channels.c.id == channel_id))).first()
 
 
+async def channel_as_member(conn: AsyncConnection, channel_id: int, user_id: int) -> Any:
+    """The channel's row with the member's `role` and `last_read_seq`, or None for a non-member."""
+    cm = channel_members
+    return (
+        await conn.execute(
+            sa.select(channels, cm.c.role, cm.c.last_read_seq)
+            .join(cm, sa.and_(cm.c.channel_id == channels.c.id, cm.c.user_id == user_id))
+            .where(channels.c.id == channel_id)
+        )
+    ).first()
+
+
 async def membership(conn: AsyncConnection, channel_id: int, user_id: int) -> Any:
     return (
         await conn.execute(
