@@ -364,7 +364,7 @@ class RedisPresence(Presence):
     async def _announce(self, user_id: int, status: str) -> None:
         try:
             await self.realtime.emit_to_all("presence", {"user_id": user_id, "status": status})
-        except Exception:  # noqa: BLE001 - a push that fails must not fail a connect
+        except Exception:  # a push that fails must not fail a connect
             log.exception("presence: could not announce user %s %s", user_id, status)
 
     # ---- heartbeat, resync, reaper ---------------------------------------------------------

@@ -3,14 +3,14 @@ share one PostgreSQL database and one Redis, each on its own port, with real Soc
 clients on each node.
 
 What crosses nodes here is presence *state* in Redis (`presence:list`, who is online,
-the dead-node reaper). Cross-node *pushes* need python-socketio's Redis manager, which
-is not wired in yet: pushes are only checked on the node that announced them, and
-announcements are counted where they are made (`emit_to_all`), so these tests hold
-with or without the manager.
+the dead-node reaper). Cross-node *pushes* are the Socket.IO Redis manager's job
+(hub/realtime.py): except in `test_pushes_cross_nodes`, which skips without that
+manager, pushes are only checked on the node that announced them, and announcements
+are counted where they are made (`emit_to_all`), so the tests hold with or without it.
 
-Every test uses its own Redis key prefix (removed afterwards) and TTL 1.5 s (heartbeat
-every 0.5 s, reaper every 0.15 s). The single-node presence tests of
-tests/test_presence.py run here again with Redis, on both storage backends.
+Every test uses its own Redis key prefix and pub/sub channels (keys removed afterwards)
+and TTL 1.5 s (heartbeat every 0.5 s, reaper every 0.15 s). The single-node presence
+tests of tests/test_presence.py run here again with Redis, on both storage backends.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from tests.conftest import Hub, _missing, _truncate, hub_config
 from hub import presence_redis
 from hub.app import create_app
 from hub.presence import PRESENCE
 from hub.realtime import REALTIME
+from tests.conftest import Hub, _missing, _truncate, hub_config
 
 # The single-node suite again, over Redis (the `hub` override below).
-from test_presence import (  # noqa: F401
+from tests.test_presence import (  # noqa: F401
     test_a_connection_that_fails_to_set_up_leaves_no_ghost,
     test_away_and_back,
     test_connecting_user_shows_online_to_others,
@@ -202,6 +202,7 @@ def kill(hub: Hub) -> None:
     """What a crashed process leaves behind: its heartbeat and reaper stop, and its
     connections go without any disconnect handler running."""
     presence = hub.app[PRESENCE]
+    presence._stopping = True  # type: ignore[attr-defined]
     for task in presence._tasks:  # type: ignore[attr-defined]
         task.cancel()
     hub.app[REALTIME].disconnect_hooks.clear()
@@ -484,3 +485,40 @@ async def test_redis_unreachable_at_startup(tmp_path, pg_url, prefix):
         await alice.disconnect()
     finally:
         await cluster.close()
+
+
+async def test_a_node_that_stops_cleanly_lets_its_users_go_after_the_grace_period(cluster):
+    a = await cluster.node("a")
+    b = await cluster.node("b")
+    p = await _people(a)
+    alice = await a.client(p["alice"])
+    await b.client(p["bob"])
+    await b.client(p["carol"])
+    await a.client(p["carol"])
+    said = announcements(a)
+    hub_b, runner_b = cluster.nodes.pop()
+    await runner_b.cleanup()  # clients still connected: the shutdown drops them
+    stopped = asyncio.get_running_loop().time()
+    await hub_b.close()
+    await alice.wait_for("presence", lambda d: d == {"user_id": p["bob"]["id"], "status": "offline"}, timeout=TTL)
+    assert asyncio.get_running_loop().time() - stopped <= GRACE + 1, "offline soon after the grace period"
+    assert listed(await alice.call("presence:list", {})) == {"alice": "online", "carol": "online"}
+    assert said == [(p["bob"]["id"], "offline")]  # carol still has a tab on node A
+
+
+async def test_pushes_cross_nodes(cluster):
+    a = await cluster.node("a")
+    if not hasattr(a.app[REALTIME].sio.manager, "channel"):
+        pytest.skip("cross-node pushes need the Socket.IO Redis manager (redis_url) in hub/realtime.py")
+    b = await cluster.node("b")
+    p = await _people(a)
+    alice = await a.client(p["alice"])
+    bob = await b.client(p["bob"])
+    bob_id = p["bob"]["id"]
+    await alice.wait_for("presence", lambda d: d == {"user_id": bob_id, "status": "online"})
+    await bob.call("presence:set", {"status": "away"})
+    await alice.wait_for("presence", lambda d: d == {"user_id": bob_id, "status": "away"})
+    await bob.disconnect()
+    await alice.wait_for("presence", lambda d: d == {"user_id": bob_id, "status": "offline"}, timeout=3)
+    await asyncio.sleep(GRACE)
+    assert pushes_about(alice, bob_id) == ["online", "away", "offline"]  # each change once
