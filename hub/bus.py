@@ -21,7 +21,6 @@ __all__ = ["Bus", "LocalBus", "RedisBus", "make_bus"]
 log = logging.getLogger("changtong.bus")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-CHANNEL = "changtong:control"
 
 
 class Bus:
@@ -59,7 +58,7 @@ class LocalBus(Bus):
 
 
 class RedisBus(Bus):
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str) -> None:
         super().__init__()
         import redis.asyncio as redis
 
@@ -115,5 +114,5 @@ class RedisBus(Bus):
                 backoff = min(backoff * 2, 10)
 
 
-def make_bus(redis_url: str) -> Bus:
-    return RedisBus(redis_url) if redis_url else LocalBus()
+def make_bus(redis_url: str, prefix: str) -> Bus:
+    return RedisBus(redis_url, f"{prefix}:control") if redis_url else LocalBus()

@@ -63,6 +63,12 @@ class Config(BaseSettings):
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."
     )
+    redis_prefix: str = Field(
+        "changtong",
+        min_length=1,
+        description="With `redis_url`: prefix of every Redis key and pub/sub channel of this deployment "
+        "(two deployments, or test runs, may then share one Redis).",
+    )
     presence_ttl_seconds: float = Field(
         30,
         gt=0,

@@ -183,7 +183,11 @@ def setup(app: web.Application) -> None:
         from .presence_redis import RedisPresence
 
         presence = RedisPresence(
-            realtime, config.redis_url, grace_seconds=config.presence_grace_seconds, ttl_seconds=config.presence_ttl_seconds
+            realtime,
+            config.redis_url,
+            grace_seconds=config.presence_grace_seconds,
+            ttl_seconds=config.presence_ttl_seconds,
+            prefix=f"{config.redis_prefix}:presence",
         )
         app.cleanup_ctx.append(presence.lifetime)
     else:

@@ -1,6 +1,6 @@
 """Presence shared by several hub processes through Redis (`redis_url` set).
 
-Each hub process (node) has a random id and keeps, under `KEY_PREFIX`:
+Each hub process (node) has a random id and keeps, under `<redis_prefix>:presence`:
 
 * `<p>:node:<node>`   a heartbeat key with a `presence_ttl_seconds` expiry, renewed
                       every ttl/3; a node whose key is gone is dead;
@@ -56,11 +56,10 @@ from .errors import Unavailable
 from .presence import Presence, Status
 from .realtime import Realtime
 
-__all__ = ["KEY_PREFIX", "RedisPresence"]
+__all__ = ["RedisPresence"]
 
 log = logging.getLogger("changtong.presence")
 
-KEY_PREFIX = "changtong:presence"  # read when a RedisPresence is made (tests set their own)
 
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -159,7 +158,7 @@ class RedisPresence(Presence):
         *,
         grace_seconds: float,
         ttl_seconds: float,
-        prefix: str | None = None,
+        prefix: str,
         node_id: str | None = None,
     ) -> None:
         self.realtime = realtime
@@ -168,7 +167,7 @@ class RedisPresence(Presence):
         self.ttl = ttl_seconds
         self.beat_interval = ttl_seconds / 3
         self.reap_interval = ttl_seconds / 10
-        self.prefix = prefix or KEY_PREFIX
+        self.prefix = prefix
         self.node = node_id or uuid.uuid4().hex[:16]
         self.redis: aioredis.Redis | None = None
         # this node's connections, sid -> (user_id, status), closing ones included

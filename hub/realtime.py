@@ -114,8 +114,8 @@ class RedisFanoutManager(socketio.AsyncRedisManager, FastEmitManager):
     delivers to its own recipients through FastEmitManager's write path (the MRO puts
     FastEmitManager.emit where AsyncPubSubManager calls `super().emit`)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, channel="changtong:socketio")
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__(url, channel=f"{prefix}:socketio")
 
 
 @dataclass(slots=True)
@@ -137,7 +137,7 @@ class Realtime:
         config = app[CONFIG]
         self.app = app
         self.metrics = app[METRICS]
-        manager = RedisFanoutManager(config.redis_url) if config.redis_url else FastEmitManager()
+        manager = RedisFanoutManager(config.redis_url, config.redis_prefix) if config.redis_url else FastEmitManager()
         manager.metrics = self.metrics
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
@@ -150,7 +150,7 @@ class Realtime:
             engineio_logger=False,
         )
         self.sio.attach(app, socketio_path="socket.io")
-        self.bus = make_bus(config.redis_url)
+        self.bus = make_bus(config.redis_url, config.redis_prefix)
         self.bus.on("join", self._apply_join)
         self.bus.on("leave", self._apply_leave)
         self.bus.on("disconnect", self._apply_disconnect)

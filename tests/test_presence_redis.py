@@ -27,7 +27,6 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from hub import presence_redis
 from hub.app import create_app
 from hub.presence import PRESENCE
 from hub.realtime import REALTIME
@@ -76,30 +75,21 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-async def prefix(redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
-    """This test's own Redis keys (hubs made during the test use them); removed afterwards."""
-    p = f"changtong-test:{uuid.uuid4().hex[:10]}:presence"
-    monkeypatch.setattr(presence_redis, "KEY_PREFIX", p)
-    yield p
-    keys = [k async for k in redis.scan_iter(match=f"{p}:*")]
+async def prefix(redis: aioredis.Redis) -> AsyncIterator[str]:
+    """This test's own Redis key prefix and pub/sub channels (the hubs get it as
+    `redis_prefix`); its presence keys are `<prefix>:presence:*`, removed afterwards."""
+    base = f"changtong-test:{uuid.uuid4().hex[:10]}"
+    yield f"{base}:presence"
+    keys = [k async for k in redis.scan_iter(match=f"{base}:*")]
     if keys:
         await redis.delete(*keys)
 
 
-def isolate(app: web.Application, prefix: str) -> None:
-    """Give a hub this test's own Redis pub/sub channels, before it starts: other test
-    runs on the same Redis server (pub/sub ignores db numbers) must not reach its clients."""
-    realtime = app[REALTIME]
-    manager = realtime.sio.manager
-    if hasattr(manager, "channel"):  # python-socketio's AsyncRedisManager
-        manager.channel = f"{prefix}:socketio"
-    bus = getattr(realtime, "bus", None)
-    if bus is not None and hasattr(bus, "_channel"):  # hub/bus.py's RedisBus
-        bus._channel = f"{prefix}:control"
+def base(prefix: str) -> str:
+    return prefix.removesuffix(":presence")
 
 
 async def start(app: web.Application, prefix: str) -> tuple[Hub, web.AppRunner]:
-    isolate(app, prefix)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -111,7 +101,9 @@ async def start(app: web.Application, prefix: str) -> tuple[Hub, web.AppRunner]:
 @pytest.fixture
 async def hub(data_dir: tuple[Path, str], tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterator[Hub]:
     """tests/conftest.py's `hub` (both storage backends), with presence in Redis."""
-    app = create_app(hub_config(tmp_path, data_dir[1], redis_url=redis_url, presence_ttl_seconds=TTL))
+    app = create_app(
+        hub_config(tmp_path, data_dir[1], redis_url=redis_url, presence_ttl_seconds=TTL, redis_prefix=base(prefix))
+    )
     h, runner = await start(app, prefix)
     try:
         yield h
@@ -132,7 +124,11 @@ class Cluster:
 
     async def node(self, name: str, redis_url: str | None = None) -> Hub:
         config = hub_config(
-            self.tmp_path / name, self.database_url, redis_url=redis_url or self.redis_url, presence_ttl_seconds=TTL
+            self.tmp_path / name,
+            self.database_url,
+            redis_url=redis_url or self.redis_url,
+            presence_ttl_seconds=TTL,
+            redis_prefix=base(self.prefix),
         )
         hub, runner = await start(create_app(config), self.prefix)
         self.nodes.append((hub, runner))

@@ -95,6 +95,7 @@ class Cluster:
             "CHANGTONG_DATA_DIR": str(self.data),
             "CHANGTONG_DATABASE_URL": database_url,
             "CHANGTONG_REDIS_URL": redis_url,
+            "CHANGTONG_REDIS_PREFIX": f"changtong-test-{uuid.uuid4().hex[:10]}",  # pub/sub ignores db numbers
             "CHANGTONG_PRESENCE_TTL_SECONDS": "3",
             "CHANGTONG_PRESENCE_GRACE_SECONDS": "0.3",
             "CHANGTONG_ARGON2_TIME_COST": "1",
