@@ -1,0 +1,1 @@
+"""bots: the workflow bot runtime (not built yet; see the workflow issues)."""

@@ -1,0 +1,1 @@
+"""exchange_bridge: official-document model, XML codec and signed exchange (not built yet)."""

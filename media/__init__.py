@@ -1,0 +1,1 @@
+"""media: video library (HLS) and live meeting streams (not built yet)."""
