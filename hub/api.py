@@ -15,7 +15,7 @@ from . import directory
 from .auth import AUTH, Principal
 from .db import ENGINE, begin, connect
 from .directory import DIRECTORY_HOOKS
-from .errors import BadRequest, Forbidden, Unauthorized
+from .errors import BadRequest, Forbidden
 from .http import json_body, principal
 from .realtime import REALTIME
 
@@ -146,10 +146,7 @@ async def change_password(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await json_body(request, PasswordBody)
     auth = request.app[AUTH]
-    async with connect(request.app[ENGINE]) as conn:
-        row = await directory.user_by_username(conn, who.username)
-    if row is None or not await auth.passwords.verify(row.password_hash, body.old_password):
-        raise Unauthorized("error.bad_old_password")
+    await auth.check_current_password(who.username, body.old_password)
     new_hash = await auth.passwords.hash_async(body.new_password)
     async with begin(request.app[ENGINE]) as conn:
         await directory.update_user(conn, who.user_id, password_hash=new_hash)

@@ -83,6 +83,20 @@ class Auth:
         self._per_address.forgive(address, at)
         return await self.issue_token(row.id, client), row.id
 
+    async def check_current_password(self, username: str, password: str) -> None:
+        """Before a password change: the current password, under the same per-account
+        failure limit as login, so a stolen token cannot be used to guess it."""
+        key = username.strip().lower()[:64]
+        at = time.monotonic()
+        if self._per_account.blocked(key, at):
+            raise RateLimited("error.login_rate_limited")
+        self._per_account.fail(key, at)
+        async with connect(self.engine) as conn:
+            stored = (await conn.execute(sa.select(users.c.password_hash).where(users.c.username == key))).scalar()
+        if not await self.passwords.verify(stored, password or ""):
+            raise Unauthorized("error.bad_old_password")
+        self._per_account.forgive(key, at)
+
     async def issue_token(self, user_id: int, client: str = "") -> str:
         token = secrets.token_urlsafe(32)
         created = now()

@@ -263,6 +263,18 @@ async def test_password_change_with_the_wrong_old_password_is_refused(hub):
     assert (await login(hub, "zhangsan", "secret-pw-1"))[0] == 200
 
 
+@pytest.mark.parametrize("hub_settings", [{"login_attempts_per_account": 3}], ids=["3-per-account"])
+async def test_a_stolen_token_cannot_guess_the_password(hub):
+    user = await hub.user("zhangsan", "张三")
+    for guess in ("guess-one", "guess-two", "guess-three"):
+        status, body = await change_password(hub, user["token"], guess, "brand-new-pw")
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+    status, body = await change_password(hub, user["token"], "secret-pw-1", "brand-new-pw")  # right, but too late
+    assert (status, body["error"]["code"]) == (429, "rate_limited")
+    assert (await hub.request("GET", "/api/v1/me", user["token"]))[0] == 200  # nothing changed, no session ended
+    assert (await login(hub, "zhangsan", "secret-pw-1"))[0] == 429  # the account is locked for logins too
+
+
 async def test_password_change_ends_every_old_session(hub):
     user = await hub.user("zhangsan", "张三")
     other_session = await hub.login("zhangsan")
