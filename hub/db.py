@@ -8,6 +8,7 @@ scale-out engine. Queries stay portable: SQLAlchemy Core only, no dialect SQL.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -148,7 +149,15 @@ def upgrade(config: Config, revision: str = "head") -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.attributes["database_url"] = config.effective_database_url
-    command.upgrade(cfg, revision)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(cfg, revision)
+        return
+    # Called from async code: env.py runs its own event loop, so give it a thread
+    # (this blocks the caller's loop for the duration of the migration).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(command.upgrade, cfg, revision).result()
 
 
 @contextlib.asynccontextmanager

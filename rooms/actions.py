@@ -247,9 +247,8 @@ class Rooms:
         text = self._check_text(req.text, required=req.file_id is None and card is None)
         try:
             async with begin(self.engine) as conn:
-                original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
-                if original is not None:
-                    return original  # a retried send: the original, not a duplicate
+                # A retried send hits the (sender, client_msg_id) unique constraint at the
+                # insert below; the rollback returns its seq and the original is answered.
                 ch, member = await self.check_member(conn, req.channel_id, who.user_id)
                 if ch.archived:
                     raise Forbidden("error.channel_archived")
@@ -301,7 +300,7 @@ class Rooms:
 
                 after_commit(conn, push)
         except sa.exc.IntegrityError:
-            # A concurrent retry with the same client_msg_id won the race: return it.
+            # A retry (or a concurrent twin) of a stored send: return the original.
             async with connect(self.engine) as conn:
                 original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
             if original is None:
