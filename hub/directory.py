@@ -8,6 +8,7 @@ packages follow (a unit channel's membership follows posts) are announced on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -185,6 +186,17 @@ async def unit_tree(conn: AsyncConnection, include_disabled: bool = False) -> li
 # ---- users ---------------------------------------------------------------
 
 
+ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _roles_text(roles: Iterable[str]) -> str:
+    """Roles as stored: validated names ("admin", "leader"), sorted, space-separated."""
+    roles = set(roles)
+    if len(roles) > 20 or not all(isinstance(r, str) and ROLE.fullmatch(r) for r in roles):
+        raise BadRequest("error.bad_role")
+    return " ".join(sorted(roles))
+
+
 def parse_roles(text: str) -> list[str]:
     return [r for r in (text or "").split() if r]
 
@@ -269,7 +281,7 @@ async def add_user(
                 title=title,
                 phone=phone,
                 email=email,
-                roles=" ".join(sorted(set(roles))),
+                roles=_roles_text(roles),
                 is_bot=is_bot,
                 created_at=now(),
             )
@@ -318,7 +330,7 @@ async def update_user(conn: AsyncConnection, user_id: int, **values: Any) -> dic
         if key in values and len(str(values[key])) > limit:
             raise BadRequest("error.bad_request")
     if "roles" in values:
-        values["roles"] = " ".join(sorted(set(values["roles"])))
+        values["roles"] = _roles_text(values["roles"])
     if values:
         await conn.execute(users.update().where(users.c.id == user_id).values(**values))
     return await user_view(conn, user_id)

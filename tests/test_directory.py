@@ -495,6 +495,21 @@ async def test_admin_creates_users_who_can_log_in(hub):
     assert set(await unit_channels(client)) == {org["units"]["dy-gaj"]["id"], org["units"]["dy-jyj"]["id"]}
 
 
+async def test_role_names_are_validated(hub):
+    org = await city(hub)
+    token = org["users"]["admin"]["token"]
+    status, body = await admin(hub, "POST", "/users", token, {
+        "username": "qianqi", "password": "initial-pw-1", "roles": ["foo admin"],
+    })
+    assert (status, body["error"]["code"]) == (400, "bad_request")  # not two roles "foo" and "admin"
+    assert "角色名" in body["error"]["message"]
+    uid = org["users"]["admin"]["id"]
+    status, body = await admin(hub, "PATCH", f"/users/{uid}", token, {"roles": ["Admin!"]})
+    assert (status, body["error"]["code"]) == (400, "bad_request")
+    status, body = await admin(hub, "PATCH", f"/users/{uid}", token, {"roles": ["admin", "leader"]})
+    assert status == 200 and body["user"]["roles"] == ["admin", "leader"]
+
+
 async def test_admin_user_creation_errors(hub):
     org = await city(hub)
     token = org["users"]["admin"]["token"]
