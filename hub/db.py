@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Final
 
@@ -98,12 +98,26 @@ def after_commit(conn: AsyncConnection, fn: AfterCommit) -> None:
     conn.info.setdefault("after_commit", []).append(fn)
 
 
+@contextlib.contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """A database that is down or unreachable becomes `Unavailable` (retryable);
+    other database errors (a constraint, say) pass through."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            raise Unavailable("error.database_unavailable") from exc
+        raise
+    except _DRIVER_ERRORS as exc:
+        raise Unavailable("error.database_unavailable") from exc
+
+
 @contextlib.asynccontextmanager
 async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A write transaction; a database that is down becomes `Unavailable` (retryable).
-    Callbacks registered with `after_commit` run after the commit, in order."""
+    """A write transaction. Callbacks registered with `after_commit` run after the
+    commit, in order."""
     pending: list[AfterCommit] = []
-    try:
+    with _unavailable_when_down():
         async with engine.connect() as conn:
             await conn.execution_options(write=True)
             conn.info["after_commit"] = pending
@@ -112,12 +126,6 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                     yield conn
             finally:
                 conn.info.pop("after_commit", None)
-    except sa.exc.DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-            raise Unavailable("error.database_unavailable") from exc
-        raise
-    except _DRIVER_ERRORS as exc:
-        raise Unavailable("error.database_unavailable") from exc
     for fn in pending:
         try:
             await fn()
@@ -128,15 +136,9 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @contextlib.asynccontextmanager
 async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read-only unit of work (no explicit write lock on SQLite)."""
-    try:
+    with _unavailable_when_down():
         async with engine.connect() as conn:
             yield conn
-    except sa.exc.DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
-            raise Unavailable("error.database_unavailable") from exc
-        raise
-    except _DRIVER_ERRORS as exc:
-        raise Unavailable("error.database_unavailable") from exc
 
 
 def upgrade(config: Config, revision: str = "head") -> None:
