@@ -406,8 +406,10 @@ class Rooms:
                     cursors[str(r.id)] = page[-1]["change_seq"]
                 else:
                     cursors[str(r.id)] = r.head_seq
-            channel_list = await store.channel_views(conn, who.user_id)
-        return {"messages": out, "cursors": cursors, "has_more": has_more, "channels": channel_list}
+            result: dict[str, Any] = {"messages": out, "cursors": cursors, "has_more": has_more}
+            if not has_more:  # once per drain, not on every page of a long catch-up
+                result["channels"] = await store.channel_views(conn, who.user_id)
+        return result
 
     async def mark_read(self, who: Principal, req: rules.Read) -> dict[str, Any]:
         async with begin(self.engine) as conn:

@@ -103,6 +103,7 @@ async def test_sync_pages_with_has_more(hub):
         seen += [m["text"] for m in page["messages"]]
         cursors = page["cursors"]
         pages += 1
+        assert ("channels" in page) == (not page["has_more"])  # the channel list comes once, at the end
         if not page["has_more"]:
             break
     assert seen == [str(i) for i in range(25)]
