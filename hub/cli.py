@@ -54,7 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations")
     move = db.add_parser("migrate-to", help="copy all data into another (empty) database, e.g. PostgreSQL")
     move.add_argument("url", help="target SQLAlchemy URL, e.g. postgresql+asyncpg://postgres@127.0.0.1/changtong")
+    for feature in _command_features():
+        feature.add_commands(sub)
     return p
+
+
+def _command_features() -> tuple[Any, ...]:
+    """Feature packages that add sub-commands: each has `COMMANDS` (the names it owns),
+    `add_commands(subparsers)` and `run(args, config) -> int` (the exit status)."""
+    import exchange_bridge.cli
+
+    return (exchange_bridge.cli,)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -117,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(config.log_level, config.log_json)
     try:
+        for feature in _command_features():
+            if args.command in feature.COMMANDS:
+                return feature.run(args, config)
         if args.command == "db":
             upgrade(config)
             if args.action == "migrate-to":
