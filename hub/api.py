@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import directory
+from . import directory, session_cookie
 from .auth import AUTH, Principal
+from .config import CONFIG
 from .db import ENGINE, begin, connect
 from .directory import DIRECTORY_HOOKS
 from .errors import BadRequest, Forbidden
@@ -29,6 +30,9 @@ class Strict(BaseModel):
 class LoginBody(Strict):
     username: str = Field(max_length=200)
     password: str = Field(max_length=1000)
+    # "cookie": the browser keeps the session in an HttpOnly cookie and the body holds
+    # no token (hub/session_cookie.py).
+    session: Literal["token", "cookie"] = "token"
 
 
 class PasswordBody(Strict):
@@ -117,14 +121,29 @@ async def login(request: web.Request) -> web.Response:
     token, user_id = await auth.login(body.username, body.password, address, request.headers.get("User-Agent", ""))
     async with connect(request.app[ENGINE]) as conn:
         user = await directory.user_view(conn, user_id)
-    return web.json_response({"token": token, "user": user})
+    if body.session == "token":
+        return web.json_response({"token": token, "user": user})
+    response = web.json_response({"user": user, "csrf_token": session_cookie.csrf_token(token)})
+    session_cookie.set_session(response, request, token, max_age=int(request.app[CONFIG].token_ttl_hours * 3600))
+    return response
+
+
+async def session(request: web.Request) -> web.Response:
+    """The browser's session after a reload: who is logged in, and the CSRF value."""
+    who = await principal(request)
+    token = request.cookies.get(session_cookie.SESSION_COOKIE)
+    async with connect(request.app[ENGINE]) as conn:
+        user = await directory.user_view(conn, who.user_id)
+    return web.json_response({"user": user, "csrf_token": session_cookie.csrf_token(token) if token else None})
 
 
 async def logout(request: web.Request) -> web.Response:
     who = await principal(request)
     await request.app[AUTH].revoke(who.token_id)
     await request.app[REALTIME].disconnect_user(who.user_id, token_id=who.token_id)
-    return web.json_response({"ok": True})
+    response = web.json_response({"ok": True})
+    session_cookie.clear_session(response)
+    return response
 
 
 async def me(request: web.Request) -> web.Response:
@@ -314,6 +333,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/openapi.json", openapi),
         web.post("/api/v1/auth/login", login),
         web.post("/api/v1/auth/logout", logout),
+        web.get("/api/v1/auth/session", session),
         web.get("/api/v1/me", me),
         web.patch("/api/v1/me", update_me),
         web.post("/api/v1/me/password", change_password),

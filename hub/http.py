@@ -13,11 +13,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .auth import AUTH, Principal
-from .errors import BadRequest, HubError, TooLarge, Unauthorized
+from .errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
 from .i18n import negotiate, translate
 from .metrics import METRICS
+from .session_cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
-__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "request_locale", "middlewares"]
+__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "request_locale", "middlewares", "session_token"]
 
 log = logging.getLogger("changtong.http")
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -68,13 +69,24 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
 middlewares = [request_context]
 
 
+def session_token(request: web.Request) -> str | None:
+    """The caller's token: `Authorization: Bearer <token>`, else the browser's session
+    cookie, which needs the CSRF header on anything but a safe method."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and request.method not in SAFE_METHODS and not csrf_ok(token, request.headers.get(CSRF_HEADER)):
+        raise Forbidden("error.csrf")
+    return token
+
+
 async def principal(request: web.Request) -> Principal:
-    """The caller of a REST endpoint, from `Authorization: Bearer <token>`."""
+    """The caller of a REST endpoint (bearer token or session cookie)."""
     cached = request.get(PRINCIPAL)
     if cached is not None:
         return cached
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    token = session_token(request)
     if not token:
         raise Unauthorized("error.unauthorized")
     who = await request.app[AUTH].principal(token)

@@ -33,11 +33,12 @@ from . import fanout
 from .auth import AUTH, Principal
 from .bus import make_bus
 from .config import CONFIG
-from .errors import BadRequest, HubError, RateLimited, Unavailable
+from .errors import BadRequest, Forbidden, HubError, RateLimited, Unavailable
 from .http import REQUEST_ID
 from .i18n import negotiate, translate
 from .metrics import METRICS, Metrics
 from .ratelimit import TokenBucket
+from .session_cookie import SESSION_COOKIE, same_origin
 
 __all__ = ["REALTIME", "EventContext", "FastEmitManager", "Realtime", "channel_room", "user_room"]
 
@@ -116,6 +117,17 @@ class RedisFanoutManager(socketio.AsyncRedisManager, FastEmitManager):
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__(url, channel=f"{prefix}:socketio")
+
+
+def _connect_token(auth: dict[str, Any], request: web.Request | None) -> str | None:
+    """`auth: {token}`, else the browser's session cookie from a page of this very
+    origin (a page on another site could otherwise ride the cookie)."""
+    if auth.get("token") is not None or request is None:
+        return auth.get("token")
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and not same_origin(request.headers):
+        raise Forbidden("error.csrf")
+    return token
 
 
 @dataclass(slots=True)
@@ -199,7 +211,7 @@ class Realtime:
         request = environ.get("aiohttp.request")
         locale = negotiate(auth.get("locale") or (request.headers.get("Accept-Language") if request else None))
         try:
-            who = await self.app[AUTH].principal(auth.get("token"))
+            who = await self.app[AUTH].principal(_connect_token(auth, request))
         except HubError as exc:
             self.metrics.events.labels("connect", exc.code).inc()
             message = translate(exc.key, locale, **exc.params)
