@@ -1,0 +1,209 @@
+"""The exchange PKI with real OpenSSL: `changtong ca init` / `ca issue` as the installed
+command, CMS packages that `openssl cms -decrypt` and `openssl cms -verify` accept,
+OpenSSL's own CMS read back by us, and mutual TLS over a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from exchange_bridge.pki import (
+    CmsError, NodePki, client_context, decrypt, envelope, fingerprint, init_ca, issue_unit, load_cert, load_key,
+    server_context, sign, unit_code_of, verify, verify_async,
+)
+from hub.cli import main
+
+CHANGTONG = Path(sys.executable).with_name("changtong")
+OPENSSL = shutil.which("openssl") or "openssl"
+DOCUMENT = "关于做好2026年冬季安全生产工作的通知".encode() + bytes(range(256)) * 64  # any bytes, CR/LF included
+
+
+def changtong(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHANGTONG), "--data-dir", str(data), *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CHANGTONG_LOG_LEVEL": "WARNING"},
+    )
+
+
+def openssl(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([OPENSSL, *args], input=input, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> NodePki:
+    """A city node that ran `ca init` and issued itself and two counties certificates."""
+    data = tmp_path_factory.mktemp("city")
+    run = changtong(data, "ca", "init", "--bits", "2048")
+    assert run.returncode == 0, run.stderr
+    assert "已创建根证书" in run.stdout
+    for unit, extra in (("dy-city", ["--install"]), ("dy-kenli", []), ("dy-guangrao", [])):
+        run = changtong(data, "ca", "issue", unit, "--name", "测试单位", "--bits", "2048", *extra)
+        assert run.returncode == 0, run.stderr
+    return NodePki.of(data)
+
+
+def unit(pki: NodePki, code: str):
+    pair = pki.issued_dir
+    return load_cert(pair / f"{code}.pem"), load_key(pair / f"{code}.key")
+
+
+def test_issued_certificates_name_the_unit_and_chain_to_the_ca(city: NodePki) -> None:
+    for code in ("dy-city", "dy-kenli", "dy-guangrao"):
+        done = openssl("verify", "-CAfile", str(city.ca.cert), "-purpose", "sslserver", str(city.issued_dir / f"{code}.pem"))
+        assert done.returncode == 0, done.stderr
+        done = openssl("verify", "-CAfile", str(city.ca.cert), "-purpose", "sslclient", str(city.issued_dir / f"{code}.pem"))
+        assert done.returncode == 0, done.stderr
+        assert unit_code_of(load_cert(city.issued_dir / f"{code}.pem")) == code
+    assert (city.issued_dir / "dy-kenli.key").stat().st_mode & 0o077 == 0  # private keys are not world-readable
+    assert load_cert(city.identity.cert) == load_cert(city.issued_dir / "dy-city.pem")
+    assert city.has_identity()
+
+
+def test_openssl_decrypts_and_verifies_a_package_for_each_recipient(city: NodePki, tmp_path: Path) -> None:
+    sender_cert, sender_key = unit(city, "dy-kenli")
+    recipients = [unit(city, "dy-city")[0], unit(city, "dy-guangrao")[0]]
+    package = tmp_path / "package.p7m"
+    package.write_bytes(envelope(sign(DOCUMENT, sender_cert, sender_key), recipients))
+    for code in ("dy-city", "dy-guangrao"):
+        inner = tmp_path / f"{code}.signed"
+        done = openssl(
+            "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(package),
+            "-recip", str(city.issued_dir / f"{code}.pem"), "-inkey", str(city.issued_dir / f"{code}.key"), "-out", str(inner),
+        )
+        assert done.returncode == 0, done.stderr
+        content = tmp_path / f"{code}.content"
+        done = openssl(
+            "cms", "-verify", "-binary", "-inform", "DER", "-in", str(inner), "-CAfile", str(city.ca.cert), "-out", str(content),
+        )
+        assert done.returncode == 0, done.stderr
+        assert content.read_bytes() == DOCUMENT
+    # the sender itself was not a recipient: it cannot open what it sent
+    done = openssl(
+        "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(package),
+        "-recip", str(city.issued_dir / "dy-kenli.pem"), "-inkey", str(city.issued_dir / "dy-kenli.key"),
+    )
+    assert done.returncode != 0
+
+
+def test_we_read_what_openssl_signs_and_encrypts(city: NodePki, tmp_path: Path) -> None:
+    doc = tmp_path / "doc.bin"
+    doc.write_bytes(DOCUMENT)
+    done = openssl(
+        "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-in", str(doc),
+        "-signer", str(city.issued_dir / "dy-guangrao.pem"), "-inkey", str(city.issued_dir / "dy-guangrao.key"),
+    )
+    assert done.returncode == 0, done.stderr
+    signed = done.stdout
+    done = openssl("cms", "-encrypt", "-binary", "-aes256", "-outform", "DER", str(city.issued_dir / "dy-kenli.pem"), input=signed)
+    assert done.returncode == 0, done.stderr
+    cert, key = unit(city, "dy-kenli")
+    verified = verify(decrypt(done.stdout, cert, key), city.trust_file)
+    assert verified.content == DOCUMENT
+    assert unit_code_of(verified.signer) == "dy-guangrao"
+    assert fingerprint(verified.signer) == fingerprint(load_cert(city.issued_dir / "dy-guangrao.pem"))
+
+
+async def test_verify_names_why_a_package_is_refused(city: NodePki, tmp_path: Path) -> None:
+    cert, key = unit(city, "dy-kenli")
+    signed = sign(DOCUMENT, cert, key)
+    ok = await verify_async(signed, city.trust_file)
+    assert ok.content == DOCUMENT and unit_code_of(ok.signer) == "dy-kenli"
+
+    tampered = bytearray(signed)
+    at = signed.find(DOCUMENT[:64])
+    tampered[at + 70] ^= 0x01  # one bit of the document changed after signing
+    with pytest.raises(CmsError) as bad:
+        await verify_async(bytes(tampered), city.trust_file)
+    assert bad.value.reason == "bad_signature"
+
+    rogue_ca = init_ca(tmp_path / "rogue", name="冒充的CA", bits=2048)
+    rogue = issue_unit(rogue_ca, "dy-kenli", tmp_path / "rogue-issued", bits=2048)  # same unit code, wrong issuer
+    with pytest.raises(CmsError) as untrusted:
+        await verify_async(sign(DOCUMENT, load_cert(rogue.cert), load_key(rogue.key)), city.trust_file)
+    assert untrusted.value.reason == "untrusted_signer"
+
+    with pytest.raises(CmsError) as junk:
+        await verify_async(b"not a CMS structure", city.trust_file)
+    assert junk.value.reason == "malformed"
+
+    other_cert, other_key = unit(city, "dy-guangrao")
+    with pytest.raises(CmsError) as not_ours:
+        decrypt(envelope(signed, [cert]), other_cert, other_key)
+    assert not_ours.value.reason == "decrypt_failed"
+
+
+async def attempt(port: int, ctx: ssl.SSLContext) -> bytes | None:
+    """What a client reads from the server, or None when the handshake fails
+    (with TLS 1.3 the server's refusal may only arrive after the client's handshake)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        data = await reader.read()
+        writer.close()
+        return data
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+async def test_mutual_tls_admits_only_certificates_of_the_trusted_ca(city: NodePki, tmp_path: Path) -> None:
+    d = city.issued_dir
+    server_ctx = server_context(d / "dy-city.pem", d / "dy-city.key", city.trust_file)
+    seen: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        seen.append(fingerprint(x509.load_der_x509_certificate(peer)))
+        writer.write(b"ok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context(d / "dy-kenli.pem", d / "dy-kenli.key", city.trust_file),
+        )
+        assert await reader.read() == b"ok"
+        writer.close()
+        assert seen == [fingerprint(load_cert(d / "dy-kenli.pem"))]
+
+        no_cert = ssl.create_default_context(cafile=str(city.trust_file))
+        rogue_ca = init_ca(tmp_path / "rogue", bits=2048)
+        rogue = issue_unit(rogue_ca, "dy-kenli", tmp_path / "rogue-issued", bits=2048)
+        rogue_ctx = ssl.create_default_context(cafile=str(city.trust_file))
+        rogue_ctx.load_cert_chain(str(rogue.cert), str(rogue.key))
+        for ctx in (no_cert, rogue_ctx):
+            assert await attempt(port, ctx) in (None, b"")  # refused: never "ok"
+        assert len(seen) == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_cli_refuses_bad_input_with_a_clear_message(city: NodePki, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(city.root.parent)
+    assert main(["--data-dir", data, "ca", "init", "--bits", "2048"]) == 1
+    assert "本节点已有 CA" in capsys.readouterr().err
+    assert main(["--data-dir", data, "ca", "issue", "Kenli County", "--bits", "2048"]) == 1
+    assert "单位代码只能由小写字母" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path / "no-ca"), "ca", "issue", "dy-kenli", "--bits", "2048"]) == 1
+    assert "还没有 CA" in capsys.readouterr().err
+    other = str(tmp_path / "county")
+    d = city.issued_dir
+    args = ["--data-dir", other, "exchange", "identity", "--cert", str(d / "dy-kenli.pem"), "--key", str(d / "dy-guangrao.key")]
+    assert main(args) == 1
+    assert "私钥与证书不匹配" in capsys.readouterr().err
+    assert main(["--data-dir", other, "exchange", "trust", str(tmp_path / "missing.pem")]) == 1
+    assert "无法读取证书" in capsys.readouterr().err
+    args = ["--data-dir", other, "exchange", "identity", "--cert", str(d / "dy-kenli.pem"), "--key", str(d / "dy-kenli.key"),
+            "--ca", str(city.ca.cert)]
+    assert main(args) == 0
+    assert "dy-kenli" in capsys.readouterr().out
+    assert NodePki.of(Path(other)).has_identity()
