@@ -11,6 +11,7 @@ import rooms
 from . import api, presence
 from .auth import AUTH, Auth
 from .blobs import BLOBS, BlobStore
+from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
 from .db import ENGINE, create_engine, dispose_engine
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
@@ -39,6 +40,7 @@ def create_app(config: Config) -> web.Application:
     app[AUTH] = Auth(app[ENGINE], config)
     app[BLOBS] = BlobStore(config.blob_dir)
     app[DIRECTORY_HOOKS] = DirectoryHooks()
+    app[CARD_HANDLERS] = CardHandlers()
     app[REALTIME] = Realtime(app)
     presence.setup(app)
     app.add_routes(api.routes())

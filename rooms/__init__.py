@@ -7,24 +7,30 @@ from typing import Final
 from aiohttp import web
 
 from hub.auth import Principal
+from hub.cards import CARD_HANDLERS
 from hub.config import CONFIG
 from hub.db import ENGINE, connect
 from hub.directory import DIRECTORY_HOOKS
 from hub.metrics import METRICS
 from hub.realtime import REALTIME, channel_room
 
-from . import events, files_api, store
+from . import events, files_api, notices, store
 from .actions import Rooms
+from .cards import CardActions
 
-__all__ = ["ROOMS", "Rooms", "setup"]
+__all__ = ["CARDS", "ROOMS", "CardActions", "Rooms", "setup"]
 
 ROOMS: Final = web.AppKey("rooms", Rooms)
+CARDS: Final = web.AppKey("cards", CardActions)
 
 
 def setup(app: web.Application) -> None:
     realtime = app[REALTIME]
     rooms = Rooms(app[ENGINE], realtime, app[CONFIG], app[METRICS])
     app[ROOMS] = rooms
+    cards = CardActions(rooms, app[CARD_HANDLERS])
+    app[CARDS] = cards
+    app[CARD_HANDLERS].register(notices.HANDLER, notices.on_action)
 
     async def join_channel_rooms(who: Principal, sid: str) -> list[str]:
         async with connect(app[ENGINE]) as conn:
@@ -36,5 +42,6 @@ def setup(app: web.Application) -> None:
     hooks.unit_changed.append(rooms.on_unit_changed)
     hooks.post_added.append(rooms.on_post_added)
     hooks.post_removed.append(rooms.on_post_removed)
-    events.register(realtime, rooms)
+    events.register(realtime, rooms, cards)
     app.add_routes(files_api.routes())
+    app.add_routes(notices.routes(cards))

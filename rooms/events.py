@@ -9,10 +9,15 @@ from hub.realtime import EventContext, Realtime, channel_room
 
 from . import rules
 from .actions import Rooms
+from .cards import CardActions
 
 
-def register(realtime: Realtime, rooms: Rooms) -> None:
+def register(realtime: Realtime, rooms: Rooms, cards: CardActions) -> None:
     on = realtime.on
+
+    @on("card:action")
+    async def card_action(ctx: EventContext, data: Any) -> dict[str, Any]:
+        return {"message": await cards.act(ctx.principal, rules.CardAct.model_validate(data))}
 
     @on("channel:create")
     async def channel_create(ctx: EventContext, data: Any) -> dict[str, Any]:

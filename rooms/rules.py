@@ -137,3 +137,21 @@ class Read(Strict):
 
 class Typing(Strict):
     channel_id: DbId
+
+
+class CardAct(Strict):
+    """`card:action`: press an action button on a card message."""
+
+    message_id: DbId
+    action: str = Field(min_length=1, max_length=32)
+    comment: str = Field("", max_length=2000)
+
+
+class NoticePost(Strict):
+    """`POST /api/v1/channels/{id}/notices`: a 通知 card members confirm with 已阅."""
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field("", max_length=10_000)
+    client_msg_id: str | None = Field(None, min_length=1, max_length=64)
+
+    _title = field_validator("title")(_not_blank)
