@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 import rooms
 
 from . import api, presence
+from . import web as web_client
 from .auth import AUTH, Auth
 from .blobs import BLOBS, BlobStore
 from .cards import CARD_HANDLERS, CardHandlers
@@ -21,18 +20,13 @@ from .realtime import REALTIME, Realtime
 
 __all__ = ["create_app"]
 
-STATIC = Path(__file__).parent / "static"
-
 FEATURES = (rooms,)
-
-
-async def index(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "index.html")
 
 
 def create_app(config: Config) -> web.Application:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
+    client = web_client.WebClient(config.web_dir)
+    app = web.Application(middlewares=[*middlewares, client.history_fallback], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[ENGINE] = create_engine(config.effective_database_url)
@@ -47,5 +41,5 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/metrics", metrics_handler)
     for feature in FEATURES:
         feature.setup(app)
-    app.router.add_get("/", index)
+    app.add_routes(client.routes())
     return app

@@ -75,10 +75,30 @@ class Config(BaseSettings):
         description="With `redis_url`: lifetime of each process's presence heartbeat in Redis (renewed every "
         "ttl/3); the users of a process that dies show offline within about this long.",
     )
+    web_dir: Path | None = Field(
+        None,
+        description="The built web client the hub serves at `/`. Empty: `web_client/dist` of this "
+        "installation (`make run` builds it).",
+    )
     history_page_max: int = Field(200, description="Most messages one `history` page returns.")
     sync_page_max: int = Field(1000, description="Most messages one `sync` page returns.")
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
+    exchange_host: str = Field("0.0.0.0", description="Address of the document exchange's mutual-TLS port.")
+    exchange_port: int = Field(
+        0, description="Port of the document exchange (`/exchange/v1`, mutual TLS; needs `changtong exchange identity`). "
+        "0 = no exchange port."
+    )
+    exchange_retry_base_seconds: float = Field(
+        1.0, gt=0, description="First retry delay of the exchange outbox; doubles per failed attempt."
+    )
+    exchange_retry_max_seconds: float = Field(300.0, gt=0, description="Longest delay between two outbox attempts.")
+    exchange_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the exchange outbox looks for due packages (other processes may queue them)."
+    )
+    exchange_max_package_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest exchange package (encrypted, attachments included) a node accepts."
+    )
 
     @classmethod
     def settings_customise_sources(

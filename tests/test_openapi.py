@@ -12,6 +12,7 @@ from typing import Any
 from hub.api import OPENAPI
 from hub.errors import CODES
 from hub.realtime import REALTIME
+from hub.web import CLIENT_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ROOT / "docs" / "protocol.md"
@@ -25,7 +26,7 @@ def router_routes(app: Any) -> set[tuple[str, str]]:
         if route.method == "HEAD" or route.resource is None:
             continue
         path = route.resource.canonical
-        if path.startswith("/socket.io"):
+        if path.startswith("/socket.io") or path in CLIENT_PATHS:
             continue
         found.add((path, route.method.lower()))
     return found
