@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from rooms import ROOMS  # demo data spans features: like the composition root, it may
-from rooms.rules import ChannelCreate, MessageSend
+from rooms import CARDS, ROOMS  # demo data spans features: like the composition root, it may
+from rooms.notices import post_notice
+from rooms.rules import ChannelCreate, MessageSend, NoticePost
 
 from .auth import AUTH, Principal
 from .db import ENGINE, begin
@@ -148,6 +149,10 @@ async def _demo_channels(app: web.Application, admin_id: int) -> None:
                                         text="欢迎使用畅通协同办公平台。请各单位及时维护通讯录信息。"))
     await rooms.send(admin, MessageSend(channel_id=talk["id"], client_msg_id="demo-2",
                                         text="大家好！这里是全市工作交流频道，有问题可以直接 @ 相关同志。"))
+    await post_notice(app[CARDS], admin, notice["id"], NoticePost(
+        title="关于做好岁末年初安全生产工作的通知", client_msg_id="demo-3",
+        body="各单位：请于12月5日前完成本单位安全隐患自查，并将自查情况报市应急管理局。请阅后点击“已阅”。",
+    ))
 
 
 def _logins() -> list[tuple[str, str, str]]:

@@ -30,3 +30,10 @@ async def test_demo_data_loads_and_logins_work(hub):
     c = await hub.client(admin_token)
     channels = {ch["name"]: ch for ch in (await c.call("channel:list"))["channels"]}
     assert channels["通知公告"]["read_only"] and channels["全市工作交流"]["member_count"] > 100
+    # A staff member finds the demo notice card in 通知公告 and can confirm it.
+    staff = await hub.client(await hub.login(first["logins"][1][0], DEMO_PASSWORD))
+    page = await staff.call("history", {"channel_id": channels["通知公告"]["id"]})
+    [card] = [m for m in page["messages"] if m["kind"] == "card"]
+    assert card["card"]["title"] == "关于做好岁末年初安全生产工作的通知"
+    acked = await staff.call("card:action", {"message_id": card["id"], "action": "ack"})
+    assert acked["message"]["card"]["status"]["text"] == "1人已阅"
