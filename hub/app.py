@@ -9,7 +9,7 @@ import rooms
 from . import api, presence
 from . import web as web_client
 from .auth import AUTH, Auth
-from .blobs import BLOBS, BlobStore
+from .blobs import BLOBS, BlobStore, sweep_on_startup
 from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
 from .db import ENGINE, create_engine, dispose_engine
@@ -33,6 +33,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(dispose_engine)
     app[AUTH] = Auth(app[ENGINE], config)
     app[BLOBS] = BlobStore(config.blob_dir)
+    app.on_startup.append(sweep_on_startup)
     app[DIRECTORY_HOOKS] = DirectoryHooks()
     app[CARD_HANDLERS] = CardHandlers()
     app[REALTIME] = Realtime(app)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
@@ -17,6 +19,8 @@ from typing import Final
 from aiohttp import web
 
 from .errors import TooLarge
+
+log = logging.getLogger("changtong.blobs")
 
 __all__ = ["BLOBS", "BlobStore"]
 
@@ -26,6 +30,20 @@ class BlobStore:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def sweep_tmp(self, older_than_seconds: float = 24 * 3600) -> int:
+        """Remove partial uploads left by a process that died mid-upload (a live upload
+        touches its file continuously, and none takes a day). Returns how many went."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for part in self.tmp.glob("*.part"):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # another node swept it first
+        return removed
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -67,3 +85,9 @@ class BlobStore:
 
 
 BLOBS: Final = web.AppKey("blobs", BlobStore)
+
+
+async def sweep_on_startup(app: web.Application) -> None:
+    removed = await asyncio.to_thread(app[BLOBS].sweep_tmp)
+    if removed:
+        log.info("removed %d partial uploads left by an earlier process", removed)

@@ -39,7 +39,14 @@ def clean_name(name: str) -> str:
     and lone surrogates (undecodable bytes in a multipart header arrive as those)."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch >= " " and ch != "\x7f" and not "\ud800" <= ch <= "\udfff").strip().lstrip(".")
-    return name[:MAX_NAME] or "file"
+    if len(name) > MAX_NAME:
+        # Shorten the stem, not the extension: 《…很长的标题…》.docx stays a .docx.
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and 0 < len(ext) <= 16:
+            name = stem[: MAX_NAME - len(ext) - 2] + "…." + ext
+        else:
+            name = name[: MAX_NAME - 1] + "…"
+    return name or "file"
 
 
 def form_filename(raw: str) -> str:

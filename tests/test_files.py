@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from hub.blobs import BLOBS
 from hub.db import ENGINE, connect
 from hub.schema import files
 
@@ -435,6 +436,25 @@ async def test_path_names_are_stored_as_plain_names(hub, tmp_path):
     assert not (tmp_path / "etc").exists() and not (hub.config.data_dir / "etc").exists()
     status, got, headers = await download(hub, alice, body["file_id"])
     assert got == b"n"
+
+
+async def test_a_long_name_keeps_its_extension(hub):
+    alice = await hub.user("alice")
+    name = "关于" + "进一步加强全市政务信息化项目建设管理" * 20 + "的实施意见（征求意见稿）.docx"
+    status, body = await upload(hub, alice, b"PK", name)
+    assert status == 201
+    assert len(body["name"]) <= 255 and body["name"].endswith("….docx") and body["name"].startswith("关于进一步")
+
+
+async def test_partial_uploads_of_a_dead_process_are_swept(hub):
+    tmp = blob_dir(hub) / "tmp"
+    stale, fresh = tmp / "dead.part", tmp / "live.part"
+    stale.write_bytes(b"half an upload")
+    fresh.write_bytes(b"uploading now")
+    day_ago = time.time() - 25 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    assert hub.app[BLOBS].sweep_tmp() == 1
+    assert not stale.exists() and fresh.exists()
 
 
 async def test_markup_in_names_is_kept_as_text(hub):
