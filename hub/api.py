@@ -314,6 +314,10 @@ async def admin_user_update(request: web.Request) -> web.Response:
             await auth.revoke_all(conn, user_id)
     if body.disabled or password_hash:
         await request.app[REALTIME].disconnect_user(user_id)
+    elif body.roles is not None:
+        # Live connections hold the roles they connected with: close them, and the
+        # client's reconnect (same token) carries the new roles.
+        await request.app[REALTIME].disconnect_user(user_id)
     return web.json_response({"user": user})
 
 

@@ -623,3 +623,23 @@ async def test_admin_password_reset_ends_sessions(hub):
     assert (await hub.request("GET", "/api/v1/me", lisi["token"]))[0] == 401
     assert await login_status(hub, "lisi", "secret-pw-1") == 401
     assert await login_status(hub, "lisi", "reset-pw-123") == 200
+
+
+async def test_a_demoted_admin_loses_admin_powers_on_live_connections(hub):
+    root = await hub.user("root", "系统管理员", roles=("admin",))
+    boss = await hub.user("boss", "原管理员", roles=("admin",))
+    alice = await hub.user("alice", "艾丽丝")
+    a = await hub.client(alice)
+    ch = (await a.call("channel:create", {"name": "科室群", "kind": "public"}))["channel"]
+    b = await hub.client(boss)
+    await b.call("channel:join", {"channel_id": ch["id"]})
+    rename = {"channel_id": ch["id"], "name": "科室群（管理员改）"}
+    assert (await b.call("channel:update", rename))["ok"]  # a hub admin may administer any channel
+    gone = asyncio.Event()
+    b.sio.on("disconnect", lambda *_: gone.set())
+    status, body = await admin(hub, "PATCH", f"/users/{boss['id']}", root["token"], {"roles": []})
+    assert status == 200 and body["user"]["roles"] == []
+    await asyncio.wait_for(gone.wait(), 5)
+    again = await hub.client(boss)  # the token is still good: only the roles changed
+    refused = await again.call("channel:update", {"channel_id": ch["id"], "name": "再改"})
+    assert refused["error"]["code"] == "forbidden"
