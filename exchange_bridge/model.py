@@ -48,6 +48,7 @@ __all__ = [
     "DocNumber",
     "Document",
     "FIELDS",
+    "FIELD_LABELS",
     "KINDS_2000",
     "KINDS_2012",
     "Paragraph",
@@ -90,6 +91,14 @@ FIELDS: tuple[str, ...] = (
     "kind", "direction", "copy_no", "secrecy", "urgency", "issuer", "number", "signer", "title", "to", "body",
     "attachments", "signed_by", "date", "note", "cc", "printed_by", "printed_date",
 )
+
+# The standard's own names of the fields (GB/T 9704-2012), for people to read.
+FIELD_LABELS: Mapping[str, str] = {
+    "kind": "文种", "direction": "行文方向", "copy_no": "份号", "secrecy": "密级和保密期限", "urgency": "紧急程度",
+    "issuer": "发文机关标志", "number": "发文字号", "signer": "签发人", "title": "标题", "to": "主送机关",
+    "body": "正文", "attachments": "附件说明", "signed_by": "发文机关署名", "date": "成文日期", "note": "附注",
+    "cc": "抄送机关", "printed_by": "印发机关", "printed_date": "印发日期",
+}
 
 _SPACES = re.compile(r"[\s\u3000\u00a0]+")
 

@@ -24,3 +24,35 @@ def expected(samples: Path, name: str) -> dict[str, Any]:
     """A sample's expected fields, without the `_notes`; `_expect_missing` kept."""
     data = json.loads((samples / f"{name}.expected.json").read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if k != "_notes"}
+
+
+def make_docx(path: Path, items: list[Any], header: list[str] = ()) -> Path:  # type: ignore[assignment]
+    """Write a .docx with python-docx, as field documents are: plain paragraphs, unless an
+    item says otherwise. An item is a str (a paragraph), a dict {text, align, size, red,
+    style}, or a list of rows (a table)."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt, RGBColor
+
+    aligns = {"center": WD_ALIGN_PARAGRAPH.CENTER, "right": WD_ALIGN_PARAGRAPH.RIGHT}
+    word = docx.Document()
+    for text in header:
+        word.sections[0].header.add_paragraph(text)
+    for item in items:
+        if isinstance(item, list):
+            table = word.add_table(rows=len(item), cols=max(len(r) for r in item))
+            for r, row in enumerate(item):
+                for c, text in enumerate(row):
+                    table.cell(r, c).text = text
+            continue
+        spec = {"text": item} if isinstance(item, str) else item
+        p = word.add_paragraph(style=spec.get("style"))
+        run = p.add_run(spec["text"])
+        if "align" in spec:
+            p.alignment = aligns[spec["align"]]
+        if "size" in spec:
+            run.font.size = Pt(spec["size"])
+        if spec.get("red"):
+            run.font.color.rgb = RGBColor(0xE6, 0x00, 0x12)
+    word.save(str(path))
+    return path

@@ -1,0 +1,134 @@
+"""Word (.docx) → Document: the I/O edge of the import.
+
+`import_docx(path)` reads the file (bounded), lets `zip_guard` check the package, opens
+it with python-docx, turns the body (paragraphs, tables, text boxes, content controls,
+in document order) and the page headers into `field_reader.Line`s and `Grid`s, and
+hands them to `field_reader.read_fields`, which is pure.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.table import Table as DocxTable
+from docx.text.paragraph import Paragraph as DocxParagraph
+
+from hub.errors import BadRequest, NotFound, TooLarge
+
+from .field_reader import Grid, Line, read_fields
+from .model import Document
+from .zip_guard import ZipLimits, checked_package
+
+__all__ = ["import_docx", "import_docx_bytes", "MAX_BLOCKS"]
+
+MAX_BLOCKS = 20_000  # paragraphs and table cells: a long 公文 has a few hundred
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_ALIGN = {
+    WD_ALIGN_PARAGRAPH.LEFT: "left",
+    WD_ALIGN_PARAGRAPH.CENTER: "center",
+    WD_ALIGN_PARAGRAPH.RIGHT: "right",
+    WD_ALIGN_PARAGRAPH.JUSTIFY: "justify",
+    WD_ALIGN_PARAGRAPH.DISTRIBUTE: "justify",
+}
+
+
+def import_docx(path: str | os.PathLike[str], limits: ZipLimits = ZipLimits()) -> Document:
+    """Read a .docx file into a Document (fields not found are listed in `missing`)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limits.max_file_bytes:
+            raise TooLarge("error.doc_too_large", what="file", size=size, limit=limits.max_file_bytes)
+        with p.open("rb") as f:
+            data = f.read(size + 1)
+    except FileNotFoundError:
+        raise NotFound("error.doc_file_not_found", path=str(path)) from None
+    except IsADirectoryError:
+        raise BadRequest("error.doc_not_docx", detail=f"{path} is a directory") from None
+    return import_docx_bytes(data, limits)
+
+
+def import_docx_bytes(data: bytes, limits: ZipLimits = ZipLimits()) -> Document:
+    checked_package(data, limits)
+    try:
+        word = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors… on broken packages
+        raise BadRequest("error.doc_not_docx", detail=f"{type(exc).__name__}: {exc}"[:200]) from None
+    blocks = sum(1 for _ in word.element.body.iter(qn("w:p"), qn("w:tc")))
+    if blocks > MAX_BLOCKS:
+        raise TooLarge("error.doc_too_large", what="paragraphs", size=blocks, limit=MAX_BLOCKS)
+    items = list(_blocks(word.element.body, word))
+    header: list[Line] = []
+    for section in word.sections:
+        parts = [section.header] + ([section.first_page_header] if section.different_first_page_header_footer else [])
+        for part in parts:
+            for item in _blocks(part._element, part):
+                header.extend(_layout_lines(item))
+    return read_fields(items, header)
+
+
+def _blocks(container: Any, parent: Any) -> Any:
+    """Paragraphs (with any text boxes anchored in them first) and tables, in order."""
+    for child in container.iterchildren():
+        if child.tag == qn("w:p"):
+            for box in child.iter(qn("w:txbxContent")):
+                if not any(a.tag == _MC_FALLBACK for a in box.iterancestors()):
+                    yield from _blocks(box, parent)
+            yield _line(DocxParagraph(child, parent))
+        elif child.tag == qn("w:tbl"):
+            table = DocxTable(child, parent)
+            rows = []
+            for row in table.rows:
+                cells = []
+                for cell in row.cells:
+                    cells.append("\n".join(p.text.strip() for p in cell.paragraphs if p.text.strip()))
+                rows.append(tuple(_dedupe_merged(cells)))
+            yield Grid(tuple(rows))
+        elif child.tag == qn("w:sdt"):
+            content = child.find(qn("w:sdtContent"))
+            if content is not None:
+                yield from _blocks(content, parent)
+
+
+def _dedupe_merged(cells: list[str]) -> list[str]:
+    """python-docx repeats a horizontally merged cell once per grid column."""
+    out: list[str] = []
+    for c in cells:
+        if not out or c != out[-1] or not c:
+            out.append(c)
+    return out
+
+
+def _layout_lines(item: Line | Grid) -> list[Line]:
+    if isinstance(item, Line):
+        return [item]
+    return [Line("\t".join(c for c in row if c)) for row in item.rows]
+
+
+def _line(p: DocxParagraph) -> Line:
+    align = p.paragraph_format.alignment
+    style = p.style
+    style_name = style.name if style is not None else ""
+    if align is None and style is not None:
+        align = style.paragraph_format.alignment
+    red, size = False, None
+    for run in p.runs:
+        if not run.text.strip():
+            continue
+        font = run.font
+        if size is None:
+            size = font.size.pt if font.size is not None else None
+        color = font.color
+        if color is not None and color.type is not None and color.rgb is not None:
+            r, g, b = color.rgb[0], color.rgb[1], color.rgb[2]
+            red = red or (r >= 0xB0 and g <= 0x60 and b <= 0x60)
+    if size is None and style is not None and style.font.size is not None:
+        size = style.font.size.pt
+    return Line(text=p.text, align=_ALIGN.get(align) if align is not None else None, style=style_name or "",
+                red=red, size=size)

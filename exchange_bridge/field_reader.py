@@ -1,0 +1,485 @@
+"""Find the fields of an official document in its lines: pure, no I/O.
+
+Input is what any word processor shows: the body's paragraphs in order (with their
+alignment, style name, colour and size when the file has them) and tables, plus the
+page header's lines. Fields are found by content first (a 发文字号 looks like one, a
+成文日期 is a date alone on its line, 抄送 starts with 抄送：) and by position (the
+title comes after the 版头, the 署名 just above the date), with styles and layout as
+hints only: files from the field are usually unstyled. A field that is not found stays
+empty and is named in `missing`; nothing is guessed.
+
+Layout order followed (GB/T 9704-2012): 份号 密级 紧急程度 / 发文机关标志 / 发文字号 签发人 /
+标题 / 主送 / 正文 / 附件说明 / 署名 成文日期 (印章) / 附注 / 附件 / 抄送 印发机关 印发日期.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import HubError
+
+from .model import (
+    ACCEPTED_KINDS,
+    KIND_ALIASES,
+    SECRECY_LEVELS,
+    URGENCIES,
+    Document,
+    parse_date,
+    parse_number,
+    squeeze,
+)
+
+__all__ = ["Grid", "Line", "read_fields"]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One paragraph as the file shows it."""
+
+    text: str
+    align: str | None = None  # "left" | "center" | "right" | "justify" | None (not set)
+    style: str = ""
+    red: bool = False
+    size: float | None = None  # points, of its first sized run
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A table: rows of cell texts (a cell's paragraphs joined by newlines)."""
+
+    rows: tuple[tuple[str, ...], ...]
+
+
+Item = Line | Grid
+
+# ---------------------------------------------------------------- patterns
+
+_BRACKETS = "〔\\[【（(［"
+_NUMBER_IN = re.compile(rf"([^\s{_BRACKETS}：:]{{1,20}}?[{_BRACKETS}]\s*\d{{4}}\s*[〕\]】）)］]\s*第?\s*\d{{1,6}}\s*号)")
+_ORDER_NO = re.compile(r"^第\s*\d{1,6}\s*号$")
+_SIGNER = re.compile(r"签\s*发\s*人\s*[:：]\s*(?P<names>.*)$")
+_COPY_NO = re.compile(r"^(?:份号\s*[:：]?\s*)?(?P<no>\d{6})$")
+_SECRECY = re.compile(r"^(?:密级\s*[:：]?\s*)?(?P<s>(?:绝密|机密|秘密)(?:\s*★\s*\S{1,12})?)$")
+_URGENCY = re.compile(r"^(?:紧急程度\s*[:：]?\s*)?(?P<u>特急|加急|特提|平急)$")
+_DATE_ONLY = re.compile(r"^[0-9０-９〇○零Ｏ一二三四五六七八九十\s]{4,}年[0-9０-９一二三四五六七八九十\s]{1,4}月[0-9０-９一二三四五六七八九十\s]{1,4}日$")
+_PRINTED = re.compile(r"^(?P<by>.*?)\s*(?P<date>[0-9０-９〇○零一二三四五六七八九十]{4}\s*年[^年]{1,8}?日)\s*印\s*发$")
+_CC = re.compile(r"^抄\s*送\s*[:：]\s*(?P<rest>.*)$")
+_ATTACH = re.compile(r"^附\s*件\s*[:：]\s*(?P<rest>.*)$")
+_ATTACH_PAGE = re.compile(r"^附件\s*[0-9０-９一二三四五六七八九十]*$")
+_ITEM_NO = re.compile(r"^\s*[0-9０-９]{1,3}\s*[．.、]\s*")
+_SEAL = re.compile(r"^[〔（(【\[［].{0,12}(印章|盖章|用印|签章|印)[〕）)】\]］]$")
+_HEADING = (
+    (1, re.compile(r"^[一二三四五六七八九十]{1,3}、")),
+    (2, re.compile(r"^[（(][一二三四五六七八九十]{1,3}[）)]")),
+    (3, re.compile(r"^[0-9０-９]{1,3}[．.](?![0-9０-９])")),
+    (4, re.compile(r"^[（(][0-9０-９]{1,3}[）)]")),
+)
+_STYLE_HEADING = re.compile(r"^(?:heading|标题)\s*([1-4])$", re.I)
+_ORGAN = re.compile(
+    r"(政府|委员会|常委会|委|局|厅|部|办|室|院|会|处|科|署|单位|部门|企业|公司|中心|所|站|队|学校|医院|党组|组|银行|"
+    r"街道|乡|镇|县|区|市|省|盟|旗|州|团|社|馆|集团|监狱|法院|检察院|军|各)"
+)
+_SENTENCE = re.compile(r"[。；;！？!?]")
+_SPLIT_NAMES = re.compile(r"[，,、；;]")
+_KINDS_BY_LENGTH = sorted({*ACCEPTED_KINDS, *KIND_ALIASES}, key=len, reverse=True)
+
+
+def _flat(text: str) -> str:
+    return squeeze(text)
+
+
+def _split_names(text: str) -> list[str]:
+    """Split 各县（市、区）委，市直各单位 on ，、； outside brackets; drop the final 。"""
+    text = _flat(text).rstrip("。.；;，,：:")
+    names, depth, current = [], 0, []
+    for ch in text:
+        if ch in "（(【〔[":
+            depth += 1
+        elif ch in "）)】〕]":
+            depth = max(depth - 1, 0)
+        if depth == 0 and _SPLIT_NAMES.match(ch):
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    names.append("".join(current))
+    return [n for n in names if n]
+
+
+def kind_of(title: str) -> str | None:
+    """The 文种 a title (or an issuer mark such as ××市人民政府令) ends with."""
+    flat = _flat(title).rstrip("。")
+    for kind in _KINDS_BY_LENGTH:
+        if flat.endswith(kind) and (kind != "令" or not flat.endswith(("命令", "指令", "法令"))):
+            kind = KIND_ALIASES.get(kind, kind)
+            return "纪要" if kind == "会议纪要" else kind
+    if flat.endswith("复函"):
+        return "函"
+    return None
+
+
+def heading_level(text: str, style: str = "") -> int:
+    m = _STYLE_HEADING.match(style.strip())
+    if m:
+        return int(m[1])
+    flat = text.strip().lstrip("\u3000 ")
+    for level, pattern in _HEADING:
+        if pattern.match(flat):
+            return level
+    return 0
+
+
+def _is_date(text: str) -> bool:
+    flat = _flat(text)
+    if not _DATE_ONLY.match(flat):
+        return False
+    try:
+        parse_date(flat)
+    except HubError:
+        return False
+    return True
+
+
+def _looks_like_recipients(text: str) -> bool:
+    flat = _flat(text)
+    if not flat.endswith(("：", ":")) or _SENTENCE.search(flat) or len(flat) > 300:
+        return False
+    names = _split_names(flat)
+    return bool(names) and all(len(n) <= 40 for n in names) and sum(bool(_ORGAN.search(n)) for n in names) * 2 >= len(names)
+
+
+def _is_organ_line(line: Line) -> bool:
+    flat = _flat(line.text)
+    return bool(flat) and len(flat) <= 60 and not _SENTENCE.search(flat) and not re.search(r"[，,：:]", flat)
+
+
+def _marks(text: str) -> dict[str, str] | None:
+    """份号 / 密级 / 紧急程度 tokens when the line holds nothing else."""
+    found: dict[str, str] = {}
+    tokens = re.split(r"[\s\u3000]{2,}|\t", text.strip())
+    for token in (t.strip() for t in tokens):
+        if not token:
+            continue
+        if m := _COPY_NO.match(_flat(token)):
+            found["copy_no"] = m["no"]
+        elif m := _SECRECY.match(_flat(token)):
+            found["secrecy"] = _flat(m["s"])
+        elif m := _URGENCY.match(_flat(token)):
+            found["urgency"] = m["u"]
+        else:
+            return None
+    return found or None
+
+
+# ---------------------------------------------------------------- the reader
+
+@dataclass
+class _Found:
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def put(self, name: str, value: Any) -> None:
+        if value not in (None, "", []) and name not in self.fields:
+            self.fields[name] = value
+
+
+def _layout_rows(grid: Grid) -> list[Line]:
+    """A table used for layout (joint issuer mark, signature, 版记) read as lines."""
+    return [Line("\t".join(c for c in row if c.strip())) for row in grid.rows if any(c.strip() for c in row)]
+
+
+def _is_layout_table(grid: Grid) -> bool:
+    for row in grid.rows:
+        for cell in row:
+            for text in cell.split("\n"):
+                flat = _flat(text)
+                if (_CC.match(flat) or flat.endswith("印发") or "签发人" in flat or _is_date(flat)
+                        or _NUMBER_IN.search(flat) or flat == "文件"):
+                    return True
+    return False
+
+
+def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
+    """The document the lines show; `missing` names every field not found."""
+    lines: list[Line | Grid] = []
+    for item in items:
+        if isinstance(item, Grid) and _is_layout_table(item):
+            lines.extend(_layout_rows(item))
+        else:
+            lines.append(item)
+    found = _Found()
+    signer_names: list[str] = []
+
+    # Page header: 份号, 密级, 紧急程度 may be printed there.
+    for line in header:
+        if marks := _marks(line.text):
+            for k, v in marks.items():
+                found.put(k, v)
+
+    # ---- 版头 (head): marks, issuer mark, number + signer, up to the title.
+    i, n = 0, len(lines)
+
+    def text_at(j: int) -> str:
+        item = lines[j]
+        return item.text if isinstance(item, Line) else ""
+
+    number_at = None
+    for j in range(min(n, 20)):
+        item = lines[j]
+        if isinstance(item, Line) and (_SENTENCE.search(_flat(item.text)) or _looks_like_recipients(item.text)):
+            break  # the body has begun: a number cited there is not this document's
+        if isinstance(item, Line) and (_NUMBER_IN.search(_flat(item.text)) or _ORDER_NO.match(_flat(item.text))
+                                       or _SIGNER.search(_flat(item.text))):
+            if not _looks_like_recipients(item.text) and len(_flat(item.text)) <= 60:
+                number_at = j
+                break
+    issuer_lines: list[str] = []
+    while i < n:
+        item = lines[i]
+        if isinstance(item, Grid):
+            break
+        flat = _flat(item.text)
+        if not flat:
+            i += 1
+            continue
+        if marks := _marks(item.text):
+            for k, v in marks.items():
+                found.put(k, v)
+            i += 1
+            continue
+        if number_at is not None and i < number_at:
+            issuer_lines.extend(t for t in re.split(r"[\t\s\u3000]+", item.text) if t)
+            i += 1
+            continue
+        if number_at is not None and i == number_at:
+            _read_number_line(item.text, found, signer_names)
+            i += 1
+            # 签发人 continued on the next lines (joint upward documents): names only.
+            while i < n and isinstance(lines[i], Line) and signer_names and _is_names_only(text_at(i)):
+                signer_names.extend(re.split(r"\s+", text_at(i).strip()))
+                i += 1
+            continue
+        if number_at is None and not issuer_lines and _is_issuer_mark(item):
+            issuer_lines.append(flat)
+            i += 1
+            continue
+        break
+    if issuer_lines:
+        names = [t for t in issuer_lines if t != "文件"]
+        suffix = "文件" if "文件" in issuer_lines else ""
+        found.put("issuer", "\n".join(names) + suffix)
+    if signer_names:
+        found.put("signer", signer_names)
+
+    # ---- title: the first lines after the head, up to the recipients or the body.
+    while i < n and isinstance(lines[i], Line) and not _flat(text_at(i)):
+        i += 1
+    title_parts: list[str] = []
+    j = i
+    while j < n and isinstance(lines[j], Line) and len(title_parts) < 5:
+        line = lines[j]
+        flat = _flat(line.text)
+        if not flat or _looks_like_recipients(line.text) or _SENTENCE.search(flat) or len(flat) > 80 \
+                or _is_date(flat) or _ATTACH.match(flat) or heading_level(flat) or _CC.match(flat):
+            break
+        title_parts.append(flat)
+        j += 1
+        if kind_of("".join(title_parts)):
+            break
+    if title_parts:
+        joined = "".join(title_parts)
+        if not kind_of(joined):
+            styled = [k for k in range(i, i + len(title_parts))
+                      if lines[k].align == "center" or _is_title_style(lines[k])]  # type: ignore[union-attr]
+            # Without a 文种 at its end a title is believed only where centred or styled as one.
+            keep = 0
+            while keep < len(styled) and styled[keep] == i + keep:
+                keep += 1
+            title_parts = title_parts[:keep]
+            j = i + keep
+        if title_parts:
+            found.put("title", "".join(title_parts))
+            i = j
+    kind = kind_of(found.fields.get("title", "")) or kind_of(_flat(found.fields.get("issuer", "")).removesuffix("文件"))
+    found.put("kind", kind)
+
+    # ---- 主送
+    while i < n and isinstance(lines[i], Line) and not _flat(text_at(i)):
+        i += 1
+    to_end = _recipients_end(lines, i)
+    if to_end is not None:
+        found.put("to", _split_names("".join(_flat(text_at(k)) for k in range(i, to_end + 1))))
+        i = to_end + 1
+
+    # ---- the end of the body: 成文日期 and the 署名 above it; 附件说明 before them.
+    date_at = next((k for k in range(i, n) if isinstance(lines[k], Line) and _is_date(text_at(k))), None)
+    footer_from = next((k for k in range(i, n) if isinstance(lines[k], Line)
+                        and (_CC.match(_flat(text_at(k))) or _PRINTED.match(_flat(text_at(k))))), n)
+    if date_at is not None and date_at > footer_from:
+        date_at = None
+    body_end = date_at if date_at is not None else footer_from
+    sign_from = body_end
+    if date_at is not None:
+        found.put("date", _flat(text_at(date_at)))
+        signed: list[str] = []
+        k = date_at - 1
+        while k >= i and isinstance(lines[k], Line):
+            line = lines[k]
+            flat = _flat(line.text)
+            if not flat or _SEAL.match(flat):
+                if not flat and signed and line.align != "right":
+                    above = lines[k - 1] if k - 1 >= i else None
+                    if not (isinstance(above, Line) and above.align == "right"):
+                        break
+                k -= 1
+                continue
+            if not _is_organ_line(line) or heading_level(flat) or _ATTACH.match(flat) or (line.align not in (None, "right")
+                                                                                     and line.align != "center"):
+                break
+            if line.align is None and len(flat) > 40:
+                break
+            signed.insert(0, line.text)
+            sign_from = k
+            k -= 1
+            if len(signed) >= 4:
+                break
+        names: list[str] = []
+        for text in signed:
+            parts = [p for p in re.split(r"[\t\s\u3000]+", text.strip()) if p]
+            if kind == "命令" and parts:
+                names.append(" ".join(parts))  # 市长 张三: a title and a name, one signature
+            else:
+                names.extend(parts)
+        found.put("signed_by", names)
+        body_end = sign_from
+
+    # ---- 附件说明 (before the signature or after it) and the body.
+    attachments: list[str] = []
+    body: list[dict[str, Any]] = []
+    k = i
+    while k < body_end:
+        item = lines[k]
+        if isinstance(item, Grid):
+            body.append({"type": "table", "rows": [list(r) for r in item.rows]})
+            k += 1
+            continue
+        flat = _flat(item.text)
+        if m := _ATTACH.match(flat):
+            k = _read_attachments(lines, k, m["rest"], attachments, body_end)
+            continue
+        if flat and not _SEAL.match(flat) and flat != "此页无正文":
+            text = item.text.strip().strip("\u3000")
+            body.append({"type": "paragraph", "text": text, "level": heading_level(text, item.style)})
+        k += 1
+    found.put("body", body)
+
+    # ---- after the date: 附注, 附件说明 printed late, attachment pages, 版记.
+    k = (date_at + 1) if date_at is not None else footer_from
+    note_parts: list[str] = []
+    in_attachment_pages = False
+    while k < n:
+        item = lines[k]
+        if isinstance(item, Grid):
+            k += 1
+            continue
+        flat = _flat(item.text)
+        if not flat:
+            k += 1
+            continue
+        if m := _CC.match(flat):
+            rest = m["rest"]
+            while k + 1 < n and isinstance(lines[k + 1], Line) and _flat(text_at(k + 1)) \
+                    and not _PRINTED.match(_flat(text_at(k + 1))) and not rest.endswith("。"):
+                k += 1
+                rest += _flat(text_at(k))
+            found.put("cc", _split_names(rest))
+        elif m := _PRINTED.match(flat):
+            found.put("printed_by", _flat(m["by"]))
+            found.put("printed_date", _flat(m["date"]))
+        elif not in_attachment_pages and (m := _ATTACH.match(flat)):
+            k = _read_attachments(lines, k, m["rest"], attachments, n)
+            continue
+        elif _ATTACH_PAGE.match(flat):
+            in_attachment_pages = True
+        elif not in_attachment_pages and (note_parts or (flat[0] in "（(" and not _SEAL.match(flat))):
+            if not note_parts or not note_parts[-1].endswith(("）", ")")):
+                note_parts.append(flat)
+        k += 1
+    found.put("note", "".join(note_parts))
+    found.put("attachments", attachments)
+
+    fields = found.fields
+    doc = Document.from_json(fields)
+    direction = doc.inferred_direction()
+    if direction:
+        doc = doc.model_copy(update={"direction": direction})
+    return doc.model_copy(update={"missing": doc.absent()})
+
+
+def _is_title_style(line: Line) -> bool:
+    return line.style.strip().lower() in ("title", "标题")
+
+
+def _is_issuer_mark(line: Line) -> bool:
+    flat = _flat(line.text)
+    return bool(flat) and len(flat) <= 60 and not _SENTENCE.search(flat) and (
+        line.red or (line.size or 0) >= 26 or flat.endswith(("文件", "令", "纪要")))
+
+
+def _is_names_only(text: str) -> bool:
+    flat = _flat(text)
+    return bool(flat) and len(flat) <= 30 and re.fullmatch(r"[\u4e00-\u9fff·\s\u3000]+", text.strip()) is not None \
+        and all(len(p) <= 4 for p in text.split())
+
+
+def _read_number_line(text: str, found: _Found, signer_names: list[str]) -> None:
+    flat = _flat(text)
+    signer = _SIGNER.search(flat)
+    if signer:
+        spaced = _SIGNER.search(text.strip())
+        names = spaced["names"] if spaced else signer["names"]
+        signer_names.extend(p for p in re.split(r"[\s\u3000、，,]+", names) if p)
+        flat = flat[: signer.start()]
+    m = _NUMBER_IN.search(flat)
+    if m:
+        try:
+            found.put("number", parse_number(m[1]).text)
+        except HubError:
+            pass  # printed, but not a 发文字号: left for `missing`
+    elif _ORDER_NO.match(flat):
+        found.put("number", flat)
+
+
+def _recipients_end(lines: Sequence[Line | Grid], i: int) -> int | None:
+    """The last line of 主送 starting at i (it may wrap onto up to three lines)."""
+    for k in range(i, min(i + 3, len(lines))):
+        item = lines[k]
+        if not isinstance(item, Line) or not _flat(item.text):
+            return None
+        joined = "".join(_flat(lines[j].text) for j in range(i, k + 1))  # type: ignore[union-attr]
+        if _looks_like_recipients(joined):
+            return k
+        if _SENTENCE.search(_flat(item.text)) or _flat(item.text).endswith(("：", ":")):
+            return None
+    return None
+
+
+def _read_attachments(lines: Sequence[Line | Grid], k: int, rest: str, out: list[str], end: int) -> int:
+    """附件：1．名称 / 2．名称 (continuation lines numbered or indented). Returns the next index."""
+    def add(text: str) -> None:
+        name = _ITEM_NO.sub("", _flat(text)).rstrip("。；;")
+        if name:
+            out.append(name)
+
+    if rest:
+        add(rest)
+    k += 1
+    while k < end and isinstance(lines[k], Line):
+        text = lines[k].text  # type: ignore[union-attr]
+        if not _ITEM_NO.match(_flat(text)) or _is_date(text):
+            break
+        add(text)
+        k += 1
+    return k

@@ -1,0 +1,277 @@
+"""Word import: the shared samples, field layouts made here with python-docx, the CLI,
+and hostile files (zip bombs, malformed and huge packages)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+from doc_samples import expected, make_docx, sample_names
+
+from exchange_bridge.docx_import import import_docx
+from exchange_bridge.model import FIELDS, Document, Paragraph, Table
+from hub.cli import main
+from hub.errors import HubError
+from hub.i18n import translate
+
+
+@pytest.mark.parametrize("name", sample_names())
+def test_samples_import_with_their_expected_fields(samples, name):
+    want = expected(samples, name)
+    doc = import_docx(samples / f"{name}.docx")
+    fields = {k: v for k, v in want.items() if not k.startswith("_")}
+    assert fields, "a sample without expected fields tests nothing"
+    wanted = Document.from_json(fields)
+    for field in fields:
+        assert getattr(doc, field) == getattr(wanted, field), field
+        assert field not in doc.missing
+    for field in want.get("_expect_missing", []):
+        assert field in doc.missing and not doc.has(field), field
+    # missing is exactly what the import did not yield
+    assert doc.missing == [f for f in FIELDS if not doc.has(f)]
+    assert doc.body, "the body was read"
+
+
+def test_a_seal_placeholder_is_not_a_signature(samples):
+    doc = import_docx(samples / "field-standard-notice.docx")
+    assert doc.signed_by == ["中共云岭市委办公室"]
+    assert [b.level for b in doc.body if isinstance(b, Paragraph) and b.level] == [1, 2, 1]
+
+
+UNSTYLED = [
+    "000123",
+    "机密★6个月",
+    "加急",
+    "东营市应急管理局文件",
+    "东应急发〔2026〕7号",
+    "",
+    "东营市应急管理局",
+    "关于开展2026年冬春火灾防控工作的通知",
+    "",
+    "各县区应急管理局，市直有关部门：",
+    "　　为做好冬春火灾防控工作，现将有关事项通知如下。",
+    "一、总体要求",
+    "（一）压实责任",
+    "1．落实属地责任",
+    "（1）县区每周调度一次。",
+    "二、工作措施",
+    "附件：1．冬春火灾防控任务分工",
+    "　　　2．重点场所名单",
+    "",
+    "东营市应急管理局",
+    "二〇二六年十二月一日",
+    "（此件依申请公开）",
+    "抄送：市消防救援支队。",
+    "东营市应急管理局办公室　　　　2026年12月1日印发",
+]
+
+
+def test_an_unstyled_file_is_read_by_content_and_position(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "plain.docx", UNSTYLED))
+    assert (doc.copy_no, doc.secrecy, doc.urgency) == ("000123", "机密★6个月", "加急")
+    assert doc.issuer == "东营市应急管理局文件"
+    assert (doc.number.agency, doc.number.year, doc.number.serial) == ("东应急发", 2026, 7)
+    assert doc.title == "东营市应急管理局关于开展2026年冬春火灾防控工作的通知"  # a title over two lines
+    assert doc.kind == "通知" and doc.direction == "下行文"
+    assert doc.to == ["各县区应急管理局", "市直有关部门"]
+    assert [(b.level, b.text) for b in doc.body] == [
+        (0, "为做好冬春火灾防控工作，现将有关事项通知如下。"), (1, "一、总体要求"), (2, "（一）压实责任"),
+        (3, "1．落实属地责任"), (4, "（1）县区每周调度一次。"), (1, "二、工作措施"),
+    ]
+    assert [a.name for a in doc.attachments] == ["冬春火灾防控任务分工", "重点场所名单"]
+    assert doc.signed_by == ["东营市应急管理局"]
+    assert doc.date.text == "二〇二六年十二月一日" and doc.date.iso.isoformat() == "2026-12-01"
+    assert doc.note == "（此件依申请公开）"
+    assert doc.cc == ["市消防救援支队"]
+    assert doc.printed_by == "东营市应急管理局办公室" and doc.printed_date.iso.isoformat() == "2026-12-01"
+    assert doc.missing == ["signer"]
+
+
+def test_joint_issue_on_one_line_and_on_two(tmp_path):
+    head = ["东营市人民政府", "中共东营市委", "文件", "东政发〔2026〕3号", "关于加强冬季供暖保障的意见",
+            "各县区党委和人民政府：", "现提出如下意见。"]
+    one = import_docx(make_docx(tmp_path / "one.docx", [*head, "中共东营市委　　　　东营市人民政府", "2026年12月3日"]))
+    two = import_docx(make_docx(tmp_path / "two.docx", [*head, {"text": "中共东营市委", "align": "right"},
+                                                       {"text": "东营市人民政府", "align": "right"}, "2026年12月3日"]))
+    for doc in (one, two):
+        assert doc.signed_by == ["中共东营市委", "东营市人民政府"]
+        assert doc.issuer == "东营市人民政府\n中共东营市委文件"
+        assert doc.kind == "意见" and doc.direction == "下行文"
+
+
+def test_a_joint_issuer_mark_laid_out_as_a_table(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        [["东营市人民政府", "文件"], ["东营军分区", ""]], "东政发〔2026〕4号", "关于做好征兵工作的通知",
+        "各县区人民政府：", "现就有关事项通知如下。", "东营市人民政府　东营军分区", "2026年3月1日",
+    ]))
+    assert doc.issuer == "东营市人民政府\n东营军分区文件"
+    assert doc.number.text == "东政发〔2026〕4号" and doc.signed_by == ["东营市人民政府", "东营军分区"]
+
+
+def test_a_table_in_the_body_stays_a_table(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "东营市统计局", "东统函〔2026〕2号", "关于报送季度数据的函", "各县区统计局：", "请按下表报送。",
+        [["指标", "单位", "数值"], ["地区生产总值", "亿元", "1000"]], "特此函告。", "东营市统计局", "2026年4月2日",
+    ]))
+    assert doc.body == [
+        Paragraph(text="请按下表报送。"),
+        Table(rows=[["指标", "单位", "数值"], ["地区生产总值", "亿元", "1000"]]),
+        Paragraph(text="特此函告。"),
+    ]
+    assert doc.kind == "函" and doc.direction == "平行文"
+
+
+def test_marks_in_the_page_header_and_attachments_after_the_signature(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "利津县人民政府", "利政字〔2026〕11号　　签发人：李建国　张伟", "关于申请设立物流园区的请示", "东营市人民政府：",
+        "特此请示。", "利津县人民政府", "2026年5月6日", "附件：园区规划图", "（联系人：王晓明）",
+    ], header=["秘密★1年　　特急"]))
+    assert (doc.secrecy, doc.urgency) == ("秘密★1年", "特急")
+    assert doc.signer == ["李建国", "张伟"]
+    assert [a.name for a in doc.attachments] == ["园区规划图"]
+    assert doc.note == "（联系人：王晓明）"
+    assert doc.body == [Paragraph(text="特此请示。")]
+    assert doc.direction == "上行文"
+
+
+def test_an_order_layout(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府令", "red": True, "size": 26, "align": "center"}, {"text": "第12号", "align": "center"},
+        "《东营市城市绿化管理办法》已经市政府第5次常务会议通过，现予公布，自2026年7月1日起施行。",
+        {"text": "市长　张三", "align": "right"}, {"text": "2026年6月1日", "align": "right"},
+    ]))
+    assert doc.kind == "命令" and doc.direction == "下行文"
+    assert doc.issuer == "东营市人民政府令" and doc.number.text == "第12号" and doc.number.year is None
+    assert doc.signed_by == ["市长 张三"]
+    assert "title" in doc.missing and "to" in doc.missing
+
+
+def test_a_minutes_layout(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府常务会议纪要", "red": True, "size": 26, "align": "center"},
+        "2026年1月9日，市长张三主持召开市政府常务会议，研究了以下事项。", "一、关于城市更新工作",
+        "会议听取了市住建局的汇报。",
+    ]))
+    assert doc.kind == "纪要" and doc.issuer == "东营市人民政府常务会议纪要"
+    assert doc.body[1] == Paragraph(text="一、关于城市更新工作", level=1)
+    for field in ("title", "to", "number", "date", "signed_by", "direction"):
+        assert field in doc.missing  # nothing guessed: the 2026年1月9日 in a sentence is no 成文日期
+
+
+def test_a_file_with_only_prose_yields_only_a_body(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", ["今天下午三点开会。", "请准时参加。"]))
+    assert [b.text for b in doc.body] == ["今天下午三点开会。", "请准时参加。"]
+    assert doc.missing == [f for f in FIELDS if f != "body"]
+
+
+def test_the_command_prints_json_or_a_chinese_summary(tmp_path, capsys):
+    path = make_docx(tmp_path / "plain.docx", UNSTYLED)
+    assert main(["doc", "import", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["number"]["serial"] == 7 and data["missing"] == ["signer"]
+    assert main(["doc", "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "发文字号：东应急发〔2026〕7号" in out and "未识别的字段：签发人" in out
+
+
+def test_the_command_reports_errors_with_their_code(tmp_path, capsys):
+    assert main(["doc", "import", str(tmp_path / "nope.docx")]) == 1
+    assert "(not_found)" in capsys.readouterr().err
+    (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04 not really")
+    assert main(["doc", "import", str(tmp_path / "bad.docx")]) == 1
+    err = capsys.readouterr().err
+    assert "不是有效的 Word" in err and "(bad_request)" in err
+
+
+# ---------------------------------------------------------------- hostile files
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _real_parts(tmp_path: Path) -> dict[str, bytes]:
+    path = make_docx(tmp_path / "base.docx", ["正文。"])
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def refused(path: Path) -> HubError:
+    with pytest.raises(HubError) as caught:
+        import_docx(path)
+    message = translate(caught.value.key, **caught.value.params)
+    assert not message.startswith("error."), message
+    return caught.value
+
+
+def test_a_zip_bomb_is_refused_in_bounded_memory(tmp_path):
+    parts = _real_parts(tmp_path)
+    parts["word/media/image1.png"] = bytes(100 * 1024 * 1024)  # 100 MB of zeros: about 100 kB deflated
+    path = _zip(tmp_path / "bomb.docx", parts)
+    assert path.stat().st_size < 1024 * 1024
+    tracemalloc.start()
+    try:
+        error = refused(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error.code == "bad_request" and error.key == "error.doc_zip_bomb"
+    assert peak < 16 * 1024 * 1024
+
+
+def test_a_member_that_inflates_past_the_limits_is_refused(tmp_path):
+    parts = _real_parts(tmp_path)
+    parts["word/document.xml"] = parts["word/document.xml"].replace(
+        b"</w:body>", b"<w:p><w:r><w:t>" + "测试文字".encode() * 2_000_000 + b"</w:t></w:r></w:p></w:body>")
+    error = refused(_zip(tmp_path / "big.docx", parts))
+    assert error.code in ("too_large", "bad_request")
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.docx"
+    with path.open("wb") as f:
+        f.truncate(200 * 1024 * 1024)  # sparse: 200 MB on paper
+    assert refused(path).code == "too_large"
+
+
+def test_too_many_paragraphs_are_refused(tmp_path):
+    parts = _real_parts(tmp_path)
+    parts["word/document.xml"] = parts["word/document.xml"].replace(b"</w:body>", b"<w:p/>" * 30_000 + b"</w:body>")
+    error = refused(_zip(tmp_path / "long.docx", parts))
+    assert error.code == "too_large" and error.params["what"] == "paragraphs"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no_document", "bad_xml", "entity", "not_zip"])
+def test_malformed_packages_are_refused(tmp_path, damage):
+    parts = _real_parts(tmp_path)
+    if damage == "truncated":
+        data = (tmp_path / "base.docx").read_bytes()
+        (tmp_path / "x.docx").write_bytes(data[: len(data) // 2])
+    elif damage == "not_zip":
+        (tmp_path / "x.docx").write_bytes("这不是一个压缩包".encode() * 100)
+    else:
+        if damage == "no_document":
+            del parts["word/document.xml"]
+        elif damage == "bad_xml":
+            parts["word/document.xml"] = parts["word/document.xml"][:-40]
+        else:
+            laughs = (b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa">'
+                      + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10)
+                                 for i in range(9))
+                      + b']>')
+            parts["word/document.xml"] = laughs + parts["word/document.xml"].split(b"?>", 1)[1]
+        _zip(tmp_path / "x.docx", parts)
+    error = refused(tmp_path / "x.docx")
+    assert error.code == "bad_request" and error.key == "error.doc_not_docx"
+
+
+def test_a_docx_that_is_a_directory_or_in_memory_garbage(tmp_path):
+    (tmp_path / "dir.docx").mkdir()
+    assert refused(tmp_path / "dir.docx").code == "bad_request"
+    assert zipfile.is_zipfile(io.BytesIO(b"")) is False
