@@ -7,7 +7,8 @@
     changtong exchange peer add NAME [URL] --cert F [--via PEER]
     changtong exchange peer list
     changtong exchange send --to UNIT [--to UNIT]... --title T FILE [ATTACHMENT]...
-    changtong exchange list | quarantine
+    changtong exchange status                        everything, as JSON
+    changtong exchange sign-for | read ID,  exchange return ID --reason R
 """
 
 from __future__ import annotations
@@ -49,8 +50,25 @@ def add_commands(sub: Any) -> None:
     ident.add_argument("--ca", type=Path, action="append", default=[], help="a root to trust (repeatable)")
     trust = ex_sub.add_parser("trust", help="trust a root CA certificate (PEM or DER)")
     trust.add_argument("file", type=Path)
-    for part in _EXTRA:
-        part.add_commands(ex_sub)
+    peer = ex_sub.add_parser("peer", help="exchange nodes this node talks to").add_subparsers(dest="peer_action", required=True)
+    padd = peer.add_parser("add", help="register (or replace) a peer node")
+    padd.add_argument("name", help="the peer's unit code (its certificate's CN)")
+    padd.add_argument("url", nargs="?", default="", help="its exchange URL, e.g. https://kenli.example:8443")
+    padd.add_argument("--cert", type=Path, required=True, help="its unit certificate (pinned; also what we encrypt to)")
+    padd.add_argument("--via", help="reach it through this peer (a county through the city)")
+    peer.add_parser("list", help="list peers")
+    send = ex_sub.add_parser("send", help="sign, encrypt and queue a document for other units")
+    send.add_argument("document", type=Path, help="the document (XML)")
+    send.add_argument("attachments", type=Path, nargs="*", help="attachment files")
+    send.add_argument("--to", action="append", required=True, help="recipient unit code (repeatable)")
+    send.add_argument("--title", required=True)
+    ex_sub.add_parser("status", help="peers, sent packages and their receipts, arrivals, outbox, quarantine (JSON)")
+    for action, help_ in (("sign-for", "签收: acknowledge an arrival"), ("read", "mark an arrival read")):
+        a = ex_sub.add_parser(action, help=help_)
+        a.add_argument("package_id")
+    ret = ex_sub.add_parser("return", help="退回: return an arrival with a reason")
+    ret.add_argument("package_id")
+    ret.add_argument("--reason", required=True)
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
@@ -64,10 +82,57 @@ def run(args: argparse.Namespace, config: Any) -> int:
         dest = pki.add_trust(path)
         print(f"已信任根证书 (trusted root): {dest}")
         return 0
-    for part in _EXTRA:
-        if args.action in part.ACTIONS:
-            return part.run(args, config)
-    raise AssertionError(args.action)
+    from hub.db import upgrade
+
+    upgrade(config)
+    return asyncio.run(_with_exchange(config, lambda ex: _exchange_action(ex, args)))
+
+
+async def _with_exchange(config: Any, fn: Any) -> int:
+    from hub.db import create_engine
+
+    from .transport import Exchange
+
+    engine = create_engine(config.effective_database_url)
+    try:
+        return await fn(Exchange(engine, config.data_dir, config.exchange_max_package_bytes))
+    finally:
+        await engine.dispose()
+
+
+async def _exchange_action(ex: Any, args: argparse.Namespace) -> int:
+    if args.action == "peer":
+        if args.peer_action == "list":
+            _print_json((await ex.state())["peers"])
+            return 0
+        name = _unit_code(args.name)
+        await ex.add_peer(name, args.url, load_cert(_read_cert_or_fail(args.cert)), via=args.via)
+        print(f"已登记交换节点 (peer added): {name} {args.url or '(via ' + str(args.via) + ')'}")
+        return 0
+    if args.action == "send":
+        document = _read_file(args.document)
+        attachments = {p.name: _read_file(p) for p in args.attachments}
+        package_id = await ex.send_document(title=args.title, document=document, recipients=args.to, attachments=attachments)
+        print(package_id)
+        return 0
+    if args.action == "status":
+        _print_json(await ex.state())
+        return 0
+    if args.action == "sign-for":
+        await ex.sign_for(args.package_id)
+    elif args.action == "read":
+        await ex.mark_read(args.package_id)
+    elif args.action == "return":
+        await ex.return_package(args.package_id, args.reason)
+    print(f"{args.package_id}: {args.action}")
+    return 0
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadRequest("error.exchange_bad_package", detail=f"{path}: {exc.strerror or exc}") from exc
 
 
 def _ca_init(pki: NodePki, args: argparse.Namespace) -> int:
@@ -133,5 +198,3 @@ def _read_cert_or_fail(path: Path) -> Path:
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
-
-_EXTRA: tuple[Any, ...] = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+import exchange_bridge
 import rooms
 
 from . import api, presence
@@ -20,7 +21,7 @@ from .realtime import REALTIME, Realtime
 
 __all__ = ["create_app"]
 
-FEATURES = (rooms,)
+FEATURES = (rooms, exchange_bridge)
 
 
 def create_app(config: Config) -> web.Application:

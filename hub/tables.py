@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("hub.schema", "rooms.schema")
+TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.schema")
 
 
 def import_all_tables() -> None:

@@ -1,0 +1,377 @@
+"""The exchange service of one node: send a document, take in what arrives, move
+receipts, relay what is addressed to others.
+
+Sending: the document zip is signed with the node's unit key, enveloped to every
+recipient's certificate, written under `<data_dir>/exchange/out/`, and queued in the
+outbox once per neighbour (a county reached through the city is queued to the city).
+Arriving (`receive`): the message id is checked against everything seen (a duplicate
+is answered, never stored twice); units other than ours are relayed unopened; what is
+ours is decrypted, verified with OpenSSL against our trusted roots, its signer matched
+to the sender's pinned certificate, its manifest matched to the header. Anything that
+fails is quarantined with its reason. An arrival answers the sender with a signed
+receipt (`delivered`); `sign_for`, `mark_read` and `return_package` send the others.
+
+Hooks for the rest of the hub (cards, the web client): `on_arrival`, `on_receipt`,
+`on_quarantine`; each is a list of async callables run after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db import after_commit, begin, connect
+from hub.errors import BadRequest, Conflict, NotFound
+
+from ..pki import CmsError, Identity, NodePki, decrypt, envelope, fingerprint, sign, verify_async
+from . import store
+from .package import Content, Header, PackageError, Receipt, build_content, new_id, parse_content
+
+__all__ = ["Arrival", "Exchange", "NoRoute"]
+
+log = logging.getLogger(__name__)
+
+
+class NoRoute(Exception):
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        super().__init__(unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A package that reached its recipient here, verified."""
+
+    package_id: str
+    sender: str
+    title: str
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptEvent:
+    package_id: str
+    unit: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEvent:
+    message_id: str
+    kind: str
+    hop: str
+    sender: str
+    reason: str
+    detail: str
+
+
+Hook = Callable[[Any], Awaitable[None]]
+
+
+def route(peers: dict[str, dict[str, Any]], unit: str) -> str:
+    """The neighbour a message for `unit` is POSTed to."""
+    peer = peers.get(unit)
+    if peer is None:
+        raise NoRoute(unit)
+    if peer["url"]:
+        return unit
+    via = peers.get(peer["via"] or "")
+    if via is None or not via["url"]:
+        raise NoRoute(unit)
+    return via["name"]
+
+
+class Exchange:
+    def __init__(self, engine: AsyncEngine, data_dir: Path, max_package_bytes: int) -> None:
+        self.engine = engine
+        self.pki = NodePki.of(data_dir)
+        self.root = Path(data_dir) / "exchange"
+        self.max_package_bytes = max_package_bytes
+        self.on_arrival: list[Hook] = []
+        self.on_receipt: list[Hook] = []
+        self.on_quarantine: list[Hook] = []
+        self.queued: list[Callable[[], None]] = []  # the outbox's wake-up
+        self._identity: Identity | None = None
+
+    # -- identity and files ----------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            if not self.pki.has_identity():
+                raise NotFound("error.exchange_no_identity")
+            self._identity = Identity.load(self.pki)
+        return self._identity
+
+    def _write(self, folder: str, name: str, data: bytes) -> str:
+        d = self.root / folder
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / name
+        tmp = d / f".{name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return str(path)
+
+    async def write(self, folder: str, name: str, data: bytes) -> str:
+        return await asyncio.to_thread(self._write, folder, name, data)
+
+    def _wake(self) -> None:
+        for fn in self.queued:
+            fn()
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send_document(
+        self, *, title: str, document: bytes, recipients: list[str], attachments: dict[str, bytes] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Sign, encrypt and queue a document for `recipients` (unit codes); returns the
+        package id. Raises NotFound (`exchange_no_route`) for a unit we cannot reach."""
+        me = self.identity
+        recipients = list(dict.fromkeys(recipients))
+        if not recipients or me.unit in recipients:
+            raise BadRequest("error.exchange_bad_package", detail="recipients")
+        async with connect(self.engine) as conn:
+            peers = await store.peers(conn)
+        try:
+            hops: dict[str, list[str]] = {}
+            for unit in recipients:
+                hops.setdefault(route(peers, unit), []).append(unit)
+        except NoRoute as exc:
+            raise NotFound("error.exchange_no_route", unit=exc.unit) from exc
+        certs = [x509.load_pem_x509_certificate(peers[u]["cert_pem"].encode()) for u in recipients]
+        package_id = new_id()
+        try:
+            content = build_content(package_id, me.unit, recipients, title, document, attachments, extra)
+        except PackageError as exc:
+            raise BadRequest("error.exchange_bad_package", detail=exc.detail) from exc
+        der = await asyncio.to_thread(lambda: envelope(sign(content, me.cert, me.key), certs))
+        path = await self.write("out", f"{package_id}.p7m", der)
+        async with begin(self.engine) as conn:
+            await store.track(conn, package_id, recipients, title)
+            for hop, units in hops.items():
+                await store.enqueue(conn, kind="package", message_id=package_id, hop=hop, sender=me.unit, units=units, path=path)
+            after_commit(conn, self._after(self._wake))
+        return package_id
+
+    def _after(self, fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            fn()
+        return run
+
+    async def _queue_receipt(self, conn: Any, package_id: str, to: str, status: str, reason: str = "") -> None:
+        me = self.identity
+        receipt = Receipt(new_id(), package_id, me.unit, status, reason)
+        der = await asyncio.to_thread(sign, receipt.to_bytes(), me.cert, me.key)
+        path = await self.write("receipts", f"{receipt.receipt_id}.p7m", der)
+        peers = await store.peers(conn)
+        try:
+            hop = route(peers, to)
+        except NoRoute:
+            log.warning("exchange: no route for the %s receipt of %s to %s", status, package_id, to)
+            return
+        await store.enqueue(conn, kind="receipt", message_id=receipt.receipt_id, hop=hop, sender=me.unit, units=[to], path=path)
+        after_commit(conn, self._after(self._wake))
+
+    # -- the recipient's actions -----------------------------------------------------
+
+    async def sign_for(self, package_id: str) -> None:
+        """签收: the recipient unit acknowledges the document."""
+        await self._act(package_id, "signed")
+
+    async def mark_read(self, package_id: str) -> None:
+        await self._act(package_id, "read")
+
+    async def return_package(self, package_id: str, reason: str) -> None:
+        """退回 with a reason."""
+        if not reason.strip():
+            raise BadRequest("error.exchange_bad_package", detail="reason")
+        await self._act(package_id, "returned", reason.strip())
+
+    async def _act(self, package_id: str, status: str, reason: str = "") -> None:
+        async with begin(self.engine) as conn:
+            row = await store.arrival(conn, package_id)
+            if row is None:
+                raise NotFound("error.exchange_unknown_package", package_id=package_id)
+            if not store.advances(row["status"], status):
+                raise Conflict("error.exchange_bad_status", current=row["status"], status=status)
+            await store.set_arrival_status(conn, package_id, status, reason)
+            await self._queue_receipt(conn, package_id, row["sender"], status, reason)
+
+    async def open_arrival(self, package_id: str) -> Content:
+        """Decrypt and verify a stored arrival again (for the card, the web client)."""
+        async with connect(self.engine) as conn:
+            row = await store.arrival(conn, package_id)
+        if row is None:
+            raise NotFound("error.exchange_unknown_package", package_id=package_id)
+        der = await asyncio.to_thread(Path(row["path"]).read_bytes)
+        header = Header("package", package_id, row["sender"], (self.identity.unit,))
+        content, _ = await self._open(header, der)
+        return content
+
+    # -- arriving --------------------------------------------------------------------
+
+    async def receive(self, header: Header, body: bytes, hop: str) -> dict[str, Any]:
+        """Take in one POSTed message from neighbour `hop`; returns the answer."""
+        me = self.identity
+        sha = hashlib.sha256(body).hexdigest()
+        async with connect(self.engine) as conn:
+            seen = await store.received(conn, header.message_id)
+            peers = await store.peers(conn)
+        if seen is not None:
+            if seen["sha256"] == sha:
+                return {"status": "duplicate"}
+            return await self._quarantine(header, body, hop, "conflicting_duplicate", "the same id with other bytes")
+        mine = me.unit in header.units
+        others = [u for u in header.units if u != me.unit]
+        relay: dict[str, list[str]] = {}
+        unroutable: list[str] = []
+        for unit in others:
+            try:
+                next_hop = route(peers, unit)
+            except NoRoute:
+                unroutable.append(unit)
+                continue
+            if next_hop == hop:  # never send a message back where it came from
+                unroutable.append(unit)
+            else:
+                relay.setdefault(next_hop, []).append(unit)
+        if unroutable and not mine and not relay:
+            return await self._quarantine(header, body, hop, "no_route", ",".join(unroutable))
+        opened: Any = None
+        if mine:
+            try:
+                opened = await self._open(header, body) if header.kind == "package" else await self._open_receipt(header, body)
+            except (CmsError, PackageError) as exc:
+                return await self._quarantine(header, body, hop, exc.reason, getattr(exc, "detail", ""))
+        folder = "in" if mine and header.kind == "package" else ("receipts-in" if mine else "relay")
+        path = await self.write(folder, f"{header.message_id}.p7m", body)
+        outcome = ("arrival" if header.kind == "package" else "receipt") if mine else "relayed"
+        try:
+            async with begin(self.engine) as conn:
+                await store.mark_received(conn, header.message_id, header.kind, sha, outcome, hop)
+                for next_hop, units in relay.items():
+                    await store.enqueue(
+                        conn, kind=header.kind, message_id=header.message_id, hop=next_hop, sender=header.sender,
+                        units=units, path=path, relayed=True,
+                    )
+                    after_commit(conn, self._after(self._wake))
+                if mine and header.kind == "package":
+                    content, _signer = opened
+                    await store.add_arrival(conn, header.message_id, header.sender, content.title, content.manifest, path)
+                    await self._queue_receipt(conn, header.message_id, header.sender, "delivered")
+                    arrival = Arrival(header.message_id, header.sender, content.title, content)
+                    after_commit(conn, self._hooks(self.on_arrival, arrival))
+                elif mine:
+                    receipt: Receipt = opened
+                    moved = await store.move_tracking(conn, receipt.package_id, [receipt.unit], receipt.status, receipt.reason)
+                    if moved:
+                        event = ReceiptEvent(receipt.package_id, receipt.unit, receipt.status, receipt.reason)
+                        after_commit(conn, self._hooks(self.on_receipt, event))
+        except IntegrityError:  # the same id arrived twice at once: the other one won
+            return {"status": "duplicate"}
+        if unroutable:
+            log.warning("exchange: %s %s has no route to %s", header.kind, header.message_id, ",".join(unroutable))
+        if mine:
+            return {"status": "accepted" if header.kind == "package" else "receipt"}
+        return {"status": "relayed"}
+
+    async def _signer_is_sender(self, header: Header, signer: x509.Certificate) -> None:
+        async with connect(self.engine) as conn:
+            peers = await store.peers(conn)
+        peer = peers.get(header.sender)
+        if peer is None or peer["fingerprint"] != fingerprint(signer):
+            raise CmsError("unknown_signer", f"signed by {fingerprint(signer)[:16]}…, not the registered certificate of {header.sender}")
+
+    async def _open(self, header: Header, der: bytes) -> tuple[Content, x509.Certificate]:
+        me = self.identity
+        signed = await asyncio.to_thread(decrypt, der, me.cert, me.key)
+        verified = await verify_async(signed, self.pki.trust_file)
+        await self._signer_is_sender(header, verified.signer)
+        return parse_content(verified.content, header, self.max_package_bytes), verified.signer
+
+    async def _open_receipt(self, header: Header, der: bytes) -> Receipt:
+        verified = await verify_async(der, self.pki.trust_file)
+        await self._signer_is_sender(header, verified.signer)
+        return Receipt.from_bytes(verified.content, header)
+
+    async def _quarantine(self, header: Header, body: bytes, hop: str, reason: str, detail: str) -> dict[str, Any]:
+        log.warning("exchange: quarantined %s %s from %s via %s: %s %s", header.kind, header.message_id, header.sender, hop, reason, detail[:200])
+        path = await self.write("quarantine", f"{header.message_id}-{new_id()[:8]}.p7m", body)
+        event = QuarantineEvent(header.message_id, header.kind, hop, header.sender, reason, detail)
+        async with begin(self.engine) as conn:
+            await store.quarantine(
+                conn, message_id=header.message_id, kind=header.kind, hop=hop, sender=header.sender, reason=reason,
+                detail=detail, path=path,
+            )
+            after_commit(conn, self._hooks(self.on_quarantine, event))
+        return {"status": "quarantined", "reason": reason}
+
+    def _hooks(self, hooks: list[Hook], event: Any) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            for hook in list(hooks):
+                try:
+                    await hook(event)
+                except Exception:  # a failing listener must not undo a stored arrival
+                    log.exception("exchange hook failed")
+        return run
+
+    # -- the sender's side of the outbox ---------------------------------------------
+
+    async def hop_answered(self, row: dict[str, Any], answer: dict[str, Any]) -> None:
+        status = answer.get("status", "")
+        async with begin(self.engine) as conn:
+            await store.outbox_done(conn, row["id"], status)
+            if row["kind"] == "package" and not row["relayed"]:
+                if status == "quarantined":
+                    await store.move_tracking(conn, row["message_id"], row["units"], "quarantined", answer.get("reason", ""))
+                elif status in ("accepted", "relayed", "duplicate"):
+                    await store.move_tracking(conn, row["message_id"], row["units"], "sent")
+
+    async def hop_refused(self, row: dict[str, Any], error: str) -> None:
+        """A permanent refusal (malformed, too large): no retry."""
+        async with begin(self.engine) as conn:
+            await store.outbox_done(conn, row["id"], "refused", state="failed", error=error)
+            if row["kind"] == "package" and not row["relayed"]:
+                await store.move_tracking(conn, row["message_id"], row["units"], "failed", error)
+
+    # -- operators -------------------------------------------------------------------
+
+    async def add_peer(self, name: str, url: str, cert: x509.Certificate, via: str | None = None) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        if not url and not via:
+            raise BadRequest("error.exchange_bad_package", detail="a peer needs a URL or --via")
+        async with begin(self.engine) as conn:
+            if via is not None and via not in await store.peers(conn):
+                raise NotFound("error.exchange_unknown_peer", name=via)
+            pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+            await store.upsert_peer(conn, name, url.rstrip("/"), via, pem, fingerprint(cert))
+
+    async def state(self) -> dict[str, Any]:
+        async with connect(self.engine) as conn:
+            return {
+                "peers": [
+                    {k: v for k, v in p.items() if k != "cert_pem"} for p in (await store.peers(conn)).values()
+                ],
+                "sent": await store.tracking(conn),
+                "inbox": await store.arrivals(conn),
+                "outbox": await store.outbox(conn),
+                "quarantine": await store.quarantined(conn),
+            }
+
+
