@@ -1,0 +1,31 @@
+// Typed REST calls (docs/protocol.md, "REST API").
+import { request, upload } from '@/http/request'
+import type { FileInfo, UnitNode, User } from './types'
+
+export interface LoginAnswer { user: User; csrf_token?: string; token?: string }
+
+export const api = {
+  login: (username: string, password: string, cookie = true) =>
+    request<LoginAnswer>('POST', '/api/v1/auth/login', cookie ? { username, password, session: 'cookie' } : { username, password }, { quiet401: true }),
+  session: () => request<{ user: User; csrf_token: string }>('GET', '/api/v1/auth/session', undefined, { quiet401: true }),
+  me: () => request<{ user: User }>('GET', '/api/v1/me', undefined, { quiet401: true }),
+  logout: () => request<{ ok: true }>('POST', '/api/v1/auth/logout', undefined, { quiet401: true }),
+  updateMe: (body: Partial<Pick<User, 'display_name' | 'title' | 'phone' | 'email'>>) => request<{ user: User }>('PATCH', '/api/v1/me', body),
+  changePassword: (old_password: string, new_password: string) =>
+    request<{ token?: string; csrf_token?: string; ok?: boolean }>('POST', '/api/v1/me/password', { old_password, new_password }, { quiet401: true }),
+  units: () => request<{ units: UnitNode[] }>('GET', '/api/v1/directory/units'),
+  users: (params: { q?: string; unit_id?: number; limit?: number; offset?: number }) => {
+    const qs = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v))
+    return request<{ users: User[]; total: number }>('GET', `/api/v1/directory/users?${qs}`)
+  },
+  user: (id: number) => request<{ user: User }>('GET', `/api/v1/directory/users/${id}`),
+  contacts: () => request<{ contacts: { user: User; note: string }[] }>('GET', '/api/v1/contacts'),
+  addContact: (user_id: number, note = '') => request<{ ok: true }>('POST', '/api/v1/contacts', { user_id, note }),
+  removeContact: (user_id: number) => request<{ ok: true }>('DELETE', `/api/v1/contacts/${user_id}`),
+  uploadFile: (file: File, onProgress: (p: number) => void) =>
+    upload<FileInfo>(`/api/v1/files?name=${encodeURIComponent(file.name || 'file')}`, file, onProgress),
+}
+
+export const fileUrl = (id: string, inline = false) => `/api/v1/files/${encodeURIComponent(id)}${inline ? '?inline=1' : ''}`
+export const thumbUrl = (id: string) => `/api/v1/files/${encodeURIComponent(id)}/thumbnail`
