@@ -337,6 +337,12 @@ class Document(BaseModel):
     printed_date: DocDate | None = None
     missing: list[str] = []
 
+    @field_validator("kind", "direction", "copy_no", "secrecy", "urgency", "issuer", "title", "note", "printed_by",
+                     mode="before")
+    @classmethod
+    def _blank_is_absent(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
     # Accept the printed forms too (as the samples' expected.json write them).
     @field_validator("kind", mode="before")
     @classmethod

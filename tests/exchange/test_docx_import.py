@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from doc_samples import expected, make_docx, sample_names
+from doc_samples import UNSTYLED, expected, make_docx, sample_names
 
 from exchange_bridge.docx_import import import_docx
 from exchange_bridge.model import FIELDS, Document, Paragraph, Table
@@ -42,32 +42,6 @@ def test_a_seal_placeholder_is_not_a_signature(samples):
     assert [b.level for b in doc.body if isinstance(b, Paragraph) and b.level] == [1, 2, 1]
 
 
-UNSTYLED = [
-    "000123",
-    "机密★6个月",
-    "加急",
-    "东营市应急管理局文件",
-    "东应急发〔2026〕7号",
-    "",
-    "东营市应急管理局",
-    "关于开展2026年冬春火灾防控工作的通知",
-    "",
-    "各县区应急管理局，市直有关部门：",
-    "　　为做好冬春火灾防控工作，现将有关事项通知如下。",
-    "一、总体要求",
-    "（一）压实责任",
-    "1．落实属地责任",
-    "（1）县区每周调度一次。",
-    "二、工作措施",
-    "附件：1．冬春火灾防控任务分工",
-    "　　　2．重点场所名单",
-    "",
-    "东营市应急管理局",
-    "二〇二六年十二月一日",
-    "（此件依申请公开）",
-    "抄送：市消防救援支队。",
-    "东营市应急管理局办公室　　　　2026年12月1日印发",
-]
 
 
 def test_an_unstyled_file_is_read_by_content_and_position(tmp_path):
