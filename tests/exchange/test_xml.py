@@ -198,3 +198,11 @@ def test_the_commands_export_and_validate(tmp_path, capsys, samples):
     (tmp_path / "d.json").write_text(full_document().dumps(), encoding="utf-8")
     assert main(["doc", "export", str(tmp_path / "d.json")]) == 0
     assert load_xml(capsys.readouterr().out.encode()) == full_document()
+
+
+def test_the_documented_example_is_valid_and_complete():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "exchange-format.md").read_text(encoding="utf-8")
+    example = text.split("```xml\n", 1)[1].split("```", 1)[0]
+    doc = load_xml(example.encode())
+    assert doc.absent() == [] and doc.missing == []
+    assert dump_xml(doc).decode() == example
