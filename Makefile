@@ -5,7 +5,26 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench clean web web-check
+
+# The browser client (web_client/): `npm ci` when the lock changes, `vite build` when a source
+# is newer than dist/. The hub serves web_client/dist at `/`.
+WEB      = web_client
+WEB_DEPS = $(WEB)/node_modules/.package-lock.json
+WEB_DIST = $(WEB)/dist/index.html
+WEB_SRC  = $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+
+$(WEB_DEPS): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SRC)
+	cd $(WEB) && npx vite build --logLevel warn
+
+web: $(WEB_DIST)
+
+## Type-check and unit-test the web client.
+web-check: $(WEB_DEPS)
+	cd $(WEB) && npx vue-tsc --noEmit && npx vitest run
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +33,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Start the hub on the embedded default (SQLite in ./data) with the 东营市 demo data.
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/changtong serve --demo
 
 ## Set up PostgreSQL and Redis where missing, then run every test (slow ones included).
-test: $(STAMP)
+test: $(STAMP) web web-check
 	bash tests/services.sh
+	bash tests/e2e/browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Skip the slow end-to-end tests while developing.

@@ -29,5 +29,6 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['tests/**/*.test.ts'],
+    server: { deps: { inline: ['element-plus'] } },
   },
 })
