@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.errors import HubError
@@ -66,7 +66,7 @@ _SECRECY = re.compile(r"^(?:密级\s*[:：]?\s*)?(?P<s>(?:绝密|机密|秘密)(
 _URGENCY = re.compile(r"^(?:紧急程度\s*[:：]?\s*)?(?P<u>特急|加急|特提|平急)$")
 _DATE_ONLY = re.compile(r"^[0-9０-９〇○零Ｏ一二三四五六七八九十\s]{4,}年[0-9０-９一二三四五六七八九十\s]{1,4}月[0-9０-９一二三四五六七八九十\s]{1,4}日$")
 _PRINTED = re.compile(r"^(?P<by>.*?)\s*(?P<date>[0-9０-９〇○零一二三四五六七八九十]{4}\s*年[^年]{1,8}?日)\s*印\s*发$")
-_CC = re.compile(r"^抄\s*送\s*[:：]\s*(?P<rest>.*)$")
+_CC = re.compile(r"^抄\s*[送报]\s*[:：]\s*(?P<rest>.*)$")  # 抄报 (to superiors) in older files
 _ATTACH = re.compile(r"^附\s*件\s*[:：]\s*(?P<rest>.*)$")
 _ATTACH_PAGE = re.compile(r"^附件\s*[0-9０-９一二三四五六七八九十]*$")
 _ITEM_NO = re.compile(r"^\s*[0-9０-９]{1,3}\s*[．.、]\s*")
@@ -207,6 +207,9 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
     for item in items:
         if isinstance(item, Grid) and _is_layout_table(item):
             lines.extend(_layout_rows(item))
+        elif isinstance(item, Line) and "\n" in item.text:
+            # Soft line breaks (Shift+Enter) separate fields as paragraphs do.
+            lines.extend(replace(item, text=part) for part in item.text.split("\n"))
         else:
             lines.append(item)
     found = _Found()
@@ -225,16 +228,20 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
         item = lines[j]
         return item.text if isinstance(item, Line) else ""
 
-    number_at = None
-    for j in range(min(n, 20)):
+    # The head ends with the last line holding the 发文字号 or the 签发人 before the body begins.
+    head_lines: list[int] = []
+    for j in range(min(n, 24)):
         item = lines[j]
-        if isinstance(item, Line) and (_SENTENCE.search(_flat(item.text)) or _looks_like_recipients(item.text)):
+        if not isinstance(item, Line):
+            continue
+        flat = _flat(item.text)
+        if _SENTENCE.search(flat) or _looks_like_recipients(item.text):
             break  # the body has begun: a number cited there is not this document's
-        if isinstance(item, Line) and (_NUMBER_IN.search(_flat(item.text)) or _ORDER_NO.match(_flat(item.text))
-                                       or _SIGNER.search(_flat(item.text))):
-            if not _looks_like_recipients(item.text) and len(_flat(item.text)) <= 60:
-                number_at = j
-                break
+        if (_NUMBER_IN.search(flat) or _ORDER_NO.match(flat) or _SIGNER.search(flat)) and len(flat) <= 60:
+            head_lines.append(j)
+        elif head_lines and not (_is_names_only(item.text) and signer_names_possible(lines, head_lines)):
+            break
+    number_at = head_lines[0] if head_lines else None
     issuer_lines: list[str] = []
     while i < n:
         item = lines[i]
@@ -250,10 +257,10 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
             i += 1
             continue
         if number_at is not None and i < number_at:
-            issuer_lines.extend(t for t in re.split(r"[\t\s\u3000]+", item.text) if t)
+            issuer_lines.extend(_flat(t) for t in item.text.split("\t") if _flat(t))
             i += 1
             continue
-        if number_at is not None and i == number_at:
+        if number_at is not None and i <= head_lines[-1]:
             _read_number_line(item.text, found, signer_names)
             i += 1
             # 签发人 continued on the next lines (joint upward documents): names only.
@@ -347,7 +354,7 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
                 break
         names: list[str] = []
         for text in signed:
-            parts = [p for p in re.split(r"[\t\s\u3000]+", text.strip()) if p]
+            parts = _split_organs(text)
             if kind == "命令" and parts:
                 names.append(" ".join(parts))  # 市长 张三: a title and a name, one signature
             else:
@@ -378,6 +385,7 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
     # ---- after the date: 附注, 附件说明 printed late, attachment pages, 版记.
     k = (date_at + 1) if date_at is not None else footer_from
     note_parts: list[str] = []
+    cc: list[str] = []
     in_attachment_pages = False
     while k < n:
         item = lines[k]
@@ -391,10 +399,11 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
         if m := _CC.match(flat):
             rest = m["rest"]
             while k + 1 < n and isinstance(lines[k + 1], Line) and _flat(text_at(k + 1)) \
-                    and not _PRINTED.match(_flat(text_at(k + 1))) and not rest.endswith("。"):
+                    and not _PRINTED.match(_flat(text_at(k + 1))) and not _CC.match(_flat(text_at(k + 1))) \
+                    and not rest.endswith("。"):
                 k += 1
                 rest += _flat(text_at(k))
-            found.put("cc", _split_names(rest))
+            cc.extend(n for n in _split_names(rest) if n not in cc)
         elif m := _PRINTED.match(flat):
             found.put("printed_by", _flat(m["by"]))
             found.put("printed_date", _flat(m["date"]))
@@ -408,6 +417,7 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
                 note_parts.append(flat)
         k += 1
     found.put("note", "".join(note_parts))
+    found.put("cc", cc)
     found.put("attachments", attachments)
 
     fields = found.fields
@@ -418,6 +428,12 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
     return doc.model_copy(update={"missing": doc.absent()})
 
 
+def signer_names_possible(lines: Sequence[Line | Grid], head_lines: list[int]) -> bool:
+    """Whether the last head line read so far carries a 签发人 (names may continue below it)."""
+    last = lines[head_lines[-1]]
+    return isinstance(last, Line) and _SIGNER.search(_flat(last.text)) is not None
+
+
 def _is_title_style(line: Line) -> bool:
     return line.style.strip().lower() in ("title", "标题")
 
@@ -426,6 +442,14 @@ def _is_issuer_mark(line: Line) -> bool:
     flat = _flat(line.text)
     return bool(flat) and len(flat) <= 60 and not _SENTENCE.search(flat) and (
         line.red or (line.size or 0) >= 26 or flat.endswith(("文件", "令", "纪要")))
+
+
+def _split_organs(text: str) -> list[str]:
+    """Organs on one line, apart by spaces; a letter-spaced single name (东 营 市 财 政 局) stays one."""
+    parts = [p for p in re.split(r"[\t\s\u3000]+", text.strip()) if p]
+    if len(parts) > 2 and sum(len(p) == 1 for p in parts) * 2 > len(parts):
+        return ["".join(parts)]
+    return parts
 
 
 def _is_names_only(text: str) -> bool:

@@ -249,3 +249,53 @@ def test_a_docx_that_is_a_directory_or_in_memory_garbage(tmp_path):
     (tmp_path / "dir.docx").mkdir()
     assert refused(tmp_path / "dir.docx").code == "bad_request"
     assert zipfile.is_zipfile(io.BytesIO(b"")) is False
+
+
+def test_signers_on_their_own_lines_below_the_number(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "垦利区人民政府", "垦利区人民武装部", "文件", "垦政发〔2026〕5号", "签发人：刘强", "赵敏",
+        "关于申请民兵训练基地建设资金的请示", "东营市人民政府：", "特此请示。", "垦利区人民政府　垦利区人民武装部",
+        "2026年2月3日",
+    ]))
+    assert doc.signer == ["刘强", "赵敏"]
+    assert doc.number.text == "垦政发〔2026〕5号"
+    assert doc.title == "关于申请民兵训练基地建设资金的请示" and doc.kind == "请示"
+    assert doc.issuer == "垦利区人民政府\n垦利区人民武装部文件"
+
+
+def test_soft_line_breaks_and_letter_spacing(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "东营市财政局", "东财函〔2026〕22号", "关于核对2026年度\n专项资金的函", "市教育局：", "请于月底前核对。",
+        "附件：1．专项资金明细\n　　　2．核对说明", {"text": "东 营 市 财 政 局\n2026 年 11 月 22 日", "align": "right"},
+        "抄报：市人民政府办公室\n抄送：市审计局", "东营市财政局办公室　2026年11月22日印发",
+    ]))
+    assert doc.title == "关于核对2026年度专项资金的函"
+    assert [a.name for a in doc.attachments] == ["专项资金明细", "核对说明"]
+    assert doc.signed_by == ["东营市财政局"] and doc.date.text == "2026年11月22日"
+    assert doc.cc == ["市人民政府办公室", "市审计局"]
+    assert doc.body == [Paragraph(text="请于月底前核对。")]
+
+
+@pytest.mark.parametrize("kind", ["决议", "决定", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示",
+                                  "批复", "议案", "函", "纪要", "指示", "条例", "规定"])
+def test_the_kind_is_read_from_the_title(tmp_path, kind):
+    title = f"东营市人民政府关于城市管理工作的{kind}"
+    doc = import_docx(make_docx(tmp_path / "t.docx", ["东政字〔2026〕1号", title, "有关事项如下。"]))
+    assert (doc.title, doc.kind) == (title, kind)
+
+
+def test_an_announcement_numbered_like_an_order(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府公告", "red": True, "size": 26}, "第3号", "根据有关规定，现将有关事项公告如下。",
+        "东营市人民政府", "2026年8月1日",
+    ]))
+    assert doc.kind == "公告" and doc.number.text == "第3号" and doc.direction == "下行文"
+    assert doc.signed_by == ["东营市人民政府"] and "title" in doc.missing
+
+
+def test_heading_styles_give_levels_where_markers_are_missing(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "东教函〔2026〕9号", {"text": "关于开展教师培训的函", "style": "Title"}, "各县区教育局：",
+        {"text": "培训安排", "style": "Heading 1"}, {"text": "时间地点", "style": "Heading 2"}, "另行通知。",
+    ]))
+    assert [(b.level, b.text) for b in doc.body] == [(1, "培训安排"), (2, "时间地点"), (0, "另行通知。")]
