@@ -11,9 +11,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import queue
+import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -23,7 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from .config import Config
 from .errors import Unavailable
 
-__all__ = ["ENGINE", "BigId", "after_commit", "begin", "connect", "create_engine", "dispose_engine", "metadata", "now", "upgrade"]
+__all__ = [
+    "ENGINE", "BigId", "after_commit", "begin", "connect", "create_engine", "dispose_engine", "metadata", "now",
+    "upgrade", "write",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +53,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+    dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, emits BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn):  # pragma: no cover - trivial
+    # Write transactions take SQLite's write lock up front (BEGIN IMMEDIATE), so a
+    # read-then-write never fails with SQLITE_BUSY; reads stay deferred.
+    immediate = conn.get_execution_options().get("write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
-            dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, emits BEGIN
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        # Write transactions take SQLite's write lock up front (BEGIN IMMEDIATE), so a
-        # read-then-write never fails with SQLITE_BUSY; reads stay deferred.
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn):  # pragma: no cover - trivial
-            immediate = conn.get_execution_options().get("write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # Fail fast when PostgreSQL is unreachable: callers get `unavailable`, never a hang.
     return create_async_engine(
@@ -92,8 +99,8 @@ except ImportError:  # pragma: no cover
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-def after_commit(conn: AsyncConnection, fn: AfterCommit) -> None:
-    """Run `fn` once the transaction of `conn` (opened by `begin`) has committed:
+def after_commit(conn: AsyncConnection | sa.Connection, fn: AfterCommit) -> None:
+    """Run `fn` once the transaction of `conn` (opened by `begin` or `write`) has committed:
     pushes and room changes happen only for what is durably stored."""
     conn.info.setdefault("after_commit", []).append(fn)
 
@@ -133,6 +140,197 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             log.exception("after-commit callback failed")
 
 
+# ---- the write path of hot, short transactions: one synchronous function per transaction ----
+
+T = TypeVar("T")
+WriteFn = Callable[..., T]
+
+
+class _Job:
+    __slots__ = ("fn", "args", "future", "after", "result", "error")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        self.fn, self.args, self.future = fn, args, future
+        self.after: list[AfterCommit] = []
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _resolve(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if not job.future.done():  # the awaiting task may have been cancelled
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result((job.result, job.after))
+
+
+class SQLiteWriter:
+    """One thread that owns a synchronous SQLite connection (the standard sqlite3
+    driver) and runs write functions in it: a transaction costs one thread hop, not one
+    per statement (aiosqlite) plus SQLAlchemy's greenlet hops per statement.
+
+    Group commit: jobs that arrive while a transaction runs are taken together into the
+    next one, each in its own SAVEPOINT, so one job's failure (a duplicate
+    client_msg_id, a refused send) rolls back only that job. SQLite has one writer at a
+    time anyway; this makes it one transaction and one WAL append per burst, and an idle
+    hub adds no delay (a lone job starts at once). Jobs run in the order submitted."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        url = engine.url.set(drivername="sqlite")
+        self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "begin", _sqlite_begin)
+        self.queue: queue.SimpleQueue[tuple[_Job, asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self.conn: sa.Connection | None = None
+        self.batches = 0
+        self.jobs = 0
+        self.thread.start()
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, loop.create_future())
+        self.queue.put((job, loop))
+        return job.future
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(10)
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        q = self.queue
+        stop = False
+        while not stop:
+            item = q.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    nxt = q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            jobs = [j for j, _ in batch]
+            self._transaction(jobs)
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+            for job, loop in batch:
+                by_loop.setdefault(loop, []).append(job)
+            for loop, js in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(_resolve, js)
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+    def _transaction(self, jobs: list[_Job]) -> None:
+        self.batches += 1
+        self.jobs += len(jobs)
+        try:
+            if self.conn is None:
+                self.conn = self.engine.connect().execution_options(write=True)
+            conn = self.conn
+            with conn.begin():
+                if len(jobs) == 1:
+                    job = jobs[0]
+                    conn.info["after_commit"] = job.after
+                    job.result = job.fn(conn, *job.args)
+                else:
+                    for job in jobs:
+                        conn.info["after_commit"] = job.after
+                        sp = conn.begin_nested()
+                        try:
+                            job.result = job.fn(conn, *job.args)
+                        except Exception as exc:
+                            if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError):
+                                raise  # the database itself failed: the whole batch fails
+                            sp.rollback()
+                            job.error, job.result, job.after[:] = exc, None, []
+                        else:
+                            sp.commit()
+        except BaseException as exc:  # noqa: BLE001 - every job of the batch learns why
+            for job in jobs:
+                if job.error is None:
+                    job.error, job.result = exc, None
+                job.after.clear()
+            broken = isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError)
+            if self.conn is not None and (broken or self.conn.invalidated):
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                self.conn = None
+        finally:
+            if self.conn is not None:
+                self.conn.info.pop("after_commit", None)
+
+
+_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    writer = _WRITERS.get(engine)
+    if writer is None:
+        with _WRITERS_LOCK:
+            writer = _WRITERS.get(engine)
+            if writer is None:
+                writer = _WRITERS[engine] = SQLiteWriter(engine)
+    return writer
+
+
+async def write(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(conn, *args)` — a synchronous function of SQLAlchemy Core statements on a
+    sync `Connection` — as one write transaction and return its result once committed.
+    Callbacks it registers with `after_commit(conn, …)` run here, after the commit.
+
+    SQLite: in the engine's writer thread (SQLiteWriter: BEGIN IMMEDIATE, group commit).
+    PostgreSQL: `AsyncConnection.run_sync` inside `begin()` — the same function, the
+    same statements, one transaction per call. A dead database raises `Unavailable`;
+    other errors (an IntegrityError, a HubError) pass through after the rollback."""
+    writer = _sqlite_writer(engine)
+    if writer is None:
+        async with begin(engine) as conn:
+            return await conn.run_sync(fn, *args)
+    future = writer.submit(fn, args)
+    try:
+        with _unavailable_when_down():
+            result, after = await asyncio.shield(future)
+    except asyncio.CancelledError:
+        # The transaction may still commit; what it stored is then pushed all the same.
+        future.add_done_callback(_after_orphan)
+        raise
+    await _run_after(after)
+    return result
+
+
+def _after_orphan(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        _, after = future.result()
+        if after:
+            task = asyncio.ensure_future(_run_after(after))
+            _ORPHANS.add(task)
+            task.add_done_callback(_ORPHANS.discard)
+
+
+_ORPHANS: set[asyncio.Future[None]] = set()
+
+
+async def _run_after(callbacks: list[AfterCommit]) -> None:
+    for fn in callbacks:
+        try:
+            await fn()
+        except Exception:  # a failed push must not undo a committed write
+            log.exception("after-commit callback failed")
+
+
 @contextlib.asynccontextmanager
 async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read-only unit of work (no explicit write lock on SQLite)."""
@@ -166,4 +364,8 @@ def upgrade(config: Config, revision: str = "head") -> None:
 async def dispose_engine(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: close the pool when the app stops (the engine connects lazily)."""
     yield
-    await app[ENGINE].dispose()
+    engine = app[ENGINE]
+    writer = _WRITERS.pop(engine, None)
+    if writer is not None:
+        await asyncio.to_thread(writer.close)
+    await engine.dispose()

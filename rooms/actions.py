@@ -10,6 +10,7 @@ the original; `sync` returns every change past the client's cursors, in seq orde
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.auth import Principal
 from hub.config import Config
-from hub.db import after_commit, begin, connect, now
+from hub.db import after_commit, begin, connect, now, write
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from hub.metrics import Metrics
 from hub.realtime import Realtime, channel_room
@@ -29,6 +30,37 @@ from .schema import channel_members, channels, mentions, messages
 
 # Read receipts are pushed to the whole channel only where "N人已读" is shown.
 RECEIPT_CHANNEL_MAX = 50
+
+# The statements of a send, built once (SQLAlchemy then finds their compiled form in its
+# cache by key, without building the statement again on every send).
+_cm = channel_members
+_SEND_CHANNEL = (
+    sa.select(channels.c.id, channels.c.archived, channels.c.read_only, _cm.c.role)
+    .join(_cm, sa.and_(_cm.c.channel_id == channels.c.id, _cm.c.user_id == sa.bindparam("uid")))
+    .where(channels.c.id == sa.bindparam("cid"))
+)
+_SEND_THREAD_ROOT = sa.select(messages.c.channel_id, messages.c.thread_root_id).where(messages.c.id == sa.bindparam("mid"))
+_SEND_FILE = sa.select(
+    files.c.id, files.c.name, files.c.size, files.c.mime, files.c.has_thumbnail, files.c.uploader_id
+).where(files.c.id == sa.bindparam("fid"))
+_SEND_MENTIONED = (
+    sa.select(users.c.id, users.c.username)
+    .join(_cm, _cm.c.user_id == users.c.id)
+    .where(_cm.c.channel_id == sa.bindparam("cid"), users.c.username.in_(sa.bindparam("names", expanding=True)))
+)
+_SEND_NEXT_SEQ = (
+    channels.update()
+    .where(channels.c.id == sa.bindparam("cid"))
+    .values(head_seq=channels.c.head_seq + 1)
+    .returning(channels.c.head_seq)
+)
+_SEND_INSERT = messages.insert().returning(messages.c.id)
+_SEND_MENTION_ROWS = mentions.insert()
+_SEND_READ = (
+    _cm.update()
+    .where(_cm.c.channel_id == sa.bindparam("cid"), _cm.c.user_id == sa.bindparam("uid"))
+    .values(last_read_seq=sa.bindparam("seq"))
+)
 
 
 class Rooms:
@@ -242,63 +274,12 @@ class Rooms:
                 await conn.execute(mentions.insert().values(user_id=uid, message_id=message_id, channel_id=channel_id, seq=seq))
 
     async def send(self, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None) -> dict[str, Any]:
-        """Store a message and push it. The hot path: one write transaction of six
-        statements, and the pushed view is built from what was written (no re-read)."""
+        """Store a message and push it. The hot path: one synchronous transaction
+        (`_send_tx`, run by `hub.db.write`: SQLite's writer thread, or `run_sync` on
+        PostgreSQL), the push after the commit, the ack after the push."""
         text = self._check_text(req.text, required=req.file_id is None and card is None)
         try:
-            async with begin(self.engine) as conn:
-                # A retried send hits the (sender, client_msg_id) unique constraint at the
-                # insert below; the rollback returns its seq and the original is answered.
-                ch, member = await self.check_member(conn, req.channel_id, who.user_id)
-                if ch.archived:
-                    raise Forbidden("error.channel_archived")
-                if ch.read_only and member.role != "admin":
-                    raise Forbidden("error.channel_read_only")
-                if req.thread_root_id is not None:
-                    root = await store.raw_message(conn, req.thread_root_id)
-                    if root is None or root.channel_id != ch.id or root.thread_root_id is not None:
-                        raise BadRequest("error.bad_thread_root")
-                file = None
-                if req.file_id is not None:
-                    f = (await conn.execute(sa.select(files).where(files.c.id == req.file_id))).first()
-                    if f is None or f.uploader_id != who.user_id:
-                        raise NotFound("error.file_not_found")
-                    kind = "file"
-                    file = {"file_id": f.id, "name": f.name, "size": f.size, "mime": f.mime, "thumbnail": bool(f.has_thumbnail)}
-                mention_ids = await self._mention_ids(conn, ch.id, text)
-                seq = await store.next_seq(conn, ch.id)
-                values = {
-                    "channel_id": ch.id,
-                    "seq": seq,
-                    "change_seq": seq,
-                    "sender_id": who.user_id,
-                    "client_msg_id": req.client_msg_id,
-                    "kind": kind,
-                    "text": text,
-                    "file_id": req.file_id,
-                    "card": card,
-                    "mentions": mention_ids or None,
-                    "thread_root_id": req.thread_root_id,
-                    "created_at": now(),
-                }
-                message_id = (await conn.execute(messages.insert().values(**values).returning(messages.c.id))).scalar_one()
-                if mention_ids:
-                    await self._store_mentions(conn, message_id, ch.id, seq, mention_ids, who.user_id, new=True)
-                # The sender has read what they wrote.
-                await conn.execute(
-                    channel_members.update()
-                    .where(channel_members.c.channel_id == ch.id, channel_members.c.user_id == who.user_id)
-                    .values(last_read_seq=seq)
-                )
-                sender = {"id": who.user_id, "username": who.username, "display_name": who.display_name}
-                view = store.message_view(
-                    SimpleNamespace(id=message_id, edited_at=None, recalled_at=None, **values), sender, file
-                )
-
-                async def push() -> None:
-                    await self.realtime.emit_to_channel(ch.id, "message", view)
-
-                after_commit(conn, push)
+            view = await write(self.engine, self._send_tx, who, req, text, kind, card)
         except sa.exc.IntegrityError:
             # A retry (or a concurrent twin) of a stored send: return the original.
             async with connect(self.engine) as conn:
@@ -306,8 +287,71 @@ class Rooms:
             if original is None:
                 raise
             return original
-        self.metrics.messages_stored.labels(kind).inc()
-        assert view is not None
+        self.metrics.messages_stored.labels(view["kind"]).inc()
+        return view
+
+    def _send_tx(
+        self, conn: sa.Connection, who: Principal, req: rules.MessageSend, text: str, kind: str, card: Any
+    ) -> dict[str, Any]:
+        """The send transaction: check the channel and the membership (one query), then
+        read-only, thread root and file ownership; resolve @mentions among members; take
+        the channel's next seq (`UPDATE … RETURNING`: the row lock serialises senders and
+        a rollback returns the number); insert the message, its mention rows, and move
+        the sender's read position. A retried send (same `(sender, client_msg_id)`) fails
+        the unique constraint at the insert and rolls back, its seq with it. The pushed
+        view is built from what was written, not read back."""
+        uid = who.user_id
+        ch = conn.execute(_SEND_CHANNEL, {"cid": req.channel_id, "uid": uid}).first()
+        if ch is None:
+            raise NotFound("error.channel_not_found")
+        if ch.archived:
+            raise Forbidden("error.channel_archived")
+        if ch.read_only and ch.role != "admin":
+            raise Forbidden("error.channel_read_only")
+        cid = ch.id
+        if req.thread_root_id is not None:
+            root = conn.execute(_SEND_THREAD_ROOT, {"mid": req.thread_root_id}).first()
+            if root is None or root.channel_id != cid or root.thread_root_id is not None:
+                raise BadRequest("error.bad_thread_root")
+        file = None
+        if req.file_id is not None:
+            f = conn.execute(_SEND_FILE, {"fid": req.file_id}).first()
+            if f is None or f.uploader_id != uid:
+                raise NotFound("error.file_not_found")
+            kind = "file"
+            file = {"file_id": f.id, "name": f.name, "size": f.size, "mime": f.mime, "thumbnail": bool(f.has_thumbnail)}
+        mention_ids: list[int] = []
+        names = rules.mentioned_usernames(text)
+        if names:
+            by_name = {r.username: r.id for r in conn.execute(_SEND_MENTIONED, {"cid": cid, "names": names})}
+            mention_ids = [by_name[n] for n in names if n in by_name]
+        seq = conn.execute(_SEND_NEXT_SEQ, {"cid": cid}).scalar_one()
+        values = {
+            "channel_id": cid,
+            "seq": seq,
+            "change_seq": seq,
+            "sender_id": uid,
+            "client_msg_id": req.client_msg_id,
+            "kind": kind,
+            "text": text,
+            "file_id": req.file_id,
+            "card": card,
+            "mentions": mention_ids or None,
+            "thread_root_id": req.thread_root_id,
+            "created_at": now(),
+        }
+        message_id = conn.execute(_SEND_INSERT, values).scalar_one()
+        mentioned = [u for u in dict.fromkeys(mention_ids) if u != uid]
+        if mentioned:
+            conn.execute(
+                _SEND_MENTION_ROWS,
+                [{"user_id": u, "message_id": message_id, "channel_id": cid, "seq": seq} for u in mentioned],
+            )
+        # The sender has read what they wrote.
+        conn.execute(_SEND_READ, {"cid": cid, "uid": uid, "seq": seq})
+        sender = {"id": uid, "username": who.username, "display_name": who.display_name}
+        view = store.message_view(SimpleNamespace(id=message_id, edited_at=None, recalled_at=None, **values), sender, file)
+        after_commit(conn, partial(self.realtime.emit_to_channel, cid, "message", view))
         return view
 
     async def _change(self, conn: AsyncConnection, message_id: int, channel_id: int, **values: Any) -> dict[str, Any]:

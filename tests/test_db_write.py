@@ -1,0 +1,83 @@
+"""hub.db.write: one synchronous function per write transaction (SQLite's writer thread
+with group commit; run_sync on PostgreSQL). Jobs that share a SQLite transaction fail
+alone: a refused job or a duplicate rolls back only its own savepoint."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.db import _WRITERS, after_commit, create_engine, write
+from hub.errors import BadRequest, Unavailable
+
+meta = sa.MetaData()
+items = sa.Table(
+    "items",
+    meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(10), nullable=False, unique=True),
+)
+counter = sa.Table("counter", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("n", sa.Integer, nullable=False))
+
+
+def _insert(conn: sa.Connection, key: str, pushed: list[str]) -> int:
+    n = conn.execute(counter.update().where(counter.c.id == 1).values(n=counter.c.n + 1).returning(counter.c.n)).scalar_one()
+    if key.startswith("bad"):
+        raise BadRequest("error.bad_request")
+    conn.execute(items.insert().values(key=key))
+
+    async def push() -> None:
+        pushed.append(key)
+
+    after_commit(conn, push)
+    return n
+
+
+@pytest.fixture
+async def engine(tmp_path: Path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+        await conn.execute(counter.insert().values(id=1, n=0))
+    yield engine
+    writer = _WRITERS.pop(engine, None)
+    if writer is not None:
+        await asyncio.to_thread(writer.close)
+    await engine.dispose()
+
+
+async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
+    pushed: list[str] = []
+    keys = ["a", "b", "bad1", "a", "c", "bad2", "d"]
+    busy = asyncio.ensure_future(write(engine, lambda conn: time.sleep(0.3)))  # the next jobs queue up meanwhile
+    await asyncio.sleep(0.05)
+    results = await asyncio.gather(*[write(engine, _insert, k, pushed) for k in keys], return_exceptions=True)
+    await busy
+    assert isinstance(results[2], BadRequest) and isinstance(results[5], BadRequest)
+    assert isinstance(results[3], sa.exc.IntegrityError)  # the twin of "a"
+    assert [r for r in results if isinstance(r, int)] == [1, 2, 3, 4]  # refused jobs returned their number
+    assert pushed == ["a", "b", "c", "d"]  # after commit, in order, none for failed jobs
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(counter.c.n))).scalar_one() == 4
+        assert sorted((await conn.execute(sa.select(items.c.key))).scalars()) == ["a", "b", "c", "d"]
+    writer = _WRITERS[engine]
+    assert (writer.batches, writer.jobs) == (2, 1 + len(keys))  # one transaction for the seven
+
+
+async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engine, tmp_path: Path):
+    pushed: list[str] = []
+    assert await write(engine, _insert, "x", pushed) == 1
+    writer = _WRITERS[engine]
+
+    def broken(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("SELECT * FROM no_such_table_and_no_database")
+
+    with pytest.raises(Unavailable):
+        await write(engine, broken)
+    # the writer recovers: the next transaction opens a fresh connection
+    assert await write(engine, _insert, "y", pushed) == 2
+    assert writer.conn is not None
