@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-__all__ = ["CmsError", "Verified", "decrypt", "envelope", "sign", "verify", "verify_async", "OPENSSL"]
+__all__ = ["CmsError", "Verified", "check_chain", "decrypt", "envelope", "sign", "verify", "verify_async", "OPENSSL"]
 
 OPENSSL = os.environ.get("CHANGTONG_OPENSSL", "openssl")
 VERIFY_TIMEOUT = 30.0
@@ -128,3 +128,17 @@ async def verify_async(der: bytes, trust_file: Path, timeout: float = VERIFY_TIM
             raise CmsError("verify_timeout") from exc
         assert proc.returncode is not None
         return _result(proc.returncode, stdout, stderr, signer_out)
+
+
+def check_chain(cert_pem: bytes, trust_file: Path, timeout: float = VERIFY_TIMEOUT) -> None:
+    """`openssl verify`: the certificate chains to a root in `trust_file` and is valid
+    now. Raises CmsError("untrusted_signer", why) otherwise."""
+    try:
+        done = subprocess.run(
+            [OPENSSL, "verify", "-CAfile", str(trust_file), "-purpose", "any"], input=cert_pem, capture_output=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CmsError("verify_timeout") from exc
+    if done.returncode != 0:
+        raise CmsError("untrusted_signer", (done.stdout + done.stderr).decode("utf-8", "replace").strip()[-500:])

@@ -6,7 +6,7 @@ answers 5xx, or refuses our certificate) is retried after `base * 2^(attempts-1)
 seconds, capped at `max` and jittered by ±20 %; a 400 or 413 is final (the package
 would be refused again). A row is claimed for a lease before it is sent, so two
 processes sharing a database do not both send it (and if they did, the receiver
-deduplicates by message id). The server's certificate must be the peer's pinned one.
+deduplicates by message id). The server must present the peer's registered certificate (pinned).
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from cryptography import x509
-
 from hub.db import begin, connect, now
 from hub.errors import HubError
 
-from ..pki import client_context, fingerprint
+from ..pki import client_context
 from . import store
 from .service import Exchange
 
@@ -54,13 +53,12 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}  # per peer fingerprint
         exchange.queued.append(self._wake.set)
 
     async def start(self) -> None:
-        pki = self.exchange.pki
-        ctx = client_context(pki.identity.cert, pki.identity.key, pki.trust_file)
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=ctx, limit=16), timeout=aiohttp.ClientTimeout(total=self.timeout)
+            connector=aiohttp.TCPConnector(limit=16), timeout=aiohttp.ClientTimeout(total=self.timeout)
         )
         self._task = asyncio.create_task(self._run(), name="exchange-outbox")
 
@@ -133,8 +131,7 @@ class Outbox:
             "Changtong-To": ",".join(row["units"]), "Content-Type": "application/pkcs7-mime",
         }
         try:
-            async with self._http.post(peer["url"] + PATH, data=body, headers=headers) as resp:
-                _check_pinned(resp, peer)
+            async with self._http.post(peer["url"] + PATH, data=body, headers=headers, ssl=self._context(peer)) as resp:
                 if resp.status in (400, 413):
                     raise PeerError(f"HTTP {resp.status}: {(await resp.text())[:300]}", final=True)
                 if resp.status != 200:
@@ -144,15 +141,18 @@ class Outbox:
             raise PeerError(f"{exc.__class__.__name__}: {exc}") from exc
 
 
+    def _context(self, peer: dict[str, Any]) -> ssl.SSLContext:
+        """TLS to `peer`: our certificate, and its registered certificate as the only anchor."""
+        ctx = self._contexts.get(peer["fingerprint"])
+        if ctx is None:
+            pki = self.exchange.pki
+            ctx = client_context(pki.identity.cert, pki.identity.key, pki.trust_file, pinned_pem=peer["cert_pem"])
+            self._contexts[peer["fingerprint"]] = ctx
+        return ctx
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
 
 
-def _check_pinned(resp: aiohttp.ClientResponse, peer: dict[str, Any]) -> None:
-    """The server we reached must present the certificate registered for the peer."""
-    transport = resp.connection.transport if resp.connection is not None else None
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if der is None or fingerprint(x509.load_der_x509_certificate(der)) != peer["fingerprint"]:
-        raise PeerError(f"the server at {peer['url']} is not {peer['name']} (certificate not the registered one)")

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import after_commit, begin, connect
 from hub.errors import BadRequest, Conflict, NotFound
 
-from ..pki import CmsError, Identity, NodePki, decrypt, envelope, fingerprint, sign, verify_async
+from ..pki import CmsError, Identity, NodePki, check_chain, decrypt, envelope, fingerprint, sign, verify_async
 from . import store
 from .package import Content, Header, PackageError, Receipt, build_content, new_id, parse_content
 
@@ -352,15 +353,17 @@ class Exchange:
     # -- operators -------------------------------------------------------------------
 
     async def add_peer(self, name: str, url: str, cert: x509.Certificate, via: str | None = None) -> None:
-        from cryptography.hazmat.primitives import serialization
-
         if not url and not via:
             raise BadRequest("error.exchange_bad_package", detail="a peer needs a URL or --via")
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        try:
+            await asyncio.to_thread(check_chain, pem, self.pki.trust_file)
+        except CmsError as exc:
+            raise BadRequest("error.exchange_bad_cert", path=name, detail=exc.detail or exc.reason) from exc
         async with begin(self.engine) as conn:
             if via is not None and via not in await store.peers(conn):
                 raise NotFound("error.exchange_unknown_peer", name=via)
-            pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-            await store.upsert_peer(conn, name, url.rstrip("/"), via, pem, fingerprint(cert))
+            await store.upsert_peer(conn, name, url.rstrip("/"), via, pem.decode(), fingerprint(cert))
 
     async def state(self) -> dict[str, Any]:
         async with connect(self.engine) as conn:

@@ -217,3 +217,151 @@ async def _is(coro: Awaitable[Any], expected: Any) -> bool:
 
 async def _has(coro: Awaitable[dict[str, Any]], key: str) -> bool:
     return key in await coro
+
+
+async def test_a_node_that_is_down_receives_the_document_when_it_comes_back(nodes: Callable[[str], Node]) -> None:
+    city, kenli = nodes("dy-city"), nodes("dy-kenli")
+    pair(city, kenli)
+    kenli.start()  # the city is down
+    pid = await kenli.exchange.send_document(title="停机期间发出的通知", document=XML, recipients=["dy-city"])
+
+    async def retried() -> bool:
+        rows = [r for r in (await kenli.state())["outbox"] if r["message_id"] == pid]
+        return len(rows) == 1 and rows[0]["attempts"] >= 2 and rows[0]["state"] == "pending" and rows[0]["last_error"] != ""
+
+    await until(retried, nodes=(kenli,))
+    assert await kenli.tracking(pid) == {"dy-city": ("queued", "")}
+    kenli.stop(signal.SIGKILL)  # the sender dies too: the outbox is in its database, not its memory
+    city.start()
+    kenli.start()
+    assert await until(lambda: _is(kenli.tracking(pid), {"dy-city": ("delivered", "")}), nodes=(city, kenli))
+    assert list(await city.inbox()) == [pid]
+
+
+def _package(sender: CertPair, recipients: list[CertPair], units: list[str], claimed_sender: str = "dy-kenli",
+             package_id: str | None = None, tamper_inside: bool = False) -> tuple[str, bytes]:
+    pid = package_id or new_id()
+    content = build_content(pid, claimed_sender, units, "一份测试公文", XML)
+    signed = bytearray(sign(content, load_cert(sender.cert), load_key(sender.key)))
+    if tamper_inside:  # change the signed document, then encrypt it again (anyone can encrypt to a public cert)
+        at = bytes(signed).find(b"manifest.json")
+        signed[at + 40] ^= 0x01
+    return pid, envelope(bytes(signed), [load_cert(p.cert) for p in recipients])
+
+
+async def _post(node: Node, client: CertPair, ca_cert: Path, pid: str, body: bytes, units: list[str],
+                sender: str = "dy-kenli") -> tuple[int, dict[str, Any]]:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
+    ctx.load_cert_chain(str(client.cert), str(client.key))
+    headers = {"Changtong-Kind": "package", "Changtong-Id": pid, "Changtong-From": sender, "Changtong-To": ",".join(units)}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{node.url}/exchange/v1/packages", data=body, headers=headers, ssl=ctx) as resp:
+            return resp.status, await resp.json()
+
+
+async def test_tampered_and_wrongly_signed_packages_are_quarantined_and_reported(
+    nodes: Callable[[str], Node], ca: tuple[CertPair, dict[str, CertPair]], tmp_path: Path,
+) -> None:
+    city, kenli = nodes("dy-city"), nodes("dy-kenli")
+    pair(city, kenli)
+    city.start()
+    root, certs = ca
+    to_city = [certs["dy-city"]]
+
+    pid, body = _package(certs["dy-kenli"], to_city, ["dy-city"], tamper_inside=True)
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "quarantined", "reason": "bad_signature"})
+
+    pid, body = _package(certs["dy-kenli"], to_city, ["dy-city"])
+    flipped = bytearray(body)
+    flipped[len(body) // 2] ^= 0xFF  # a byte of the ciphertext changed on the way
+    status, answer = await _post(city, certs["dy-kenli"], root.cert, pid, bytes(flipped), ["dy-city"])
+    assert status == 200 and answer["status"] == "quarantined", answer
+
+    rogue_root = init_ca(tmp_path / "rogue", name="冒充的CA", bits=2048)
+    rogue = issue_unit(rogue_root, "dy-kenli", tmp_path / "rogue", bits=2048)  # claims to be 垦利, other issuer
+    pid, body = _package(rogue, to_city, ["dy-city"])
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "quarantined", "reason": "untrusted_signer"})
+
+    pid, body = _package(certs["dy-stranger"], to_city, ["dy-city"])  # our CA's certificate, but not kenli's
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "quarantined", "reason": "unknown_signer"})
+
+    state = await city.state()
+    assert state["inbox"] == []
+    reasons = [q["reason"] for q in state["quarantine"]]
+    assert reasons[0] == "bad_signature" and reasons[2:] == ["untrusted_signer", "unknown_signer"] and len(reasons) == 4
+    assert all(Path(q["path"]).is_file() and q["sender"] == "dy-kenli" and q["hop"] == "dy-kenli" for q in state["quarantine"])
+    assert city.log.read_text().count("quarantined package") == 4  # reported in the node's log
+
+    # a client certificate of our CA that is not a registered peer is refused, in Chinese by default
+    status, answer = await _post(city, certs["dy-stranger"], root.cert, new_id(), b"x", ["dy-city"])
+    assert status == 403 and answer["error"]["code"] == "forbidden"
+    assert answer["error"]["message"] == "对方证书不属于已登记的交换节点"
+    # a client of another CA does not get past the TLS handshake
+    with pytest.raises((aiohttp.ClientError, ssl.SSLError)):
+        await _post(city, rogue, root.cert, new_id(), b"x", ["dy-city"])
+    # malformed routing headers
+    status, answer = await _post(city, certs["dy-kenli"], root.cert, "not-an-id", b"x", ["dy-city"])
+    assert status == 400 and answer["error"]["code"] == "bad_request"
+
+
+async def test_a_duplicate_delivery_creates_no_second_arrival(
+    nodes: Callable[[str], Node], ca: tuple[CertPair, dict[str, CertPair]],
+) -> None:
+    city, kenli = nodes("dy-city"), nodes("dy-kenli")
+    pair(city, kenli)
+    city.start()
+    root, certs = ca
+    pid, body = _package(certs["dy-kenli"], [certs["dy-city"]], ["dy-city"])
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "accepted"})
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "duplicate"})
+    state = await city.state()
+    assert [r["package_id"] for r in state["inbox"]] == [pid]
+    receipts = [r for r in state["outbox"] if r["kind"] == "receipt"]
+    assert len(receipts) == 1 and receipts[0]["units"] == ["dy-kenli"]  # one delivered receipt, not two
+    # the same id with other bytes is not a duplicate: it is quarantined
+    _, other = _package(certs["dy-kenli"], [certs["dy-city"]], ["dy-city"], package_id=pid)
+    assert await _post(city, certs["dy-kenli"], root.cert, pid, other, ["dy-city"]) == (
+        200, {"status": "quarantined", "reason": "conflicting_duplicate"})
+    assert [r["package_id"] for r in (await city.state())["inbox"]] == [pid]
+
+
+async def test_the_city_relays_between_counties_without_being_able_to_read(
+    nodes: Callable[[str], Node], ca: tuple[CertPair, dict[str, CertPair]],
+) -> None:
+    city, kenli, guangrao = nodes("dy-city"), nodes("dy-kenli"), nodes("dy-guangrao")
+    pair(city, kenli)
+    pair(city, guangrao)
+    kenli.peer(guangrao, via=city)  # the counties know each other's certificates, not each other's addresses
+    guangrao.peer(kenli, via=city)
+    for n in (city, kenli, guangrao):
+        n.start()
+
+    doc = kenli.data / "document.xml"
+    doc.write_bytes(XML)
+    sent = subprocess.run(  # as an operator would: the command queues it, the running node sends it
+        [str(BIN), "--data-dir", str(kenli.data), "exchange", "send", str(doc), "--to", "dy-guangrao", "--title", "垦利区致广饶县的函"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert sent.returncode == 0, sent.stderr
+    pid = sent.stdout.strip()
+
+    arrived = await until(lambda: guangrao.inbox(), nodes=(city, kenli, guangrao))
+    assert list(arrived) == [pid] and arrived[pid]["sender"] == "dy-kenli"
+    assert (await guangrao.exchange.open_arrival(pid)).document == XML
+    assert await until(lambda: _is(kenli.tracking(pid), {"dy-guangrao": ("delivered", "")}), nodes=(city, kenli, guangrao))
+
+    # the city passed it on but holds no arrival, and its copy does not open with its key
+    assert await city.inbox() == {}
+    async def relayed_rows() -> list[tuple[str, str, bool]]:
+        return [(r["hop"], r["state"], r["relayed"]) for r in (await city.state())["outbox"] if r["message_id"] == pid]
+
+    await until(lambda: _is(relayed_rows(), [("dy-guangrao", "done", True)]), nodes=(city,))
+    relayed = [r for r in (await city.state())["outbox"] if r["message_id"] == pid]
+    copy = relayed[0]["path"]
+    done = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in", copy, "-recip", str(city.pair.cert), "-inkey", str(city.pair.key))
+    assert done.returncode != 0 and XML not in done.stdout
+    done = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in", copy, "-recip", str(guangrao.pair.cert), "-inkey", str(guangrao.pair.key))
+    assert done.returncode == 0  # the same bytes open for the recipient
+
+    await guangrao.exchange.sign_for(pid)  # the receipt travels back through the city
+    assert await until(lambda: _is(kenli.tracking(pid), {"dy-guangrao": ("signed", "")}), nodes=(city, kenli, guangrao))
