@@ -114,14 +114,57 @@ async def _seed(data_dir: Path, n_users: int, channel: bool, out: Path) -> None:
     out.write_text(json.dumps({"channel_id": cid, "users": [[u, t] for u, t in zip(ids, toks, strict=True)]}))
 
 
-def seed(data_dir: Path, n_users: int, channel: bool = True) -> dict[str, Any]:
-    """Seed in a separate process (the load generator never imports the hub)."""
+def seed(data_dir: Path, n_users: int, channel: bool = True, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Seed in a separate process (the load generator never imports the hub). `env`
+    (e.g. CHANGTONG_DATABASE_URL) goes to that process: it migrates and seeds there."""
     out = data_dir / "seed.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "setup", "--data-dir", str(data_dir), "--users", str(n_users)]
     if channel:
         cmd.append("--channel")
-    subprocess.run(cmd, check=True, cwd=ROOT, env=_env())
+    subprocess.run(cmd, check=True, cwd=ROOT, env=_env(**(env or {})))
     return json.loads(out.read_text())
+
+
+# ---- PostgreSQL and Redis for several nodes ------------------------------------------
+
+PG_SERVER = os.environ.get("CHANGTONG_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("CHANGTONG_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+
+
+async def _pg_admin(server: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def pg_create_database(server: str = PG_SERVER) -> str:
+    """A fresh, empty database for one run (the seed process migrates it)."""
+    import uuid
+
+    name = f"changtong_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(server, f'CREATE DATABASE "{name}"'))
+    return f"{server}/{name}"
+
+
+def pg_drop_database(url: str) -> None:
+    server, name = url.rsplit("/", 1)
+    asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def redis_cleanup(url: str, prefix: str) -> int:
+    """Delete this run's keys (`<prefix>:*`); pub/sub channels leave nothing behind."""
+    import redis
+
+    r = redis.Redis.from_url(url)
+    try:
+        keys = list(r.scan_iter(f"{prefix}:*", count=1000))
+        return r.delete(*keys) if keys else 0
+    finally:
+        r.close()
 
 
 # ---- the hub as a subprocess ---------------------------------------------------
@@ -146,7 +189,7 @@ class HubProcess:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir / "hub.log"
+        self.log_path = data_dir / f"hub-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         exe = BIN / "changtong"
         self.proc = subprocess.Popen(
@@ -190,6 +233,9 @@ class HubProcess:
 
     def rss_mb(self) -> float:
         return self.ps.memory_info().rss / 2**20
+
+    def threads(self) -> int:
+        return self.ps.num_threads()
 
     def peak_rss_mb(self) -> float:
         return proc_peak_rss_mb(self.pid)

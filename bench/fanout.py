@@ -4,12 +4,17 @@ through `message:send` (stored in SQLite, acked after commit, pushed to every me
     .venv/bin/python bench/fanout.py --clients 1000 --messages 300 --rate 10
     .venv/bin/python bench/fanout.py --clients 1000 --messages 3000 --rate 100
     .venv/bin/python bench/fanout.py --clients 1000 --messages 2000 --rate 0   # flood
+    .venv/bin/python bench/fanout.py --nodes 2 --redis --clients 100,1000,5000 --messages 100
 
 The hub runs as a subprocess (`changtong --data-dir TMP serve --port P`) on a fresh
 SQLite data directory seeded by a separate setup process (N users with tokens, one
 private channel with all of them). The load generator is a few processes of raw
 websocket connections speaking Engine.IO v4 / Socket.IO v5 text framing (see
 bench/common.py: SioConn), cheaper per delivery than the hub; its CPU is reported.
+
+With `--redis` the hubs share a fresh PostgreSQL database and Redis (a unique
+CHANGTONG_REDIS_PREFIX per run); `--nodes 2` runs the same load on one node and on two,
+the clients spread round-robin over the nodes. `--clients` takes a list of sizes.
 
 Prints a table and writes bench/results/fanout-<time>.json. Never asserts.
 """
@@ -21,6 +26,7 @@ import array
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import re
 import shutil
 import sys
@@ -143,7 +149,8 @@ class Worker:
             if per_s:
                 await asyncio.sleep(i / per_s)
             async with sem:
-                return await common.open_conn(c["host"], c["port"], token, self.on_event, self.on_ack, c["deflate"], timeout=60)
+                port = c["ports"][i]
+                return await common.open_conn(c["host"], port, token, self.on_event, self.on_ack, c["deflate"], timeout=60)
 
         self.conns = list(await asyncio.gather(*[one(i, t) for i, t in enumerate(self.tokens)]))
         for s, local in self.senders.items():
@@ -228,23 +235,39 @@ def worker_main(idx: int, conf: dict[str, Any], pipe: Any) -> None:
 # ---- orchestration -------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any]:
+    """One run: a fresh store, `nodes` hub processes, `clients` members connected."""
     tmp = Path(tempfile.mkdtemp(prefix="changtong-bench-"))
-    hub = None
+    hubs: list[common.HubProcess] = []
     procs: list[mp.Process] = []
+    backend_env: dict[str, str] = {}
+    pg_url = redis_prefix = None
     try:
         t = time.monotonic()
-        seed = common.seed(tmp, args.clients)
+        if args.redis:
+            import uuid
+
+            pg_url = common.pg_create_database(args.pg)
+            redis_prefix = f"changtong-bench-{uuid.uuid4().hex[:10]}"
+            backend_env = {
+                "CHANGTONG_DATABASE_URL": pg_url,
+                "CHANGTONG_REDIS_URL": args.redis,
+                "CHANGTONG_REDIS_PREFIX": redis_prefix,
+            }
+        seed = common.seed(tmp, clients, env=backend_env)
         setup_s = time.monotonic() - t
-        env = {}
+        env = dict(backend_env)
         if args.hub_env:
             for kv in args.hub_env:
                 k, v = kv.split("=", 1)
                 env[k] = v
-        hub = common.HubProcess(tmp, env=env)
-        hub.wait_ready()
+        hubs = [common.HubProcess(tmp, env=env) for _ in range(nodes)]
+        for hub in hubs:
+            hub.wait_ready()
         if args.print_pid:
-            print(f"hub pid {hub.pid}", flush=True)
+            print("hub pid " + " ".join(str(h.pid) for h in hubs), flush=True)
+        time.sleep(0.5)
+        rss_idle = [h.rss_mb() for h in hubs]
         users = seed["users"]
         n_senders = args.senders or max(1, -(-int(args.rate or 100) // 10))
         K = args.procs
@@ -255,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             senders = {s: local.index(s) for s in range(n_senders) if s % K == w}
             conf = {
                 "host": "127.0.0.1",
-                "port": hub.port,
+                "ports": [hubs[i % nodes].port for i in local],  # member i on node i mod nodes
                 "channel_id": seed["channel_id"],
                 "tokens": [users[i][1] for i in local],
                 "senders": senders,
@@ -277,25 +300,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             p.start()
             procs.append(p)
             pipes.append(parent)
-        cpu_c0 = hub.cpu()
+        cpu_c0 = sum(h.cpu() for h in hubs)
         t = time.monotonic()
-        ready = [_expect(pp, "ready", 300) for pp in pipes]
+        ready = [_expect(pp, "ready", 600) for pp in pipes]
         connect_s = time.monotonic() - t
-        connect_cpu = hub.cpu() - cpu_c0
+        connect_cpu = sum(h.cpu() for h in hubs) - cpu_c0
         time.sleep(args.settle)  # let connect-time presence pushes drain
-        rss_connected = hub.rss_mb()
+        rss_connected = [h.rss_mb() for h in hubs]
         lg = [common.proc_cpu(p.pid) for p in procs]
-        u0, s0 = hub.cpu_split()
-        m0 = hub.main_thread_cpu()
+        split0 = [h.cpu_split() for h in hubs]
+        m0 = sum(h.main_thread_cpu() for h in hubs)
         t0 = time.monotonic() + 0.5
         for pp in pipes:
             pp.send(("go", t0))
         results = [_expect(pp, "done", args.messages / (args.rate or 100) + args.drain_timeout + 120) for pp in pipes]
         t_end = time.monotonic()
-        u1, s1 = hub.cpu_split()
-        m1 = hub.main_thread_cpu()
+        split1 = [h.cpu_split() for h in hubs]
+        m1 = sum(h.main_thread_cpu() for h in hubs)
         lg_cpu = sum(common.proc_cpu(p.pid) - c for p, c in zip(procs, lg, strict=True))
-        peak = hub.peak_rss_mb()
+        peak = [h.peak_rss_mb() for h in hubs]
+        u0, s0 = sum(a for a, _ in split0), sum(b for _, b in split0)
+        u1, s1 = sum(a for a, _ in split1), sum(b for _, b in split1)
+        node_cpu = [(b[0] - a[0]) + (b[1] - a[1]) for a, b in zip(split0, split1, strict=True)]
         for pp in pipes:
             pp.send(("exit", None))
         lat: list[float] = []
@@ -310,7 +336,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server_cpu = (u1 - u0) + (s1 - s0)
         out = {
             "config": {
-                "clients": args.clients,
+                "clients": clients,
+                "nodes": nodes,
+                "backend": "postgresql+redis" if args.redis else "sqlite",
                 "messages": args.messages,
                 "rate": args.rate,
                 "senders": n_senders,
@@ -339,28 +367,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_sys_s": s1 - s0,
             "server_loop_thread_cpu_s": m1 - m0,
             "server_cpu_util": server_cpu / max(1e-9, t_end - t0),
+            "node_cpu_s": node_cpu,
+            "node_cpu_util": [c / max(1e-9, t_end - t0) for c in node_cpu],
             "server_us_per_delivery": server_cpu / received * 1e6 if received else None,
             "loadgen_cpu_s": lg_cpu,
             "loadgen_us_per_delivery": lg_cpu / received * 1e6 if received else None,
             "latency_ms": common.summary_ms(lat),
             "ack_ms": common.summary_ms(ack),
+            "server_rss_idle_mb": rss_idle,
             "server_rss_connected_mb": rss_connected,
             "server_peak_rss_mb": peak,
+            "server_kb_per_connection": (sum(rss_connected) - sum(rss_idle)) * 1024 / clients,
             "other_events": sum(r["other_events"] for r in results),
             "closed_conns": sum(r["closed_conns"] for r in results),
         }
         return out
     finally:
-        if hub is not None:
+        for hub in hubs:
             hub.stop()
-            if args.keep:
-                print(f"kept {tmp} (hub log {hub.log_path})")
+        if args.keep:
+            print(f"kept {tmp} (hub logs in it)")
         for p in procs:
             p.join(5)
             if p.is_alive():
                 p.kill()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+        if redis_prefix is not None:
+            common.redis_cleanup(args.redis, redis_prefix)
+        if pg_url is not None and not args.keep:
+            common.pg_drop_database(pg_url)
 
 
 def _expect(pipe: Any, what: str, timeout: float) -> dict[str, Any]:
@@ -372,20 +408,25 @@ def _expect(pipe: Any, what: str, timeout: float) -> dict[str, Any]:
     return body
 
 
-def report(r: dict[str, Any]) -> str:
-    c = r["config"]
-    lat, ack = r["latency_ms"], r["ack_ms"]
-    headers = ["event", "members", "msgs", "rate/s", "deliv/s", "srv µs/deliv", "srv CPU%", "p50 ms", "p95 ms", "p99 ms",
-               "ack p50", "ack p99", "LG µs/deliv", "peak RSS MB", "missing"]
-    row = [c.get("event", "message"), c["clients"], c["messages"], c["rate"] or "flood", r["deliveries_per_s"], r["server_us_per_delivery"],
-           r["server_cpu_util"] * 100, lat["p50"], lat["p95"], lat["p99"], ack["p50"], ack["p99"],
-           r["loadgen_us_per_delivery"], r["server_peak_rss_mb"], r["missing"]]
-    return common.table(headers, [row])
+def report(runs: list[dict[str, Any]]) -> str:
+    headers = ["event", "store", "nodes", "members", "msgs", "rate/s", "deliv/s", "srv µs/deliv", "srv CPU%", "p50 ms",
+               "p95 ms", "p99 ms", "ack p50", "ack p99", "LG µs/deliv", "peak RSS MB", "KB/conn", "missing"]
+    rows = []
+    for r in runs:
+        c = r["config"]
+        lat, ack = r["latency_ms"], r["ack_ms"]
+        rows.append([
+            c.get("event", "message"), "pg+redis" if c["backend"] != "sqlite" else "sqlite", c["nodes"], c["clients"],
+            c["messages"], c["rate"] or "flood", r["deliveries_per_s"], r["server_us_per_delivery"],
+            r["server_cpu_util"] * 100, lat["p50"], lat["p95"], lat["p99"], ack["p50"], ack["p99"],
+            r["loadgen_us_per_delivery"], max(r["server_peak_rss_mb"]), r["server_kb_per_connection"], r["missing"],
+        ])
+    return common.table(headers, rows)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clients", type=int, default=500, help="members connected to the channel (default 500)")
+    p.add_argument("--clients", default="500", help="members connected to the channel; a list runs each (default 500)")
     p.add_argument("--messages", type=int, default=300, help="messages to send (default 300)")
     p.add_argument("--rate", type=float, default=10, help="messages per second, open loop; 0 = flood (default 10)")
     p.add_argument("--senders", type=int, default=0, help="sending connections (default: one per 10 msgs/s)")
@@ -406,15 +447,39 @@ def main() -> None:
     p.add_argument("--print-pid", action="store_true", help="print the hub pid (to attach py-spy)")
     p.add_argument("--keep", action="store_true", help="keep the data directory and hub log")
     p.add_argument("--label", default="", help="free text stored in the result file")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="hub processes (needs --redis); above 1 the same load also runs on one node, for comparison")
+    p.add_argument("--redis", nargs="?", const=common.REDIS_URL, default=None,
+                   help=f"PostgreSQL + Redis instead of SQLite (Redis URL, default {common.REDIS_URL}; "
+                   "a fresh database and a unique key prefix per run)")
+    p.add_argument("--pg", default=common.PG_SERVER, help=f"PostgreSQL server for --redis (default {common.PG_SERVER})")
     args = p.parse_args()
-    r = run(args)
-    r["label"] = args.label
-    path = common.write_result("fanout", r)
-    print(report(r))
-    print(f"connect: {r['connect_s']:.1f}s for {args.clients} clients (hub CPU {r['connect_server_cpu_s']:.1f}s); "
-          f"hub CPU {r['server_cpu_s']:.2f}s (user {r['server_cpu_user_s']:.2f} sys {r['server_cpu_sys_s']:.2f}; "
-          f"event-loop thread {r['server_loop_thread_cpu_s']:.2f}); "
-          f"load generator CPU {r['loadgen_cpu_s']:.2f}s; acks {r['acks']} errors {r['ack_errors']}; span {r['span_s']:.1f}s")
+    sizes = [int(x) for x in str(args.clients).split(",")]
+    if args.nodes > 1 and not args.redis:
+        p.error("--nodes above 1 needs --redis (the nodes share PostgreSQL and Redis)")
+    node_counts = sorted({1, args.nodes})
+    runs = []
+    for clients in sizes:
+        for nodes in node_counts:
+            r = run(args, clients, nodes)
+            runs.append(r)
+            print(report([r]), flush=True)
+            print(f"connect: {r['connect_s']:.1f}s for {clients} clients on {nodes} node(s) "
+                  f"(hub CPU {r['connect_server_cpu_s']:.1f}s); hub CPU {r['server_cpu_s']:.2f}s "
+                  f"(user {r['server_cpu_user_s']:.2f} sys {r['server_cpu_sys_s']:.2f}; "
+                  f"event-loop threads {r['server_loop_thread_cpu_s']:.2f}; per node "
+                  f"{', '.join(f'{c:.2f}' for c in r['node_cpu_s'])}); load generator CPU {r['loadgen_cpu_s']:.2f}s; "
+                  f"acks {r['acks']} errors {r['ack_errors']}; span {r['span_s']:.1f}s; load {os.getloadavg()[0]:.1f}",
+                  flush=True)
+    result: dict[str, Any] = {"label": args.label, "load_avg_end": os.getloadavg()}
+    if len(runs) == 1:
+        result.update(runs[0])
+    else:
+        result["runs"] = runs
+    path = common.write_result("fanout", result)
+    if len(runs) > 1:
+        print()
+        print(report(runs))
     print(f"wrote {path.relative_to(common.ROOT)}")
 
 
