@@ -57,10 +57,15 @@ class Outbox:
         exchange.queued.append(self._wake.set)
 
     async def start(self) -> None:
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=16), timeout=aiohttp.ClientTimeout(total=self.timeout)
-        )
+        """Run the worker in the background until `stop`."""
         self._task = asyncio.create_task(self._run(), name="exchange-outbox")
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=16), timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
+        return self._http
 
     async def stop(self) -> None:
         if self._wake.set in self.exchange.queued:
@@ -117,7 +122,6 @@ class Outbox:
         await self.exchange.hop_answered(row, answer)
 
     async def _post(self, row: dict[str, Any]) -> dict[str, Any]:
-        assert self._http is not None
         async with connect(self.exchange.engine) as conn:
             peer = (await store.peers(conn)).get(row["hop"])
         if peer is None or not peer["url"]:
@@ -131,7 +135,7 @@ class Outbox:
             "Changtong-To": ",".join(row["units"]), "Content-Type": "application/pkcs7-mime",
         }
         try:
-            async with self._http.post(peer["url"] + PATH, data=body, headers=headers, ssl=self._context(peer)) as resp:
+            async with self._session().post(peer["url"] + PATH, data=body, headers=headers, ssl=self._context(peer)) as resp:
                 if resp.status in (400, 413):
                     raise PeerError(f"HTTP {resp.status}: {(await resp.text())[:300]}", final=True)
                 if resp.status != 200:

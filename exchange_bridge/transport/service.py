@@ -79,6 +79,10 @@ class QuarantineEvent:
 
 Hook = Callable[[Any], Awaitable[None]]
 
+# What the recipient may do from which state: 签收 or 退回 a delivered document, read
+# it once delivered or signed for; a returned document stays returned.
+RECIPIENT_MOVES = {"signed": ("delivered",), "read": ("delivered", "signed"), "returned": ("delivered",)}
+
 
 def route(peers: dict[str, dict[str, Any]], unit: str) -> str:
     """The neighbour a message for `unit` is POSTed to."""
@@ -208,7 +212,7 @@ class Exchange:
             row = await store.arrival(conn, package_id)
             if row is None:
                 raise NotFound("error.exchange_unknown_package", package_id=package_id)
-            if not store.advances(row["status"], status):
+            if row["status"] not in RECIPIENT_MOVES[status]:
                 raise Conflict("error.exchange_bad_status", current=row["status"], status=status)
             await store.set_arrival_status(conn, package_id, status, reason)
             await self._queue_receipt(conn, package_id, row["sender"], status, reason)

@@ -1,0 +1,138 @@
+"""The exchange's storage and outbox on SQLite and PostgreSQL (the `hub` fixture), in
+one process: node A is the hub under test, node B a second `Exchange` on its own SQLite
+file; each serves `/exchange/v1` on a real mutual-TLS port, and the outbox is driven
+step by step (`run_once`) so retries and their backoff can be seen."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from exchange_bridge import EXCHANGE
+from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cert, server_context
+from exchange_bridge.transport import Exchange, Outbox, exchange_app
+from hub.config import Config
+from hub.db import create_engine, upgrade
+from hub.errors import BadRequest, Conflict, NotFound
+
+XML = "<公文><标题>关于召开全市安全生产会议的通知</标题></公文>".encode()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertPair, dict[str, CertPair]]:
+    d = tmp_path_factory.mktemp("ca")
+    root = init_ca(d / "ca", bits=2048)
+    return root, {u: issue_unit(root, u, d / "issued", bits=2048) for u in ("dy-city", "dy-hekou")}
+
+
+class Site:
+    """`/exchange/v1` of one Exchange on a TLS port that can go down and come back."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def up(self) -> None:
+        pki = self.exchange.pki
+        self.runner = web.AppRunner(exchange_app(self.exchange), access_log=None, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=server_context(pki.identity.cert, pki.identity.key, pki.trust_file))
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def down(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+def _install(data: Path, ca: tuple[CertPair, dict[str, CertPair]], unit: str) -> None:
+    pki = NodePki.of(data)
+    pki.add_trust(ca[0].cert)
+    pki.install_identity(ca[1][unit].cert, ca[1][unit].key)
+
+
+async def _sent(ex: Exchange, pid: str) -> dict[str, tuple[str, str]]:
+    return {r["unit"]: (r["status"], r["reason"]) for r in (await ex.state())["sent"] if r["package_id"] == pid}
+
+
+async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub: Any, tmp_path: Path, ca: Any) -> None:
+    _install(hub.config.data_dir, ca, "dy-city")
+    city: Exchange = hub.app[EXCHANGE]
+    hekou_data = tmp_path / "hekou"
+    _install(hekou_data, ca, "dy-hekou")
+    await asyncio.to_thread(upgrade, Config(data_dir=hekou_data))
+    hekou_engine = create_engine(Config(data_dir=hekou_data).effective_database_url)
+    hekou = Exchange(hekou_engine, hekou_data, 10 * 1024 * 1024)
+    city_site, hekou_site = Site(city), Site(hekou)
+    await city_site.up()
+    await hekou_site.up()
+    await hekou_site.down()  # 河口 is down; its port is known
+    await city.add_peer("dy-hekou", hekou_site.url, load_cert(ca[1]["dy-hekou"].cert))
+    await hekou.add_peer("dy-city", city_site.url, load_cert(ca[1]["dy-city"].cert))
+    city_out = Outbox(city, base=0.3, cap=0.3, poll=0.1)
+    hekou_out = Outbox(hekou, base=0.3, cap=0.3, poll=0.1)
+    arrivals: list[Any] = []
+    receipts: list[tuple[str, str]] = []
+    hekou.on_arrival.append(lambda a: _append(arrivals, a))
+    city.on_receipt.append(lambda r: _append(receipts, (r.unit, r.status)))
+    try:
+        with pytest.raises(NotFound) as no_route:
+            await city.send_document(title="x", document=XML, recipients=["dy-lijin"])
+        assert no_route.value.key == "error.exchange_no_route" and no_route.value.params == {"unit": "dy-lijin"}
+
+        pid = await city.send_document(title="关于召开全市安全生产会议的通知", document=XML, recipients=["dy-hekou"],
+                                       attachments={"会议议程.docx": b"PK\x03\x04 agenda"})
+        assert await city_out.run_once() == 1  # refused: 河口 is down
+        row = (await city.state())["outbox"][0]
+        assert row["state"] == "pending" and row["attempts"] == 1 and row["last_error"]
+        assert await city_out.run_once() == 0  # not due again before its backoff
+        assert await _sent(city, pid) == {"dy-hekou": ("queued", "")}
+
+        await hekou_site.up()
+        await asyncio.sleep(0.4)
+        assert await city_out.run_once() == 1
+        assert await _sent(city, pid) == {"dy-hekou": ("sent", "")}
+        assert [a.package_id for a in arrivals] == [pid] and arrivals[0].content.attachments == {"会议议程.docx": b"PK\x03\x04 agenda"}
+        assert arrivals[0].title == "关于召开全市安全生产会议的通知" and arrivals[0].sender == "dy-city"
+
+        assert await hekou_out.run_once() == 1  # the delivered receipt
+        assert await _sent(city, pid) == {"dy-hekou": ("delivered", "")}
+        await hekou.sign_for(pid)
+        await hekou.mark_read(pid)
+        assert await hekou_out.run_once() == 2  # both receipts at once, in either order
+        assert await _sent(city, pid) == {"dy-hekou": ("read", "")}  # never back to "signed"
+        assert receipts[0] == ("dy-hekou", "delivered") and receipts[-1][1] in ("signed", "read")
+
+        with pytest.raises(Conflict):  # what was signed for and read cannot be returned
+            await hekou.return_package(pid, "不属于本单位职责")
+        with pytest.raises(BadRequest):
+            await hekou.return_package(pid, "  ")
+        with pytest.raises(NotFound):
+            await hekou.sign_for("0" * 32)
+        assert await hekou_out.run_once() == 0
+    finally:
+        await city_out.stop()
+        await hekou_out.stop()
+        await city_site.down()
+        await hekou_site.down()
+        await hekou_engine.dispose()
+
+
+async def test_a_node_without_a_unit_certificate_says_so(hub: Any) -> None:
+    with pytest.raises(NotFound) as exc:
+        await hub.app[EXCHANGE].send_document(title="x", document=XML, recipients=["dy-city"])
+    assert exc.value.key == "error.exchange_no_identity"
+
+
+async def _append(items: list[Any], item: Any) -> None:
+    items.append(item)
