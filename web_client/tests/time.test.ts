@@ -25,3 +25,21 @@ describe('Chinese dates', () => {
     expect(fileSize(52311)).toBe('51.1 KB')
   })
 })
+
+import { i18n } from '@/i18n'
+import zh from '@/i18n/zh-CN'
+import en from '@/i18n/en'
+
+describe('translations', () => {
+  it('compile, and both languages have the same keys', () => {
+    const keys = (o: object, p = ''): string[] =>
+      Object.entries(o).flatMap(([k, v]) => (typeof v === 'object' ? keys(v, p + k + '.') : [p + k]))
+    expect(keys(en)).toEqual(keys(zh))
+    for (const loc of ['zh-CN', 'en'] as const) {
+      i18n.global.locale.value = loc
+      for (const k of keys(zh)) expect(() => i18n.global.t(k, { n: 1, name: 'x', channel: 'y', read: 1, unread: 1, names: 'a', msg: 'm', title: 't', online: 1, total: 2 })).not.toThrow()
+    }
+    i18n.global.locale.value = 'zh-CN'
+    expect(i18n.global.t('rail.mentioned')).toBe('有人@我')
+  })
+})

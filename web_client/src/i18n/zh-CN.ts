@@ -42,7 +42,7 @@ export default {
     browse: '浏览公开频道',
     none: '没有匹配的会话',
     unread: '{n}条未读',
-    mentioned: '有人@我',
+    mentioned: "有人{'@'}我",
   },
   newChannel: {
     title: '新建频道',
@@ -161,6 +161,6 @@ export default {
   },
   todo: { title: '待办', hint: '审批、报送等待办事项将显示在这里' },
   video: { title: '视频', hint: '视频会议功能即将上线' },
-  notify: { dm: '{name}', mention: '{name} 在 {channel} 中@了你', file: '[文件] {name}', card: '[卡片] {title}' },
+  notify: { dm: '{name}', mention: "{name} 在 {channel} 中{'@'}了你", file: '[文件] {name}', card: '[卡片] {title}' },
   errors: { network: '网络异常，请稍后再试' },
 }

@@ -155,6 +155,9 @@ export const useChatStore = defineStore('chat', () => {
       }
       if (m.sender.id === me.value?.id && m.seq > ch.last_read_seq) ch.last_read_seq = m.seq
     }
+    // sending moves the sender's read position to the message (without a `read` push)
+    const r = reads.value[m.channel_id]
+    if (r && isNew && (r[m.sender.id] ?? 0) < m.seq) r[m.sender.id] = m.seq
     if (changed) {
       persist([m])
       bump(m.channel_id)
@@ -459,7 +462,7 @@ export const useChatStore = defineStore('chat', () => {
       setTimeout(() => {
         readTimers.delete(channelId)
         void markRead(channelId)
-      }, 300),
+      }, 120),
     )
   }
   async function markRead(channelId: number) {
