@@ -63,13 +63,16 @@ def import_docx_bytes(data: bytes, limits: ZipLimits = ZipLimits()) -> Document:
     blocks = sum(1 for _ in word.element.body.iter(qn("w:p"), qn("w:tc")))
     if blocks > MAX_BLOCKS:
         raise TooLarge("error.doc_too_large", what="paragraphs", size=blocks, limit=MAX_BLOCKS)
-    items = list(_blocks(word.element.body, word))
-    header: list[Line] = []
-    for section in word.sections:
-        parts = [section.header] + ([section.first_page_header] if section.different_first_page_header_footer else [])
-        for part in parts:
-            for item in _blocks(part._element, part):
-                header.extend(_layout_lines(item))
+    try:
+        items = list(_blocks(word.element.body, word))
+        header: list[Line] = []
+        for section in word.sections:
+            parts = [section.header] + ([section.first_page_header] if section.different_first_page_header_footer else [])
+            for part in parts:
+                for item in _blocks(part._element, part):
+                    header.extend(_layout_lines(item))
+    except Exception as exc:  # a package python-docx opened but cannot walk (a styles part of the wrong type…)
+        raise BadRequest("error.doc_not_docx", detail=f"{type(exc).__name__}: {exc}"[:200]) from None
     return read_fields(items, header)
 
 

@@ -181,8 +181,22 @@ class _Found:
     fields: dict[str, Any] = field(default_factory=dict)
 
     def put(self, name: str, value: Any) -> None:
-        if value not in (None, "", []) and name not in self.fields:
+        """Keep the first value found for a field, if the model accepts it: what is printed
+        but unreadable (2026年2月30日, a 300-character "name") stays missing."""
+        if isinstance(value, list) and name != "body":
+            value = [v for v in value if _acceptable(name, [v])]
+        if value in (None, "", []) or name in self.fields:
+            return
+        if name == "body" or _acceptable(name, value):
             self.fields[name] = value
+
+
+def _acceptable(name: str, value: Any) -> bool:
+    try:
+        Document.from_json({name: value})
+    except HubError:
+        return False
+    return True
 
 
 def _layout_rows(grid: Grid) -> list[Line]:

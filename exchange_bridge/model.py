@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from hub.errors import BadRequest
 
@@ -99,6 +99,13 @@ FIELD_LABELS: Mapping[str, str] = {
     "body": "正文", "attachments": "附件说明", "signed_by": "发文机关署名", "date": "成文日期", "note": "附注",
     "cc": "抄送机关", "printed_by": "印发机关", "printed_date": "印发日期",
 }
+
+# Sizes: the schema (schema/document-1.xsd) allows the same, so every Document can be written.
+Name = Annotated[str, StringConstraints(max_length=200)]
+Short = Annotated[str, StringConstraints(max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=500)]
+NoteText = Annotated[str, StringConstraints(max_length=2000)]
+MAX_BLOCKS = 20_000
 
 _SPACES = re.compile(r"[\s\u3000\u00a0]+")
 
@@ -225,7 +232,7 @@ class Paragraph(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["paragraph"] = "paragraph"
-    text: str
+    text: Annotated[str, StringConstraints(max_length=100_000)]
     level: int = Field(default=0, ge=0, le=4)
 
 
@@ -235,7 +242,8 @@ class Table(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["table"] = "table"
-    rows: list[list[str]]
+    rows: Annotated[list[Annotated[list[Annotated[str, StringConstraints(max_length=10_000)]], Field(max_length=100)]],
+                    Field(max_length=2000)]
 
 
 Block = Annotated[Union[Paragraph, Table], Field(discriminator="type")]
@@ -247,8 +255,8 @@ class Attachment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1)
-    file: str | None = None
+    name: LongText = Field(min_length=1)
+    file: LongText | None = None
 
 
 # ---------------------------------------------------------------- 行文方向
@@ -319,21 +327,21 @@ class Document(BaseModel):
 
     kind: Kind | None = None
     direction: Direction | None = None
-    copy_no: str | None = None
+    copy_no: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,8}$")] | None = None
     secrecy: str | None = None
     urgency: Urgency | None = None
-    issuer: str | None = None
+    issuer: Short | None = None
     number: DocNumber | None = None
-    signer: list[str] = []
-    title: str | None = None
-    to: list[str] = []
-    body: list[Block] = []
-    attachments: list[Attachment] = []
-    signed_by: list[str] = []
+    signer: Annotated[list[Name], Field(max_length=20)] = []
+    title: LongText | None = None
+    to: Annotated[list[Name], Field(max_length=500)] = []
+    body: Annotated[list[Block], Field(max_length=MAX_BLOCKS)] = []
+    attachments: Annotated[list[Attachment], Field(max_length=200)] = []
+    signed_by: Annotated[list[Name], Field(max_length=500)] = []
     date: DocDate | None = None
-    note: str | None = None
-    cc: list[str] = []
-    printed_by: str | None = None
+    note: NoteText | None = None
+    cc: Annotated[list[Name], Field(max_length=500)] = []
+    printed_by: Short | None = None
     printed_date: DocDate | None = None
     missing: list[str] = []
 

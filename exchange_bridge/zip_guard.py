@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from hub.errors import BadRequest, TooLarge
@@ -38,7 +39,7 @@ def checked_package(data: bytes, limits: ZipLimits = ZipLimits()) -> bytes:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
         raise BadRequest("error.doc_not_docx", detail=f"not a zip archive ({exc})") from None
     if len(members) > limits.max_members:
         raise TooLarge("error.doc_too_large", what="members", size=len(members), limit=limits.max_members)
@@ -74,7 +75,7 @@ def checked_package(data: bytes, limits: ZipLimits = ZipLimits()) -> bytes:
                         if b"<!DOCTYPE" in head[-16:] + chunk or b"<!ENTITY" in head[-16:] + chunk:
                             raise BadRequest("error.doc_not_docx", detail=f"{m.filename} declares a DTD")
                         head = chunk
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, ValueError, EOFError, OSError, RuntimeError) as exc:
             raise BadRequest("error.doc_not_docx", detail=f"{m.filename}: {exc}") from None
         _check_ratio(m.filename, size, m.compress_size, limits)
     return data

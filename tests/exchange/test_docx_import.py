@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from doc_samples import UNSTYLED, expected, make_docx, sample_names
 
-from exchange_bridge.docx_import import import_docx
+from exchange_bridge.docx_import import import_docx, import_docx_bytes
 from exchange_bridge.model import FIELDS, Document, Paragraph, Table
 from hub.cli import main
 from hub.errors import HubError
@@ -299,3 +299,72 @@ def test_heading_styles_give_levels_where_markers_are_missing(tmp_path):
         {"text": "培训安排", "style": "Heading 1"}, {"text": "时间地点", "style": "Heading 2"}, "另行通知。",
     ]))
     assert [(b.level, b.text) for b in doc.body] == [(1, "培训安排"), (2, "时间地点"), (0, "另行通知。")]
+
+
+# ---------------------------------------------------------------- any arrangement, any damage
+
+FIELD_LIKE = [
+    "", "000001", "机密★1年", "特急", "秘密　加急", "东营市人民政府文件", "东政发〔2026〕3号", "东政发〔2026〕0号",
+    "签发人：李建国", "签发人：", "关于做好工作的通知", "关于", "各县区人民政府：", "：", "为做好工作，现通知如下。",
+    "一、总体要求", "（一）", "1．", "（1）", "附件：", "附件：1．表", "2．名单", "东营市人民政府", "2026年11月20日",
+    "2026年2月30日印发", "2026年13月1日", "二〇二六年十一月二十日", "（此件公开发布）", "（", "抄送：", "抄送：甲，乙。",
+    "东营市人民政府办公室　2026年11月20日印发", "印发", "第12号", "第0号", "附件1", "〔此处加盖印章〕", "令", "纪要",
+    "抄送：" + "很长的机关名称" * 40, "（" + "附注" * 1500 + "）", "关于" + "很长" * 100 + "的通知",
+    "东营市人民政府" * 20, "\t", "　", "文件", "东 营 市", "2026 年 1 月 1 日印发", "[2026]", "云政函[2026]8号　签发人：甲　乙",
+]
+
+
+def test_any_arrangement_of_field_like_lines_reads_into_a_valid_document():
+    import random
+
+    from exchange_bridge.field_reader import Grid, Line, read_fields
+    from exchange_bridge.xml_codec import dump_xml, load_xml
+
+    rng = random.Random(20261124)
+    for _ in range(500):
+        items = []
+        for _ in range(rng.randint(0, 25)):
+            if rng.random() < 0.05:
+                items.append(Grid(tuple(tuple(rng.choice(FIELD_LIKE) for _ in range(rng.randint(0, 3)))
+                                        for _ in range(rng.randint(0, 3)))))
+            else:
+                text = rng.choice(FIELD_LIKE) + (rng.choice(FIELD_LIKE) if rng.random() < 0.1 else "")
+                items.append(Line(text, align=rng.choice([None, "center", "right"]), red=rng.random() < 0.1))
+        doc = read_fields(items, [Line(rng.choice(FIELD_LIKE))])
+        assert doc.missing == doc.absent()
+        assert load_xml(dump_xml(doc)) == doc, items
+
+
+def test_damaged_packages_are_read_or_refused_never_crash(samples):
+    import random
+
+    data = (samples / "field-standard-notice.docx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    rng = random.Random(3)
+    outcomes = set()
+    for trial in range(150):
+        if trial % 3 == 0:
+            blob = bytearray(data)
+            for _ in range(rng.randint(1, 20)):
+                blob[rng.randrange(len(blob))] = rng.randrange(256)
+        else:
+            damaged = dict(parts)
+            name = rng.choice(["word/document.xml", "word/styles.xml", "[Content_Types].xml",
+                               "word/_rels/document.xml.rels", "_rels/.rels"])
+            x = bytearray(damaged[name])
+            for _ in range(rng.randint(1, 5)):
+                i = rng.randrange(len(x))
+                x[i:i + rng.randint(0, 30)] = bytes(rng.choice(b"<>/&\"'= abcw:") for _ in range(rng.randint(0, 5)))
+            damaged[name] = bytes(x)
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as z:
+                for k, v in damaged.items():
+                    z.writestr(k, v)
+            blob = out.getvalue()
+        try:
+            import_docx_bytes(bytes(blob))
+            outcomes.add("read")
+        except HubError as exc:
+            outcomes.add(exc.code)
+    assert "bad_request" in outcomes

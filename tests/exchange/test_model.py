@@ -151,7 +151,8 @@ def test_missing_names_only_absent_fields():
 
 @pytest.mark.parametrize("bad", [
     {"secrecy": "绝对机密"}, {"urgency": "很急"}, {"to": [""]}, {"body": [{"type": "paragraph", "text": "x", "level": 5}]},
-    {"body": [{"type": "image"}]}, {"colour": "red"}, {"date": "明天"},
+    {"body": [{"type": "image"}]}, {"colour": "red"}, {"date": "明天"}, {"title": "长" * 501}, {"to": ["长" * 201]},
+    {"copy_no": "第一份"}, {"note": "注" * 2001},
 ])
 def test_bad_fields_are_refused_with_a_stable_code(bad):
     with pytest.raises(BadRequest) as caught:
