@@ -86,21 +86,15 @@ class FastEmitManager(socketio.AsyncManager):
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
         packets: list[eio_packet.Packet] | None = None  # built on first use
-        frames = fanout.ws_frames(parts) if self.direct else b""
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        skip = skip_sid if isinstance(skip_sid, list) else ([skip_sid] if skip_sid is not None else None)
         sockets = self.server.eio.sockets
-        try_write = fanout.try_write
-        batch = self._batch
-        delivered = 0
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
-            sock = sockets.get(eio_sid)
-            if sock is None or sock.closed:
-                continue
-            delivered += 1
-            if frames and try_write(sock, frames, batch):
-                continue
+        participants = self.get_participants(namespace, room)
+        if self.direct:
+            delivered, queued = fanout.write_many(participants, sockets, skip, fanout.ws_frames(parts), self._batch)
+        else:
+            queued = [s for sid, e in participants if not (skip and sid in skip) and (s := sockets.get(e)) and not s.closed]
+            delivered = len(queued)
+        for sock in queued:
             if packets is None:
                 packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
             for pkt in packets:
