@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docx
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.table import Table as DocxTable
@@ -64,26 +66,49 @@ def import_docx_bytes(data: bytes, limits: ZipLimits = ZipLimits()) -> Document:
     if blocks > MAX_BLOCKS:
         raise TooLarge("error.doc_too_large", what="paragraphs", size=blocks, limit=MAX_BLOCKS)
     try:
-        items = list(_blocks(word.element.body, word))
+        styles = _paragraph_styles(word)
+        items = list(_blocks(word.element.body, word, styles))
         header: list[Line] = []
         for section in word.sections:
             parts = [section.header] + ([section.first_page_header] if section.different_first_page_header_footer else [])
             for part in parts:
-                for item in _blocks(part._element, part):
+                for item in _blocks(part._element, part, styles):
                     header.extend(_layout_lines(item))
     except Exception as exc:  # a package python-docx opened but cannot walk (a styles part of the wrong type…)
         raise BadRequest("error.doc_not_docx", detail=f"{type(exc).__name__}: {exc}"[:200]) from None
     return read_fields(items, header)
 
 
-def _blocks(container: Any, parent: Any) -> Any:
+@dataclass(frozen=True, slots=True)
+class _Style:
+    name: str
+    align: Any
+    size: float | None
+
+
+def _paragraph_styles(word: Any) -> dict[str | None, _Style]:
+    """Paragraph styles by id, read once (python-docx looks the default style up per
+    paragraph by scanning every style); None maps to the default paragraph style."""
+    styles: dict[str | None, _Style] = {}
+    for style in word.styles:
+        if style.type != WD_STYLE_TYPE.PARAGRAPH:
+            continue
+        entry = _Style(style.name or "", style.paragraph_format.alignment,
+                       style.font.size.pt if style.font.size is not None else None)
+        styles[style.style_id] = entry
+        if style.element.get(qn("w:default")) in ("1", "true"):
+            styles[None] = entry
+    return styles
+
+
+def _blocks(container: Any, parent: Any, styles: dict[str | None, _Style]) -> Any:
     """Paragraphs (with any text boxes anchored in them first) and tables, in order."""
     for child in container.iterchildren():
         if child.tag == qn("w:p"):
             for box in child.iter(qn("w:txbxContent")):
                 if not any(a.tag == _MC_FALLBACK for a in box.iterancestors()):
-                    yield from _blocks(box, parent)
-            yield _line(DocxParagraph(child, parent))
+                    yield from _blocks(box, parent, styles)
+            yield _line(DocxParagraph(child, parent), styles)
         elif child.tag == qn("w:tbl"):
             table = DocxTable(child, parent)
             rows = []
@@ -96,7 +121,7 @@ def _blocks(container: Any, parent: Any) -> Any:
         elif child.tag == qn("w:sdt"):
             content = child.find(qn("w:sdtContent"))
             if content is not None:
-                yield from _blocks(content, parent)
+                yield from _blocks(content, parent, styles)
 
 
 def _dedupe_merged(cells: list[str]) -> list[str]:
@@ -114,12 +139,12 @@ def _layout_lines(item: Line | Grid) -> list[Line]:
     return [Line("\t".join(c for c in row if c)) for row in item.rows]
 
 
-def _line(p: DocxParagraph) -> Line:
+def _line(p: DocxParagraph, styles: dict[str | None, _Style]) -> Line:
     align = p.paragraph_format.alignment
-    style = p.style
+    style = styles.get(p._p.style) or styles.get(None)
     style_name = style.name if style is not None else ""
     if align is None and style is not None:
-        align = style.paragraph_format.alignment
+        align = style.align
     red, size = False, None
     for run in p.runs:
         if not run.text.strip():
@@ -131,7 +156,7 @@ def _line(p: DocxParagraph) -> Line:
         if color is not None and color.type is not None and color.rgb is not None:
             r, g, b = color.rgb[0], color.rgb[1], color.rgb[2]
             red = red or (r >= 0xB0 and g <= 0x60 and b <= 0x60)
-    if size is None and style is not None and style.font.size is not None:
-        size = style.font.size.pt
+    if size is None and style is not None:
+        size = style.size
     return Line(text=p.text, align=_ALIGN.get(align) if align is not None else None, style=style_name or "",
                 red=red, size=size)

@@ -164,6 +164,10 @@ def parse_hardened(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Eleme
         raise BadRequest("error.doc_xml_forbidden", what="DTD (<!DOCTYPE>)")
     if "<!ENTITY" in text:
         raise BadRequest("error.doc_xml_forbidden", what="ENTITY (<!ENTITY>)")
+    # Every element opens with "<" not followed by "/": an upper bound, counted in C.
+    upper = text.count("<") - text.count("</")
+    if upper > limits.max_elements:
+        raise TooLarge("error.doc_too_large", what="elements", size=upper, limit=limits.max_elements)
     events = etree.iterparse(
         io.BytesIO(data), events=("start", "end"), resolve_entities=False, load_dtd=False, no_network=True,
         dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True,
