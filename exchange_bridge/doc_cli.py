@@ -3,6 +3,7 @@
     changtong doc import FILE.docx [--json]              Word → the document model
     changtong doc export FILE [--format xml] [-o OUT]    .docx / .json / .xml → exchange XML (or JSON)
     changtong doc validate FILE.xml                      check an exchange XML file
+    changtong doc render FILE --format docx|pdf -o OUT   red-header file per GB/T 9704 (render/cli.py)
 
 Errors are `HubError`s: hub/cli.py prints the translated message and the code and exits 1.
 """
@@ -37,6 +38,10 @@ def add_commands(sub: Any) -> None:
     val = actions.add_parser("validate", help="check an exchange XML file against the schema")
     val.add_argument("file", help="the .xml file")
 
+    from .render import cli as render_cli  # `doc render` (套头打印): exchange_bridge/render/cli.py
+
+    render_cli.add_commands(actions)
+
 
 def run(args: argparse.Namespace, config: Any) -> int:
     if args.action == "import":
@@ -55,6 +60,10 @@ def run(args: argparse.Namespace, config: Any) -> int:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         return 0
+    if args.action == "render":
+        from .render import cli as render_cli
+
+        return render_cli.run(args, config)
     if args.action == "validate":
         from .xml_codec import load_xml_file
 

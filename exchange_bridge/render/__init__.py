@@ -1,0 +1,37 @@
+"""Red-header (套头) printing: a document model laid out per GB/T 9704-2012.
+
+    render_docx(doc) -> bytes    the Word file, naming the standard fonts
+    render_pdf(doc)  -> bytes    that file through LibreOffice, with free fonts mapped in
+
+See docs/rendering.md for the layout, the fonts and their mapping. The modules load on
+first use, so `changtong` starts without python-docx.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..model import Document
+
+__all__ = ["FONTS", "build", "docx_to_pdf", "render_docx", "render_pdf"]
+
+
+def render_pdf(doc: Document, *, timeout: float = 120.0) -> bytes:
+    """The red-header PDF's bytes (LibreOffice must be installed: render/install.sh)."""
+    from .pdf import docx_to_pdf
+    from .redhead import render_docx
+
+    return docx_to_pdf(render_docx(doc), timeout=timeout)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FONTS", "build", "render_docx"):
+        from . import redhead
+
+        return getattr(redhead, name)
+    if name == "docx_to_pdf":
+        from .pdf import docx_to_pdf
+
+        return docx_to_pdf
+    raise AttributeError(name)
