@@ -67,6 +67,7 @@ _URGENCY = re.compile(r"^(?:紧急程度\s*[:：]?\s*)?(?P<u>特急|加急|特�
 _DATE_ONLY = re.compile(r"^[0-9０-９〇○零Ｏ一二三四五六七八九十\s]{4,}年[0-9０-９一二三四五六七八九十\s]{1,4}月[0-9０-９一二三四五六七八九十\s]{1,4}日$")
 _PRINTED = re.compile(r"^(?P<by>.*?)\s*(?P<date>[0-9０-９〇○零一二三四五六七八九十]{4}\s*年[^年]{1,8}?日)\s*印\s*发$")
 _CC = re.compile(r"^抄\s*[送报]\s*[:：]\s*(?P<rest>.*)$")  # 抄报 (to superiors) in older files
+_TO_LABEL = re.compile(r"^主\s*送\s*[:：]\s*(?P<rest>.+)$")  # 主送 printed with a label (纪要, 版记)
 _ATTACH = re.compile(r"^附\s*件\s*[:：]\s*(?P<rest>.*)$")
 _ATTACH_PAGE = re.compile(r"^附件\s*[0-9０-９一二三四五六七八九十]*$")
 _ITEM_NO = re.compile(r"^\s*[0-9０-９]{1,3}\s*[．.、]\s*")
@@ -271,7 +272,7 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
             i += 1
             continue
         if number_at is not None and i < number_at:
-            issuer_lines.extend(_flat(t) for t in item.text.split("\t") if _flat(t))
+            issuer_lines.extend(name for part in item.text.split("\t") for name in _split_organs(part))
             i += 1
             continue
         if number_at is not None and i <= head_lines[-1]:
@@ -283,7 +284,7 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
                 i += 1
             continue
         if number_at is None and not issuer_lines and _is_issuer_mark(item):
-            issuer_lines.append(flat)
+            issuer_lines.extend(_split_organs(item.text))
             i += 1
             continue
         break
@@ -330,7 +331,10 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
     while i < n and isinstance(lines[i], Line) and not _flat(text_at(i)):
         i += 1
     to_end = _recipients_end(lines, i)
-    if to_end is not None:
+    if i < n and isinstance(lines[i], Line) and (m := _TO_LABEL.match(_flat(text_at(i)))):
+        found.put("to", _split_names(m["rest"]))
+        i += 1
+    elif to_end is not None:
         found.put("to", _split_names("".join(_flat(text_at(k)) for k in range(i, to_end + 1))))
         i = to_end + 1
 
@@ -418,6 +422,8 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
                 k += 1
                 rest += _flat(text_at(k))
             cc.extend(n for n in _split_names(rest) if n not in cc)
+        elif m := _TO_LABEL.match(flat):
+            found.put("to", _split_names(m["rest"]))
         elif m := _PRINTED.match(flat):
             found.put("printed_by", _flat(m["by"]))
             found.put("printed_date", _flat(m["date"]))

@@ -368,3 +368,14 @@ def test_damaged_packages_are_read_or_refused_never_crash(samples):
         except HubError as exc:
             outcomes.add(exc.code)
     assert "bad_request" in outcomes
+
+
+def test_a_joint_mark_on_one_line_and_a_labelled_recipient_line_in_the_footer(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府　东营军分区　文件", "red": True}, "东政发〔2026〕6号", "关于做好2026年度征兵工作的通知",
+        "现将有关事项通知如下。", "东营市人民政府　东营军分区", "2026年3月2日",
+        "主送：各县区人民政府，各县区人民武装部", "抄送：省军区。", "东营市人民政府办公室　2026年3月2日印发",
+    ]))
+    assert doc.issuer == "东营市人民政府\n东营军分区文件"
+    assert doc.to == ["各县区人民政府", "各县区人民武装部"] and doc.cc == ["省军区"]
+    assert doc.direction == "下行文"
