@@ -288,6 +288,9 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
             i += 1
             continue
         break
+    if not issuer_lines:
+        # A 版头 printed in the page header (some templates do): its mark counts.
+        issuer_lines = next((_split_organs(line.text) for line in header if _is_issuer_mark(line)), [])
     if issuer_lines:
         names = [t for t in issuer_lines if t != "文件"]
         suffix = "文件" if "文件" in issuer_lines else ""
@@ -479,6 +482,15 @@ def _is_names_only(text: str) -> bool:
 
 
 def _read_number_line(text: str, found: _Found, signer_names: list[str]) -> None:
+    """发文字号, 签发人, and 份号 / 密级 / 紧急程度 sharing its line (信函格式 prints 份号 left, number right)."""
+    kept = []
+    for token in re.split(r"[\s\u3000]{2,}|\t", text.strip()):
+        if marks := _marks(token):
+            for k, v in marks.items():
+                found.put(k, v)
+        else:
+            kept.append(token)
+    text = "　".join(kept)
     flat = _flat(text)
     signer = _SIGNER.search(flat)
     if signer:

@@ -379,3 +379,14 @@ def test_a_joint_mark_on_one_line_and_a_labelled_recipient_line_in_the_footer(tm
     assert doc.issuer == "东营市人民政府\n东营军分区文件"
     assert doc.to == ["各县区人民政府", "各县区人民武装部"] and doc.cc == ["省军区"]
     assert doc.direction == "下行文"
+
+
+def test_a_letter_with_marks_beside_the_number_and_the_mark_in_the_page_header(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "000007　　　　　　东财函〔2026〕30号", "秘密★6个月", "关于提供财政数据的函", "市统计局：", "请提供数据。",
+        "东营市财政局", "2026年6月6日",
+    ], header=["东营市财政局文件"]))
+    assert (doc.copy_no, doc.secrecy) == ("000007", "秘密★6个月")
+    assert doc.number.agency == "东财函" and doc.number.serial == 30
+    assert doc.issuer == "东营市财政局文件"
+    assert doc.title == "关于提供财政数据的函" and doc.to == ["市统计局"]
