@@ -99,3 +99,74 @@ def fit_mark(text: str, width_pt: float, size_pt: float = SIZE_CHU, min_scale: i
     if scale >= min_scale:
         return size_pt, scale
     return width_pt / (text_width_em(text) * min_scale / 100), min_scale
+
+
+# ---- title lines (7.3.1: 回行时词意完整，排列对称，使用梯形或菱形)
+
+_NO_LINE_START: Final = set("，。、；：？！）》」』〕】”’…—·")
+_NO_LINE_END: Final = set("（《「『〔【“‘")
+_KINDS: Final = ("通知", "通报", "报告", "请示", "批复", "意见", "决定", "决议", "命令", "公报", "公告", "通告",
+                 "议案", "函", "纪要", "会议纪要")
+_AFTER_JOINERS: Final = ("、", "和", "及", "与", "暨")
+_AFTER_VERBS: Final = ("印发", "转发", "批转", "开展", "做好", "加强", "进一步")
+
+
+def _break_penalty(text: str, i: int) -> float | None:
+    """How bad a line break before text[i] is; None where it may not go."""
+    a, b = text[i - 1], text[i]
+    if b in _NO_LINE_START or a in _NO_LINE_END:
+        return None
+    if a.isascii() and a.isalnum() and b.isascii() and b.isalnum():
+        return None  # inside a number or a word
+    rest = text[i:]
+    if rest in _KINDS or (a == "的" and rest in _KINDS):
+        return None  # the kind (文种) never stands alone
+    if text.startswith("关于", i):
+        return 0.0  # 发文机关 / 关于……的通知: the usual break
+    if text.endswith("关于", 0, i):
+        return 4.0
+    if a in _AFTER_JOINERS or a == "的" or text.endswith(_AFTER_VERBS, 0, i):
+        return 3.0
+    year = text[:i].removesuffix("度").removesuffix("年")
+    if year != text[:i] and year[-1:].isdigit() and b != "度":
+        return 2.0  # after a year: 2026年 | 冬季……, 2026年度 | 预算……
+    return 12.0  # somewhere inside a phrase: words may be split
+
+
+def title_lines(text: str, capacity_em: float) -> list[str]:
+    """Split a title into lines of at most `capacity_em` ems: as few lines as fit, broken
+    where the words allow (before 关于, after 的, 、, 和 …), the lines as even as can be,
+    a shorter line above a longer one (梯形) preferred."""
+    if text_width_em(text) <= capacity_em or len(text) < 2:
+        return [text]
+    n = 1
+    while text_width_em(text) > n * capacity_em:
+        n += 1
+    best: tuple[float, list[str]] | None = None
+    for lines in range(n, n + 2):  # one line more if that breaks better
+        found = _best_split(text, lines, capacity_em)
+        if found and (best is None or found[0] + 6.0 * (lines - n) < best[0]):
+            best = (found[0] + 6.0 * (lines - n), found[1])
+    return best[1] if best else [text]
+
+
+def _best_split(text: str, lines: int, capacity_em: float) -> tuple[float, list[str]] | None:
+    mean = text_width_em(text) / lines
+    if lines == 1:
+        width = text_width_em(text)
+        return (0.0, [text]) if width <= capacity_em else None
+    best: tuple[float, list[str]] | None = None
+    for i in range(1, len(text)):
+        penalty = _break_penalty(text, i)
+        head = text[:i]
+        width = text_width_em(head)
+        if penalty is None or width > capacity_em:
+            continue
+        rest = _best_split(text[i:], lines - 1, capacity_em)
+        if rest is None:
+            continue
+        shape = 0.5 if lines == 2 and width > text_width_em(text[i:]) else 0.0
+        score = penalty + 0.5 * abs(width - mean) + shape + rest[0]
+        if best is None or score < best[0]:
+            best = (score, [head, *rest[1]])
+    return best

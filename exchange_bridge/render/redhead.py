@@ -374,8 +374,12 @@ def _table_borders(table) -> None:
 def _main(word: WordDocument, doc: Document) -> None:
     # Title: 2号 小标宋, two lines below the red rule, centred.
     if doc.title:
-        _para(word, doc.title, font=XIAOBIAOSONG, size=g.SIZE_2, align=WD_ALIGN_PARAGRAPH.CENTER,
-              before=2 * PITCH, grid=False)
+        par = _para(word, align=WD_ALIGN_PARAGRAPH.CENTER, before=2 * PITCH, grid=False)
+        capacity = g.TYPE_WIDTH_TW / 20 / (g.SIZE_2 + g.CONDENSE_TW / 20)
+        for i, line in enumerate(g.title_lines(doc.title, capacity)):
+            run = _run(par, line, XIAOBIAOSONG, g.SIZE_2)
+            if i:
+                run._r.insert(run._r.index(run._r.find(qn("w:t"))), OxmlElement("w:br"))
     # 主送: one line below the title, flush left, ending with a full-width colon.
     if doc.to:
         _para(word)

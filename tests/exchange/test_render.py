@@ -110,7 +110,9 @@ def test_the_word_file_sets_up_the_gbt9704_page_and_names_the_standard_fonts():
                      ("黑体", "Times New Roman"), ("楷体_GB2312", "Times New Roman")}
     by_text = {text: (font, sz, color) for text, font, sz, color in runs}
     assert by_text["东营市人民政府办公室文件"][0::2] == ("方正小标宋简体", "FF0000")  # the red issuer mark
-    assert by_text[notice().title] == ("方正小标宋简体", 44, None)  # 2号 小标宋
+    # 2号 小标宋, broken where the words allow (before 关于), not where the line is full
+    title = [text for text, font, sz, _ in runs if (font, sz) == ("方正小标宋简体", 44)]
+    assert title == ["东营市人民政府办公室", "关于做好2026年冬季安全生产工作的通知"]
     assert by_text["秘密★1年"][:2] == ("黑体", 32) and by_text["加急"][:2] == ("黑体", 32)
     assert by_text["一、提高思想认识，压实工作责任"][:2] == ("黑体", 32)
     assert by_text["（一）健全工作机制。"][:2] == ("楷体_GB2312", 32)  # the heading sentence only
@@ -266,9 +268,11 @@ def test_the_downward_head_marks_mark_number_and_red_rule(rendered):
     nx0, _, nx1, ny1 = page.black_box((LEFT, my1 + 5, RIGHT_EDGE, rule[0] - 0.3))
     assert near(rule[0] - ny1, 4.0, 0.7), rule[0] - ny1
     assert near((nx0 + nx1) / 2, 106, 1.0)  # a downward document's number is centred
-    # the title two lines below the rule, centred, in 2号
-    title = [ln for ln in lines if ln.text.startswith("东营市人民政府办公室关于")][0]
-    assert near(title.y0 - rule[1], 2 * 225 / 22, 2.0), title.y0 - rule[1]
+    # the title two lines below the rule, centred, in two lines broken before 关于
+    title = [ln for ln in lines if ln.y0 > rule[1] and ln.text in ("东营市人民政府办公室", "关于做好2026年冬季安全生产工作的通知")]
+    assert [ln.text for ln in title] == ["东营市人民政府办公室", "关于做好2026年冬季安全生产工作的通知"]
+    assert near(title[0].y0 - rule[1], 2 * 225 / 22, 2.0), title[0].y0 - rule[1]
+    assert all(near((ln.x0 + ln.x1) / 2, 106, 1.0) for ln in title), title
 
 
 @pytest.mark.slow
@@ -366,3 +370,19 @@ def test_render_to_docx_from_a_sample(samples, tmp_path):
     out = tmp_path / "notice.docx"
     assert main(["doc", "render", str(samples / "notice-downward.docx"), "-o", str(out)]) == 0
     assert import_docx(out).to_json() == import_docx(samples / "notice-downward.docx").to_json()
+
+
+# ---------------------------------------------------------------- title lines (pure)
+
+@pytest.mark.parametrize(("title", "lines"), [
+    ("关于商请协办2026年云岭文化旅游节的函", ["关于商请协办2026年云岭文化旅游节的函"]),
+    ("利津县人民政府关于申请拨付防汛物资储备资金的请示", ["利津县人民政府", "关于申请拨付防汛物资储备资金的请示"]),
+    ("东营市财政局关于商请提供2026年度预算执行情况的函", ["东营市财政局", "关于商请提供2026年度预算执行情况的函"]),
+    ("关于做好2026年暑期新时代文明实践工作的通知", ["关于做好2026年", "暑期新时代文明实践工作的通知"]),
+    ("东营市人民政府关于印发东营市安全生产专项整治三年行动实施方案和东营市城镇燃气安全排查整治工作方案的通知",
+     ["东营市人民政府关于印发", "东营市安全生产专项整治三年行动实施方案和", "东营市城镇燃气安全排查整治工作方案的通知"]),
+])
+def test_titles_break_where_the_words_allow(title, lines):
+    from exchange_bridge.render.geometry import title_lines
+
+    assert title_lines(title, 20) == lines
