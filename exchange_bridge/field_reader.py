@@ -218,237 +218,251 @@ def _is_layout_table(grid: Grid) -> bool:
 
 def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
     """The document the lines show; `missing` names every field not found."""
+    reader = _Reader(_normalised(items), header)
+    reader.head()
+    reader.title()
+    reader.recipients()
+    reader.signature()
+    reader.body()
+    reader.after_date()
+    doc = Document.from_json(reader.found.fields)
+    direction = doc.inferred_direction()
+    if direction:
+        doc = doc.model_copy(update={"direction": direction})
+    return doc.model_copy(update={"missing": doc.absent()})
+
+
+def _normalised(items: Sequence[Item]) -> list[Line | Grid]:
+    """Layout tables read as lines; soft line breaks (Shift+Enter) split lines as paragraphs do."""
     lines: list[Line | Grid] = []
     for item in items:
         if isinstance(item, Grid) and _is_layout_table(item):
             lines.extend(_layout_rows(item))
         elif isinstance(item, Line) and "\n" in item.text:
-            # Soft line breaks (Shift+Enter) separate fields as paragraphs do.
             lines.extend(replace(item, text=part) for part in item.text.split("\n"))
         else:
             lines.append(item)
-    found = _Found()
-    signer_names: list[str] = []
+    return lines
 
-    # Page header: 份号, 密级, 紧急程度 may be printed there.
-    for line in header:
-        if marks := _marks(line.text):
-            for k, v in marks.items():
-                found.put(k, v)
 
-    # ---- 版头 (head): marks, issuer mark, number + signer, up to the title.
-    i, n = 0, len(lines)
+class _Reader:
+    """Reads the parts in their printed order; `i` is the first line not yet read."""
 
-    def text_at(j: int) -> str:
-        item = lines[j]
+    def __init__(self, lines: list[Line | Grid], header: Sequence[Line]) -> None:
+        self.lines, self.header, self.n = lines, header, len(lines)
+        self.found = _Found()
+        self.i = 0
+        self.kind: str | None = None
+        self.date_at: int | None = None
+        self.body_end = self.footer_from = self.n
+        self.attachments: list[str] = []
+
+    def text_at(self, j: int) -> str:
+        item = self.lines[j]
         return item.text if isinstance(item, Line) else ""
 
-    # The head ends with the last line holding the 发文字号 or the 签发人 before the body begins.
-    head_lines: list[int] = []
-    for j in range(min(n, 24)):
-        item = lines[j]
-        if not isinstance(item, Line):
-            continue
-        flat = _flat(item.text)
-        if _SENTENCE.search(flat) or _looks_like_recipients(item.text):
-            break  # the body has begun: a number cited there is not this document's
-        if (_NUMBER_IN.search(flat) or _ORDER_NO.match(flat) or _SIGNER.search(flat)) and len(flat) <= 60:
-            head_lines.append(j)
-        elif head_lines and not (_is_names_only(item.text) and signer_names_possible(lines, head_lines)):
+    def is_line(self, j: int) -> bool:
+        return j < self.n and isinstance(self.lines[j], Line)
+
+    def skip_blank(self) -> None:
+        while self.is_line(self.i) and not _flat(self.text_at(self.i)):
+            self.i += 1
+
+    def put_marks(self, text: str) -> bool:
+        marks = _marks(text)
+        for k, v in (marks or {}).items():
+            self.found.put(k, v)
+        return marks is not None
+
+    # ---- 版头: marks, issuer mark, number + signer
+    def head(self) -> None:
+        lines, found = self.lines, self.found
+        for line in self.header:  # 份号, 密级, 紧急程度 may be printed in the page header
+            self.put_marks(line.text)
+        # The head ends with the last line holding the 发文字号 or the 签发人 before the body begins.
+        head_lines: list[int] = []
+        for j in range(min(self.n, 24)):
+            item = lines[j]
+            if not isinstance(item, Line):
+                continue
+            flat = _flat(item.text)
+            if _SENTENCE.search(flat) or _looks_like_recipients(item.text):
+                break  # the body has begun: a number cited there is not this document's
+            if (_NUMBER_IN.search(flat) or _ORDER_NO.match(flat) or _SIGNER.search(flat)) and len(flat) <= 60:
+                head_lines.append(j)
+            elif head_lines and not (_is_names_only(item.text) and signer_names_possible(lines, head_lines)):
+                break
+        number_at = head_lines[0] if head_lines else None
+        issuer_lines: list[str] = []
+        signer_names: list[str] = []
+        while self.i < self.n:
+            item = lines[self.i]
+            if isinstance(item, Grid):
+                break
+            if not _flat(item.text) or self.put_marks(item.text):
+                self.i += 1
+                continue
+            if number_at is not None and self.i < number_at:
+                issuer_lines.extend(name for part in item.text.split("\t") for name in _split_organs(part))
+                self.i += 1
+                continue
+            if number_at is not None and self.i <= head_lines[-1]:
+                _read_number_line(item.text, found, signer_names)
+                self.i += 1
+                # 签发人 continued on the next lines (joint upward documents): names only.
+                while self.is_line(self.i) and signer_names and _is_names_only(self.text_at(self.i)):
+                    signer_names.extend(re.split(r"\s+", self.text_at(self.i).strip()))
+                    self.i += 1
+                continue
+            if number_at is None and not issuer_lines and _is_issuer_mark(item):
+                issuer_lines.extend(_split_organs(item.text))
+                self.i += 1
+                continue
             break
-    number_at = head_lines[0] if head_lines else None
-    issuer_lines: list[str] = []
-    while i < n:
-        item = lines[i]
-        if isinstance(item, Grid):
-            break
-        flat = _flat(item.text)
-        if not flat:
-            i += 1
-            continue
-        if marks := _marks(item.text):
-            for k, v in marks.items():
-                found.put(k, v)
-            i += 1
-            continue
-        if number_at is not None and i < number_at:
-            issuer_lines.extend(name for part in item.text.split("\t") for name in _split_organs(part))
-            i += 1
-            continue
-        if number_at is not None and i <= head_lines[-1]:
-            _read_number_line(item.text, found, signer_names)
-            i += 1
-            # 签发人 continued on the next lines (joint upward documents): names only.
-            while i < n and isinstance(lines[i], Line) and signer_names and _is_names_only(text_at(i)):
-                signer_names.extend(re.split(r"\s+", text_at(i).strip()))
-                i += 1
-            continue
-        if number_at is None and not issuer_lines and _is_issuer_mark(item):
-            issuer_lines.extend(_split_organs(item.text))
-            i += 1
-            continue
-        break
-    if not issuer_lines:
-        # A 版头 printed in the page header (some templates do): its mark counts.
-        issuer_lines = next((_split_organs(line.text) for line in header if _is_issuer_mark(line)), [])
-    if issuer_lines:
-        names = [t for t in issuer_lines if t != "文件"]
-        suffix = "文件" if "文件" in issuer_lines else ""
-        found.put("issuer", "\n".join(names) + suffix)
-    if signer_names:
+        if not issuer_lines:
+            # A 版头 printed in the page header (some templates do): its mark counts.
+            issuer_lines = next((_split_organs(line.text) for line in self.header if _is_issuer_mark(line)), [])
+        if issuer_lines:
+            names = [t for t in issuer_lines if t != "文件"]
+            found.put("issuer", "\n".join(names) + ("文件" if "文件" in issuer_lines else ""))
         found.put("signer", signer_names)
 
-    # ---- title: the first lines after the head, up to the recipients or the body.
-    while i < n and isinstance(lines[i], Line) and not _flat(text_at(i)):
-        i += 1
-    title_parts: list[str] = []
-    j = i
-    while j < n and isinstance(lines[j], Line) and len(title_parts) < 5:
-        line = lines[j]
-        flat = _flat(line.text)
-        if not flat or _looks_like_recipients(line.text) or _SENTENCE.search(flat) or len(flat) > 80 \
-                or _is_date(flat) or _ATTACH.match(flat) or heading_level(flat) or _CC.match(flat):
-            break
-        title_parts.append(flat)
-        j += 1
-        if kind_of("".join(title_parts)):
-            break
-    if title_parts:
-        joined = "".join(title_parts)
-        if not kind_of(joined):
-            styled = [k for k in range(i, i + len(title_parts))
-                      if lines[k].align == "center" or _is_title_style(lines[k])]  # type: ignore[union-attr]
+    # ---- 标题: the first lines after the head, up to the recipients or the body
+    def title(self) -> None:
+        self.skip_blank()
+        i, lines = self.i, self.lines
+        parts: list[str] = []
+        j = i
+        while self.is_line(j) and len(parts) < 5:
+            line = lines[j]
+            flat = _flat(line.text)  # type: ignore[union-attr]
+            if not flat or _looks_like_recipients(line.text) or _SENTENCE.search(flat) or len(flat) > 80 \
+                    or _is_date(flat) or _ATTACH.match(flat) or heading_level(flat) or _CC.match(flat):  # type: ignore[union-attr]
+                break
+            parts.append(flat)
+            j += 1
+            if kind_of("".join(parts)):
+                break
+        if parts and not kind_of("".join(parts)):
             # Without a 文种 at its end a title is believed only where centred or styled as one.
             keep = 0
-            while keep < len(styled) and styled[keep] == i + keep:
+            while keep < len(parts) and (lines[i + keep].align == "center" or _is_title_style(lines[i + keep])):  # type: ignore[union-attr]
                 keep += 1
-            title_parts = title_parts[:keep]
-            j = i + keep
-        if title_parts:
-            found.put("title", "".join(title_parts))
-            i = j
-    kind = kind_of(found.fields.get("title", "")) or kind_of(_flat(found.fields.get("issuer", "")).removesuffix("文件"))
-    found.put("kind", kind)
+            parts, j = parts[:keep], i + keep
+        if parts:
+            self.found.put("title", "".join(parts))
+            self.i = j
+        fields = self.found.fields
+        self.kind = kind_of(fields.get("title", "")) or kind_of(_flat(fields.get("issuer", "")).removesuffix("文件"))
+        self.found.put("kind", self.kind)
 
     # ---- 主送
-    while i < n and isinstance(lines[i], Line) and not _flat(text_at(i)):
-        i += 1
-    to_end = _recipients_end(lines, i)
-    if i < n and isinstance(lines[i], Line) and (m := _TO_LABEL.match(_flat(text_at(i)))):
-        found.put("to", _split_names(m["rest"]))
-        i += 1
-    elif to_end is not None:
-        found.put("to", _split_names("".join(_flat(text_at(k)) for k in range(i, to_end + 1))))
-        i = to_end + 1
+    def recipients(self) -> None:
+        self.skip_blank()
+        if self.is_line(self.i) and (m := _TO_LABEL.match(_flat(self.text_at(self.i)))):
+            self.found.put("to", _split_names(m["rest"]))
+            self.i += 1
+        elif (end := _recipients_end(self.lines, self.i)) is not None:
+            self.found.put("to", _split_names("".join(_flat(self.text_at(k)) for k in range(self.i, end + 1))))
+            self.i = end + 1
 
-    # ---- the end of the body: 成文日期 and the 署名 above it; 附件说明 before them.
-    date_at = next((k for k in range(i, n) if isinstance(lines[k], Line) and _is_date(text_at(k))), None)
-    footer_from = next((k for k in range(i, n) if isinstance(lines[k], Line)
-                        and (_CC.match(_flat(text_at(k))) or _PRINTED.match(_flat(text_at(k))))), n)
-    if date_at is not None and date_at > footer_from:
-        date_at = None
-    body_end = date_at if date_at is not None else footer_from
-    sign_from = body_end
-    if date_at is not None:
-        found.put("date", _flat(text_at(date_at)))
+    # ---- 成文日期 and the 署名 above it: where the body ends
+    def signature(self) -> None:
+        i, n = self.i, self.n
+        self.date_at = next((k for k in range(i, n) if self.is_line(k) and _is_date(self.text_at(k))), None)
+        self.footer_from = next((k for k in range(i, n) if self.is_line(k) and (
+            _CC.match(_flat(self.text_at(k))) or _PRINTED.match(_flat(self.text_at(k))))), n)
+        if self.date_at is not None and self.date_at > self.footer_from:
+            self.date_at = None
+        self.body_end = self.date_at if self.date_at is not None else self.footer_from
+        if self.date_at is None:
+            return
+        self.found.put("date", _flat(self.text_at(self.date_at)))
         signed: list[str] = []
-        k = date_at - 1
-        while k >= i and isinstance(lines[k], Line):
-            line = lines[k]
+        k = self.date_at - 1
+        while k >= i and self.is_line(k):
+            line: Line = self.lines[k]  # type: ignore[assignment]
             flat = _flat(line.text)
             if not flat or _SEAL.match(flat):
                 if not flat and signed and line.align != "right":
-                    above = lines[k - 1] if k - 1 >= i else None
+                    above = self.lines[k - 1] if k - 1 >= i else None
                     if not (isinstance(above, Line) and above.align == "right"):
                         break
                 k -= 1
                 continue
-            if not _is_organ_line(line) or heading_level(flat) or _ATTACH.match(flat) or (line.align not in (None, "right")
-                                                                                     and line.align != "center"):
-                break
-            if line.align is None and len(flat) > 40:
+            if not _is_organ_line(line) or heading_level(flat) or _ATTACH.match(flat) \
+                    or line.align not in (None, "right", "center") or (line.align is None and len(flat) > 40):
                 break
             signed.insert(0, line.text)
-            sign_from = k
+            self.body_end = k
             k -= 1
             if len(signed) >= 4:
                 break
         names: list[str] = []
         for text in signed:
             parts = _split_organs(text)
-            if kind == "命令" and parts:
+            if self.kind == "命令" and parts:
                 names.append(" ".join(parts))  # 市长 张三: a title and a name, one signature
             else:
                 names.extend(parts)
-        found.put("signed_by", names)
-        body_end = sign_from
+        self.found.put("signed_by", names)
 
-    # ---- 附件说明 (before the signature or after it) and the body.
-    attachments: list[str] = []
-    body: list[dict[str, Any]] = []
-    k = i
-    while k < body_end:
-        item = lines[k]
-        if isinstance(item, Grid):
-            body.append({"type": "table", "rows": [list(r) for r in item.rows]})
-            k += 1
-            continue
-        flat = _flat(item.text)
-        if m := _ATTACH.match(flat):
-            k = _read_attachments(lines, k, m["rest"], attachments, body_end)
-            continue
-        if flat and not _SEAL.match(flat) and flat != "此页无正文":
-            text = item.text.strip().strip("\u3000")
-            body.append({"type": "paragraph", "text": text, "level": heading_level(text, item.style)})
-        k += 1
-    found.put("body", body)
-
-    # ---- after the date: 附注, 附件说明 printed late, attachment pages, 版记.
-    k = (date_at + 1) if date_at is not None else footer_from
-    note_parts: list[str] = []
-    cc: list[str] = []
-    in_attachment_pages = False
-    while k < n:
-        item = lines[k]
-        if isinstance(item, Grid):
-            k += 1
-            continue
-        flat = _flat(item.text)
-        if not flat:
-            k += 1
-            continue
-        if m := _CC.match(flat):
-            rest = m["rest"]
-            while k + 1 < n and isinstance(lines[k + 1], Line) and _flat(text_at(k + 1)) \
-                    and not _PRINTED.match(_flat(text_at(k + 1))) and not _CC.match(_flat(text_at(k + 1))) \
-                    and not rest.endswith("。"):
+    # ---- 正文, with the 附件说明 printed before the signature
+    def body(self) -> None:
+        body: list[dict[str, Any]] = []
+        k = self.i
+        while k < self.body_end:
+            item = self.lines[k]
+            if isinstance(item, Grid):
+                body.append({"type": "table", "rows": [list(r) for r in item.rows]})
                 k += 1
-                rest += _flat(text_at(k))
-            cc.extend(n for n in _split_names(rest) if n not in cc)
-        elif m := _TO_LABEL.match(flat):
-            found.put("to", _split_names(m["rest"]))
-        elif m := _PRINTED.match(flat):
-            found.put("printed_by", _flat(m["by"]))
-            found.put("printed_date", _flat(m["date"]))
-        elif not in_attachment_pages and (m := _ATTACH.match(flat)):
-            k = _read_attachments(lines, k, m["rest"], attachments, n)
-            continue
-        elif _ATTACH_PAGE.match(flat):
-            in_attachment_pages = True
-        elif not in_attachment_pages and (note_parts or (flat[0] in "（(" and not _SEAL.match(flat))):
-            if not note_parts or not note_parts[-1].endswith(("）", ")")):
-                note_parts.append(flat)
-        k += 1
-    found.put("note", "".join(note_parts))
-    found.put("cc", cc)
-    found.put("attachments", attachments)
+                continue
+            flat = _flat(item.text)
+            if m := _ATTACH.match(flat):
+                k = _read_attachments(self.lines, k, m["rest"], self.attachments, self.body_end)
+                continue
+            if flat and not _SEAL.match(flat) and flat != "此页无正文":
+                text = item.text.strip().strip("\u3000")
+                body.append({"type": "paragraph", "text": text, "level": heading_level(text, item.style)})
+            k += 1
+        self.found.put("body", body)
 
-    fields = found.fields
-    doc = Document.from_json(fields)
-    direction = doc.inferred_direction()
-    if direction:
-        doc = doc.model_copy(update={"direction": direction})
-    return doc.model_copy(update={"missing": doc.absent()})
+    # ---- after the date: 附注, 附件说明 printed late, attachment pages, 版记
+    def after_date(self) -> None:
+        lines, n, found = self.lines, self.n, self.found
+        k = (self.date_at + 1) if self.date_at is not None else self.footer_from
+        note_parts: list[str] = []
+        cc: list[str] = []
+        in_attachment_pages = False
+        while k < n:
+            flat = _flat(self.text_at(k))
+            if not flat:
+                k += 1
+                continue
+            if m := _CC.match(flat):
+                rest = m["rest"]
+                while self.is_line(k + 1) and (following := _flat(self.text_at(k + 1))) and not rest.endswith("。") \
+                        and not _PRINTED.match(following) and not _CC.match(following):
+                    k += 1
+                    rest += following
+                cc.extend(name for name in _split_names(rest) if name not in cc)
+            elif m := _TO_LABEL.match(flat):
+                found.put("to", _split_names(m["rest"]))
+            elif m := _PRINTED.match(flat):
+                found.put("printed_by", _flat(m["by"]))
+                found.put("printed_date", _flat(m["date"]))
+            elif not in_attachment_pages and (m := _ATTACH.match(flat)):
+                k = _read_attachments(lines, k, m["rest"], self.attachments, n)
+                continue
+            elif _ATTACH_PAGE.match(flat):
+                in_attachment_pages = True
+            elif not in_attachment_pages and (note_parts or (flat[0] in "（(" and not _SEAL.match(flat))):
+                if not note_parts or not note_parts[-1].endswith(("）", ")")):
+                    note_parts.append(flat)  # a 附注 may wrap onto the next lines until its bracket closes
+            k += 1
+        found.put("note", "".join(note_parts))
+        found.put("cc", cc)
+        found.put("attachments", self.attachments)
 
 
 def signer_names_possible(lines: Sequence[Line | Grid], head_lines: list[int]) -> bool:
