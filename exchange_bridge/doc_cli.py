@@ -46,7 +46,8 @@ def add_commands(sub: Any) -> None:
 def run(args: argparse.Namespace, config: Any) -> int:
     if args.action == "import":
         doc = load(args.file)
-        print(doc.dumps() if args.json else summary(doc))
+        from_word = Path(args.file).suffix.lower() == ".docx"
+        print(doc.dumps() if args.json else summary(doc, inferred=("direction",) if from_word else ()))
         return 0
     if args.action == "export":
         from .xml_codec import dump_xml
@@ -95,8 +96,9 @@ def load(path: str) -> Document:
     raise BadRequest("error.doc_not_docx", detail=f"{path}: expected .docx, .json or .xml")
 
 
-def summary(doc: Document) -> str:
-    """A readable Chinese summary: every field found, then the ones not found."""
+def summary(doc: Document, inferred: tuple[str, ...] = ()) -> str:
+    """A readable Chinese summary: every field found, then the ones not found. Fields in
+    `inferred` were not printed but derived (行文方向 from the kind and unit levels)."""
     lines = []
     for name, label in FIELD_LABELS.items():
         if not doc.has(name):
@@ -114,6 +116,8 @@ def summary(doc: Document) -> str:
             text = "、".join(value)
         else:
             text = str(value).replace("\n", " / ")
+        if name in inferred:
+            text += "（未印于文中，由文种和机关层级推断）"
         lines.append(f"{label}：{text}")
     if doc.missing:
         lines.append("未识别的字段：" + "、".join(FIELD_LABELS[f] for f in doc.missing))

@@ -29,6 +29,9 @@ class ZipLimits:
     ratio_floor: int = 1024 * 1024
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003, WPS, and encrypted OOXML all start so
+
+
 def checked_package(data: bytes, limits: ZipLimits = ZipLimits()) -> bytes:
     """Return `data` unchanged once every member has been inflated within the limits.
 
@@ -36,6 +39,9 @@ def checked_package(data: bytes, limits: ZipLimits = ZipLimits()) -> bytes:
     error.doc_not_docx)."""
     if len(data) > limits.max_file_bytes:
         raise TooLarge("error.doc_too_large", what="file", size=len(data), limit=limits.max_file_bytes)
+    if data.startswith(_OLE2):
+        raise BadRequest("error.doc_not_docx", detail="an old binary .doc / .wps or a password-protected file: "
+                         "save it as .docx without a password (另存为 .docx)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()

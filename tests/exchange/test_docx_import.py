@@ -150,6 +150,7 @@ def test_the_command_prints_json_or_a_chinese_summary(tmp_path, capsys):
     assert main(["doc", "import", str(path)]) == 0
     out = capsys.readouterr().out
     assert "发文字号：东应急发〔2026〕7号" in out and "未识别的字段：签发人" in out
+    assert "行文方向：下行文（未印于文中，由文种和机关层级推断）" in out
 
 
 def test_the_command_reports_errors_with_their_code(tmp_path, capsys):
@@ -243,6 +244,13 @@ def test_malformed_packages_are_refused(tmp_path, damage):
         _zip(tmp_path / "x.docx", parts)
     error = refused(tmp_path / "x.docx")
     assert error.code == "bad_request" and error.key == "error.doc_not_docx"
+
+
+def test_an_old_binary_or_encrypted_word_file_gets_advice(tmp_path):
+    path = tmp_path / "old.docx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))  # the OLE2 container of .doc / .wps
+    error = refused(path)
+    assert error.key == "error.doc_not_docx" and "另存为 .docx" in error.params["detail"]
 
 
 def test_a_docx_that_is_a_directory_or_in_memory_garbage(tmp_path):
