@@ -398,3 +398,28 @@ def test_a_letter_with_marks_beside_the_number_and_the_mark_in_the_page_header(t
     assert doc.number.agency == "东财函" and doc.number.serial == 30
     assert doc.issuer == "东营市财政局文件"
     assert doc.title == "关于提供财政数据的函" and doc.to == ["市统计局"]
+
+
+def test_a_bomb_that_lies_about_its_size_is_refused(tmp_path):
+    import struct
+
+    parts = _real_parts(tmp_path)
+    parts["word/media/image1.png"] = bytes(64 * 1024 * 1024)
+    path = _zip(tmp_path / "liar.docx", parts)
+    data = bytearray(path.read_bytes())
+    name = b"word/media/image1.png"
+    for signature, size_at, name_at in ((b"PK\x01\x02", 24, 46), (b"PK\x03\x04", 22, 30)):  # central, local header
+        at = data.find(signature)
+        while at >= 0 and data[at + name_at: at + name_at + len(name)] != name:
+            at = data.find(signature, at + 1)
+        assert at >= 0
+        struct.pack_into("<I", data, at + size_at, 1000)  # "1000 bytes once inflated"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        error = refused(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error.code == "bad_request" and error.key in ("error.doc_zip_bomb", "error.doc_not_docx")
+    assert peak < 16 * 1024 * 1024

@@ -207,3 +207,20 @@ def test_the_documented_example_is_valid_and_complete():
     doc = load_xml(example.encode())
     assert doc.absent() == [] and doc.missing == []
     assert dump_xml(doc).decode() == example
+
+
+def test_the_schema_and_the_model_agree_on_every_closed_list():
+    from exchange_bridge.model import ACCEPTED_KINDS, DIRECTIONS, SECRECY_LEVELS, URGENCIES
+
+    xsd = etree.parse(str(SCHEMA_PATH))
+    xs = {"xs": "http://www.w3.org/2001/XMLSchema"}
+
+    def enumeration(type_name: str) -> set[str]:
+        return set(xsd.xpath(f"//xs:simpleType[@name='{type_name}']//xs:enumeration/@value", namespaces=xs))
+
+    assert enumeration("Kind") == set(ACCEPTED_KINDS)
+    assert enumeration("Direction") == set(DIRECTIONS)
+    assert enumeration("Urgency") == set(URGENCIES)
+    assert enumeration("FieldName") == set(FIELDS)
+    levels = set(xsd.xpath("//xs:complexType[@name='Secrecy']//xs:enumeration/@value", namespaces=xs))
+    assert levels == set(SECRECY_LEVELS)
