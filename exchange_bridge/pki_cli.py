@@ -8,6 +8,7 @@
     changtong exchange peer list
     changtong exchange send --to UNIT [--to UNIT]... --title T FILE [ATTACHMENT]...
     changtong exchange status                        everything, as JSON
+    changtong exchange retry [PEER]                  send what waits in the outbox now
     changtong exchange sign-for | read ID,  exchange return ID --reason R
 """
 
@@ -62,6 +63,8 @@ def add_commands(sub: Any) -> None:
     send.add_argument("attachments", type=Path, nargs="*", help="attachment files")
     send.add_argument("--to", action="append", required=True, help="recipient unit code (repeatable)")
     send.add_argument("--title", required=True)
+    retry = ex_sub.add_parser("retry", help="send what waits in the outbox now, not at its backoff time")
+    retry.add_argument("peer", nargs="?", help="only what waits for this neighbour")
     ex_sub.add_parser("status", help="peers, sent packages and their receipts, arrivals, outbox, quarantine (JSON)")
     for action, help_ in (("sign-for", "签收: acknowledge an arrival"), ("read", "mark an arrival read")):
         a = ex_sub.add_parser(action, help=help_)
@@ -117,6 +120,9 @@ async def _exchange_action(ex: Any, args: argparse.Namespace) -> int:
         return 0
     if args.action == "status":
         _print_json(await ex.state())
+        return 0
+    if args.action == "retry":
+        print(f"{await ex.retry_now(args.peer)} 个待发项将立即重试 (rows due now)")
         return 0
     if args.action == "sign-for":
         await ex.sign_for(args.package_id)

@@ -356,6 +356,14 @@ class Exchange:
 
     # -- operators -------------------------------------------------------------------
 
+    async def retry_now(self, hop: str | None = None) -> int:
+        """Send what waits for `hop` (or every neighbour) now, not at its backoff time:
+        for an operator who has just brought a peer back. Returns how many rows."""
+        async with begin(self.engine) as conn:
+            n = await store.retry_now(conn, hop)
+            after_commit(conn, self._after(self._wake))
+        return n
+
     async def add_peer(self, name: str, url: str, cert: x509.Certificate, via: str | None = None) -> None:
         if not url and not via:
             raise BadRequest("error.exchange_bad_package", detail="a peer needs a URL or --via")

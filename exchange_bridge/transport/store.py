@@ -97,6 +97,15 @@ async def outbox_retry(conn: AsyncConnection, row_id: int, attempts: int, at: da
     )
 
 
+async def retry_now(conn: AsyncConnection, hop: str | None = None) -> int:
+    """Make pending rows (to `hop`, or all) due at once; returns how many."""
+    o = exchange_outbox.c
+    q = sa.update(exchange_outbox).where(o.state == "pending")
+    if hop:
+        q = q.where(o.hop == hop)
+    return (await conn.execute(q.values(next_attempt_at=now(), claimed_until=None))).rowcount
+
+
 async def next_due(conn: AsyncConnection) -> datetime | None:
     o = exchange_outbox.c
     return (await conn.execute(sa.select(sa.func.min(o.next_attempt_at)).where(o.state == "pending"))).scalar()
@@ -113,19 +122,19 @@ async def track(conn: AsyncConnection, package_id: str, units: list[str], title:
 
 
 async def move_tracking(conn: AsyncConnection, package_id: str, units: list[str], status: str, reason: str = "") -> list[str]:
-    """Move each unit's tracking forward to `status`; returns the units that moved."""
+    """Move each unit's tracking forward to `status`; returns the units that moved.
+    One conditional UPDATE per unit (compare-and-set), so two receipts committing at
+    once cannot move a status backwards on PostgreSQL's read-committed either."""
     tr = exchange_tracking.c
-    rows = (
-        await conn.execute(sa.select(tr.unit, tr.status).where(tr.package_id == package_id, tr.unit.in_(units)))
-    ).all()
+    before = [s for s in (*ORDER, *FINAL) if advances(s, status)]
     moved = []
-    for unit, current in rows:
-        if advances(current, status):
-            await conn.execute(
-                sa.update(exchange_tracking)
-                .where(tr.package_id == package_id, tr.unit == unit)
-                .values(status=status, reason=reason[:500], updated_at=now())
-            )
+    for unit in units:
+        res = await conn.execute(
+            sa.update(exchange_tracking)
+            .where(tr.package_id == package_id, tr.unit == unit, tr.status.in_(before))
+            .values(status=status, reason=reason[:500], updated_at=now())
+        )
+        if res.rowcount == 1:
             moved.append(unit)
     return moved
 
