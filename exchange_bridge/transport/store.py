@@ -177,6 +177,12 @@ async def quarantined(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(r) for r in (await conn.execute(q)).mappings().all()]
 
 
+async def quarantined_one(conn: AsyncConnection, quarantine_id: int) -> dict[str, Any] | None:
+    q = sa.select(exchange_quarantine).where(exchange_quarantine.c.id == quarantine_id)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
 async def add_arrival(conn: AsyncConnection, package_id: str, sender: str, title: str, manifest: dict[str, Any], path: str) -> None:
     t = now()
     await conn.execute(
