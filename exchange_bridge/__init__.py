@@ -18,20 +18,29 @@ from aiohttp import web
 from hub.config import CONFIG
 from hub.db import ENGINE
 
+from . import desk_api
+from .desk import Desk
+from .desk import register as register_desk
 from .pki import server_context
 from .transport import Exchange, Outbox, exchange_app
 
-__all__ = ["EXCHANGE", "Exchange", "setup"]
+__all__ = ["DESK", "EXCHANGE", "Desk", "Exchange", "setup"]
 
 log = logging.getLogger(__name__)
 
 EXCHANGE: Final = web.AppKey("exchange", Exchange)
+DESK: Final = web.AppKey("desk", Desk)
 
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[EXCHANGE] = Exchange(app[ENGINE], config.data_dir, config.exchange_max_package_bytes)
     app.cleanup_ctx.append(_exchange_node)
+    # The 收发 desk: arrivals, receipts and quarantine as cards; the REST edge for clerks.
+    desk = Desk(app, app[EXCHANGE])
+    app[DESK] = desk
+    register_desk(app, desk)
+    app.add_routes(desk_api.routes(desk))
 
 
 async def _exchange_node(app: web.Application) -> AsyncIterator[None]:

@@ -139,7 +139,9 @@ async def _demo_channels(app: web.Application, admin_id: int) -> None:
     """Two city-wide channels with everyone, one read-only for announcements."""
     rooms = app[ROOMS]
     async with begin(app[ENGINE]) as conn:
-        everyone = list((await conn.execute(sa.select(users.c.id).where(users.c.id != admin_id))).scalars())
+        everyone = list((await conn.execute(
+            sa.select(users.c.id).where(users.c.id != admin_id, users.c.is_bot == sa.false())
+        )).scalars())
     admin = Principal(admin_id, ADMIN[0], ADMIN[1], ("admin",), 0)
     talk = await rooms.create_channel(admin, ChannelCreate(name="全市工作交流", kind="public", member_ids=everyone))
     notice = await rooms.create_channel(

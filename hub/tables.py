@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.schema")
+TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.schema", "exchange_bridge.desk_schema")
 
 
 def import_all_tables() -> None:

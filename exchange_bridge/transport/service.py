@@ -106,6 +106,9 @@ class Exchange:
         self.on_arrival: list[Hook] = []
         self.on_receipt: list[Hook] = []
         self.on_quarantine: list[Hook] = []
+        # Checks the document inside a verified package (the desk: our XML schema);
+        # raises PackageError to quarantine it.
+        self.check_document: Callable[[bytes], None] | None = None
         self.queued: list[Callable[[], None]] = []  # the outbox's wake-up
         self._identity: Identity | None = None
 
@@ -194,28 +197,34 @@ class Exchange:
 
     # -- the recipient's actions -----------------------------------------------------
 
-    async def sign_for(self, package_id: str) -> None:
+    # Each takes the caller's transaction when given one (a card action stores the
+    # card's new state in the same transaction), else its own.
+
+    async def sign_for(self, package_id: str, conn: Any = None) -> None:
         """签收: the recipient unit acknowledges the document."""
-        await self._act(package_id, "signed")
+        await self._act(package_id, "signed", conn=conn)
 
-    async def mark_read(self, package_id: str) -> None:
-        await self._act(package_id, "read")
+    async def mark_read(self, package_id: str, conn: Any = None) -> None:
+        await self._act(package_id, "read", conn=conn)
 
-    async def return_package(self, package_id: str, reason: str) -> None:
+    async def return_package(self, package_id: str, reason: str, conn: Any = None) -> None:
         """退回 with a reason."""
         if not reason.strip():
             raise BadRequest("error.exchange_bad_package", detail="reason")
-        await self._act(package_id, "returned", reason.strip())
+        await self._act(package_id, "returned", reason.strip(), conn=conn)
 
-    async def _act(self, package_id: str, status: str, reason: str = "") -> None:
-        async with begin(self.engine) as conn:
-            row = await store.arrival(conn, package_id)
-            if row is None:
-                raise NotFound("error.exchange_unknown_package", package_id=package_id)
-            if row["status"] not in RECIPIENT_MOVES[status]:
-                raise Conflict("error.exchange_bad_status", current=row["status"], status=status)
-            await store.set_arrival_status(conn, package_id, status, reason)
-            await self._queue_receipt(conn, package_id, row["sender"], status, reason)
+    async def _act(self, package_id: str, status: str, reason: str = "", conn: Any = None) -> None:
+        if conn is None:
+            async with begin(self.engine) as own:
+                await self._act(package_id, status, reason, own)
+            return
+        row = await store.arrival(conn, package_id)
+        if row is None:
+            raise NotFound("error.exchange_unknown_package", package_id=package_id)
+        if row["status"] not in RECIPIENT_MOVES[status]:
+            raise Conflict("error.exchange_bad_status", current=row["status"], status=status)
+        await store.set_arrival_status(conn, package_id, status, reason)
+        await self._queue_receipt(conn, package_id, row["sender"], status, reason)
 
     async def open_arrival(self, package_id: str) -> Content:
         """Decrypt and verify a stored arrival again (for the card, the web client)."""
@@ -261,6 +270,8 @@ class Exchange:
         if mine:
             try:
                 opened = await self._open(header, body) if header.kind == "package" else await self._open_receipt(header, body)
+                if header.kind == "package" and self.check_document is not None:
+                    await asyncio.to_thread(self.check_document, opened[0].document)
             except (CmsError, PackageError) as exc:
                 return await self._quarantine(header, body, hop, exc.reason, getattr(exc, "detail", ""))
         folder = "in" if mine and header.kind == "package" else ("receipts-in" if mine else "relay")
@@ -342,17 +353,37 @@ class Exchange:
         async with begin(self.engine) as conn:
             await store.outbox_done(conn, row["id"], status)
             if row["kind"] == "package" and not row["relayed"]:
+                moved: list[str] = []
                 if status == "quarantined":
-                    await store.move_tracking(conn, row["message_id"], row["units"], "quarantined", answer.get("reason", ""))
+                    moved = await store.move_tracking(conn, row["message_id"], row["units"], "quarantined", answer.get("reason", ""))
                 elif status in ("accepted", "relayed", "duplicate"):
-                    await store.move_tracking(conn, row["message_id"], row["units"], "sent")
+                    moved = await store.move_tracking(conn, row["message_id"], row["units"], "sent")
+                self._tracking_moved(conn, row["message_id"], moved, status, answer.get("reason", ""))
 
     async def hop_refused(self, row: dict[str, Any], error: str) -> None:
         """A permanent refusal (malformed, too large): no retry."""
         async with begin(self.engine) as conn:
             await store.outbox_done(conn, row["id"], "refused", state="failed", error=error)
             if row["kind"] == "package" and not row["relayed"]:
-                await store.move_tracking(conn, row["message_id"], row["units"], "failed", error)
+                moved = await store.move_tracking(conn, row["message_id"], row["units"], "failed", error)
+                self._tracking_moved(conn, row["message_id"], moved, "failed", error)
+
+    def _tracking_moved(self, conn: Any, package_id: str, units: list[str], status: str, reason: str) -> None:
+        """A hop's answer moved the sender's tracking: tell `on_receipt` listeners too."""
+        for unit in units:
+            after_commit(conn, self._hooks(self.on_receipt, ReceiptEvent(package_id, unit, status, reason)))
+
+    async def reprocess(self, quarantine_id: int) -> dict[str, Any]:
+        """Take a quarantined message in again, once its cause is fixed (the sender's
+        certificate trusted, say). It is treated as addressed to this node; what fails
+        again is quarantined again with its reason. Returns the answer `receive` gives."""
+        async with connect(self.engine) as conn:
+            row = await store.quarantined_one(conn, quarantine_id)
+        if row is None:
+            raise NotFound("error.exchange_unknown_package", package_id=str(quarantine_id))
+        body = await asyncio.to_thread(Path(row["path"]).read_bytes)
+        header = Header(row["kind"], row["message_id"], row["sender"], (self.identity.unit,))
+        return await self.receive(header, body, row["hop"])
 
     # -- operators -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Where the shared sample documents are, and how to read their expected fields.
 
-They live beside the repository, in `<repo>/../shared/samples` (each `NAME.docx` with
-`NAME.expected.json`); a missing directory fails loudly rather than skipping.
+They live in tests/exchange/samples (each `NAME.docx` with `NAME.expected.json`, and
+the README that explains them); a missing directory fails loudly rather than skipping.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO.parent / "shared" / "samples"
+# A copy of the project's shared samples (../shared/samples when this repository was
+# made), kept with the tests so a clean clone anywhere runs them.
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 def sample_names() -> list[str]:

@@ -29,6 +29,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from exchange_bridge.model import Document
+from exchange_bridge.xml_codec import dump_xml
 from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cert, load_key, sign, envelope
 from exchange_bridge.transport import Exchange, build_content, new_id
 from hub.cli import main
@@ -40,7 +42,8 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent / "changtong"
 OPENSSL = shutil.which("openssl") or "openssl"
 UNITS = ("dy-city", "dy-kenli", "dy-guangrao", "dy-stranger")
-XML = '<?xml version="1.0" encoding="UTF-8"?><公文><标题>关于做好冬季安全生产工作的通知</标题></公文>'.encode()
+# A real exchange XML: a hub node checks what arrives against the schema.
+XML = dump_xml(Document(kind="通知", title="关于做好冬季安全生产工作的通知"))
 
 
 def _free_port() -> int:

@@ -1,0 +1,256 @@
+"""The 收发 desk: the exchange shown to people, and people acting on it.
+
+- An arriving document (a verified package) becomes a card in the node's 收文 channel:
+  title, number, issuer, urgency, secrecy, attachments; 签收 / 退回 (with a reason) /
+  查看. Pressing a button moves the inbox and sends the signed receipt in the same
+  transaction that stores the card's new state.
+- A quarantined package becomes a card there too, with its reason; an administrator
+  can 重新处理 it (after trusting the sender's certificate, say).
+- Sending (`send`, also behind `POST /api/v1/exchange/send`) writes the document as
+  exchange XML (validated against the schema), hands it to the transport and posts a
+  tracking card in the 发文 channel, one row per recipient unit, which every receipt
+  updates live.
+
+The 收文 and 发文 channels are private; their members are the node's administrators
+and its clerks (role `clerk`, 收发员), and the desk's own bot (公文交换) posts in them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.auth import Principal
+from hub.cards import CARD_HANDLERS, Card, CardActionContext, CardStatus
+from hub.db import ENGINE, after_commit, begin, connect
+from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
+from hub.errors import Forbidden, HubError
+from hub.i18n import translate as t
+from hub.schema import units, users
+from rooms import CARDS, ROOMS
+from rooms.rules import ChannelAddMembers, ChannelCreate
+from rooms.schema import messages
+
+from . import desk_cards as cards
+from .desk_schema import exchange_desk_cards, exchange_desk_channels
+from .model import Document
+from .transport import Exchange
+from .transport import store as xstore
+from .transport.package import PackageError
+from .transport.service import Arrival, QuarantineEvent, ReceiptEvent
+from .xml_codec import dump_xml, load_xml
+
+log = logging.getLogger(__name__)
+
+BOT_USERNAME = "gongwen-bot"
+DESK_ROLES = frozenset({"admin", "clerk"})
+
+
+def check_exchange_xml(document: bytes) -> None:
+    """The transport's check of what arrives: our XML, valid against the schema."""
+    try:
+        load_xml(document)
+    except HubError as exc:
+        raise PackageError("schema", t(exc.key, **exc.params)) from exc
+
+
+class Desk:
+    def __init__(self, app: web.Application, exchange: Exchange) -> None:
+        self.app = app
+        self.exchange = exchange
+        self.bot: Principal | None = None
+
+    @property
+    def engine(self) -> Any:
+        return self.app[ENGINE]
+
+    # ---- set-up (on first use: a hub that never exchanges has no desk) -------------
+
+    async def _bot(self) -> Principal:
+        if self.bot is None:
+            async with begin(self.engine) as conn:
+                row = await user_by_username(conn, BOT_USERNAME)
+                if row is None:
+                    made = await add_user(
+                        conn, self.app[DIRECTORY_HOOKS], username=BOT_USERNAME, password_hash="!",
+                        display_name=t("desk.bot_name"), is_bot=True,
+                    )
+                    bot_id = made["id"]
+                else:
+                    bot_id = row.id
+            self.bot = Principal(bot_id, BOT_USERNAME, t("desk.bot_name"), ("admin",), 0)
+        return self.bot
+
+    async def _channel(self, box: str) -> int:
+        bot = await self._bot()
+        async with connect(self.engine) as conn:
+            found = (
+                await conn.execute(sa.select(exchange_desk_channels.c.channel_id).where(exchange_desk_channels.c.box == box))
+            ).scalar()
+            if found is not None:
+                return int(found)
+            staff = [r.id for r in (await conn.execute(sa.select(users.c.id, users.c.roles).where(users.c.disabled == sa.false())))
+                     if DESK_ROLES & set((r.roles or "").split()) and r.id != bot.user_id]
+        name = t("desk.channel.in") if box == "in" else t("desk.channel.out")
+        topic = t("desk.channel.in_topic") if box == "in" else t("desk.channel.out_topic")
+        channel = await self.app[ROOMS].create_channel(
+            bot, ChannelCreate(name=name, kind="private", topic=topic, member_ids=staff, read_only=True)
+        )
+        try:
+            async with begin(self.engine) as conn:
+                await conn.execute(exchange_desk_channels.insert().values(box=box, channel_id=channel["id"]))
+        except sa.exc.IntegrityError:  # another node made it first: use theirs
+            return await self._channel(box)
+        return int(channel["id"])
+
+    async def _post(self, box: str, package_id: str | None, card: Card) -> dict[str, Any]:
+        channel_id = await self._channel(box)
+        bot = await self._bot()
+        client_msg_id = f"{box}-{package_id}" if package_id else uuid.uuid4().hex
+        message = await self.app[CARDS].post(bot, channel_id, card, client_msg_id=client_msg_id)
+        if package_id:
+            try:
+                async with begin(self.engine) as conn:
+                    await conn.execute(exchange_desk_cards.insert().values(package_id=package_id, box=box, message_id=message["id"]))
+            except sa.exc.IntegrityError:
+                pass  # the same card posted again (idempotent by client_msg_id)
+        return message
+
+    async def _card_message(self, conn: AsyncConnection, package_id: str, box: str) -> int | None:
+        q = sa.select(exchange_desk_cards.c.message_id).where(
+            exchange_desk_cards.c.package_id == package_id, exchange_desk_cards.c.box == box
+        )
+        return (await conn.execute(q)).scalar()
+
+    async def unit_names(self, conn: AsyncConnection, codes: list[str]) -> dict[str, str]:
+        rows = await conn.execute(sa.select(units.c.code, units.c.name).where(units.c.code.in_(codes)))
+        return {r.code: r.name for r in rows}
+
+    # ---- arriving -------------------------------------------------------------------
+
+    async def on_arrival(self, arrival: Arrival) -> None:
+        doc = load_xml(arrival.content.document)
+        async with connect(self.engine) as conn:
+            sender = (await self.unit_names(conn, [arrival.sender])).get(arrival.sender, arrival.sender)
+        await self._post("in", arrival.package_id, cards.incoming_card(doc, arrival.package_id, sender))
+
+    async def on_quarantine(self, event: QuarantineEvent) -> None:
+        async with connect(self.engine) as conn:
+            rows = [r for r in await xstore.quarantined(conn) if r["message_id"] == event.message_id]
+            sender = (await self.unit_names(conn, [event.sender])).get(event.sender, event.sender)
+        qid = rows[-1]["id"] if rows else 0
+        await self._post("in", None, cards.quarantine_card(qid, event.message_id, sender, event.reason, event.detail))
+
+    async def on_receipt(self, event: ReceiptEvent) -> None:
+        await self.refresh_tracking(event.package_id)
+
+    async def refresh_tracking(self, package_id: str) -> None:
+        async with begin(self.engine) as conn:
+            message_id = await self._card_message(conn, package_id, "out")
+            if message_id is None:
+                return
+            card = await self._tracking_card(conn, package_id, message_id)
+            await self.app[ROOMS].update_card(conn, message_id, card.stored())
+
+    async def _tracking_card(self, conn: AsyncConnection, package_id: str, message_id: int) -> Card:
+        rows = await xstore.tracking(conn, package_id)
+        names = await self.unit_names(conn, [r["unit"] for r in rows])
+        current = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id))).scalar()
+        number = current.get("data", {}).get("number") if isinstance(current, dict) else None
+        recipients = [{"unit": r["unit"], "name": names.get(r["unit"], r["unit"]), "status": r["status"], "reason": r["reason"]} for r in rows]
+        title = rows[0]["title"] if rows else ""
+        card = cards.outgoing_card(title, number, package_id, recipients)
+        card.data["number"] = number
+        return card
+
+    # ---- going out ------------------------------------------------------------------
+
+    async def send(self, who: Principal, doc: Document, recipients: list[str]) -> dict[str, Any]:
+        """Send `doc` to recipient units (codes); returns {package_id, message}. The
+        same call serves the web form and the 发文 workflow."""
+        if not DESK_ROLES & set(who.roles):
+            raise Forbidden("error.desk_not_clerk")
+        xml = dump_xml(doc)  # validates against the schema: nothing invalid leaves
+        package_id = await self.exchange.send_document(title=doc.title or "", document=xml, recipients=recipients)
+        await self._add_to_desk(who, "out")
+        async with connect(self.engine) as conn:
+            names = await self.unit_names(conn, recipients)
+        number = doc.number.text if doc.number else None
+        card = cards.outgoing_card(
+            doc.title or "", number, package_id,
+            [{"unit": u, "name": names.get(u, u), "status": "queued", "reason": ""} for u in recipients],
+        )
+        card.data["number"] = number
+        message = await self._post("out", package_id, card)
+        await self.refresh_tracking(package_id)  # a fast neighbour may have answered already
+        return {"package_id": package_id, "message": message}
+
+    async def _add_to_desk(self, who: Principal, box: str) -> None:
+        channel_id = await self._channel(box)
+        try:
+            await self.app[ROOMS].add_members(await self._bot(), ChannelAddMembers(channel_id=channel_id, user_ids=[who.user_id]))
+        except HubError:
+            pass
+
+    # ---- card handlers --------------------------------------------------------------
+
+    async def on_incoming_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+        package_id = str(ctx.card.data.get("package_id", ""))
+        if ctx.action == cards.SIGN:
+            await self.exchange.sign_for(package_id, conn=conn)
+            state, reason = "signed", ""
+        else:
+            await self.exchange.return_package(package_id, ctx.comment, conn=conn)
+            state, reason = "returned", ctx.comment
+        who = ctx.actor.display_name
+        card = incoming_state(ctx.card, state, reason)
+        card.data.setdefault("history", []).append({"state": state, "by": who, "reason": reason})
+        return card
+
+    async def on_quarantine_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+        if not (ctx.actor.is_admin or ctx.member_role == "admin"):
+            raise Forbidden("error.forbidden")
+        quarantine_id = int(ctx.card.data.get("quarantine_id", 0))
+
+        async def reprocess() -> None:
+            outcome = await self.exchange.reprocess(quarantine_id)
+            await self._quarantine_done(ctx.message["id"], outcome)
+
+        after_commit(conn, reprocess)
+        return ctx.card.model_copy(update={"status": CardStatus(text=t("desk.q.working"), tone="info"), "actions": []})
+
+    async def _quarantine_done(self, message_id: int, outcome: dict[str, Any]) -> None:
+        async with begin(self.engine) as conn:
+            row = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id))).scalar()
+            card = Card.model_validate(row)
+            if outcome.get("status") in ("accepted", "receipt", "relayed", "duplicate"):
+                update = {"status": CardStatus(text=t("desk.q.accepted"), tone="success"), "actions": []}
+            else:
+                reason = outcome.get("reason", "")
+                label = t(f"desk.reason.{reason}") if reason in cards.KNOWN_REASONS else reason
+                update = {"status": CardStatus(text=t("desk.q.still", reason=label)[:50], tone="danger"), "actions": []}
+            await self.app[ROOMS].update_card(conn, message_id, card.model_copy(update=update).stored())
+
+
+def incoming_state(card: Card, state: str, reason: str) -> Card:
+    """The 收文 card after 签收 or 退回: same document, new status, no buttons left."""
+    fresh = cards.incoming_card(Document(), str(card.data.get("package_id", "")), str(card.data.get("sender", "")), state, reason)
+    return card.model_copy(update={
+        "status": fresh.status, "actions": fresh.actions, "body": fresh.body,
+        "data": {**card.data, "state": state},
+    })
+
+
+def register(app: web.Application, desk: Desk) -> None:
+    handlers = app[CARD_HANDLERS]
+    handlers.register(cards.INCOMING, desk.on_incoming_action)
+    handlers.register(cards.QUARANTINED, desk.on_quarantine_action)
+    desk.exchange.on_arrival.append(desk.on_arrival)
+    desk.exchange.on_quarantine.append(desk.on_quarantine)
+    desk.exchange.on_receipt.append(desk.on_receipt)
+    desk.exchange.check_document = check_exchange_xml
