@@ -86,7 +86,8 @@ def outgoing_card(title: str, number: str | None, package_id: str, recipients: I
     for r in rows:
         state = t(f"desk.track.{r['status']}")
         if r.get("reason"):
-            state = f"{state}：{r['reason']}"
+            reason = t(f"desk.reason.{r['reason']}") if r["reason"] in KNOWN_REASONS else r["reason"]
+            state = f"{state}：{reason}"
         fields.append(CardField(label=(r.get("name") or r["unit"])[:50], value=state[:2000]))
     done = sum(1 for r in rows if r["status"] in ("signed", "read"))
     bad = sum(1 for r in rows if r["status"] in ("returned", "failed", "quarantined"))

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 import socketio
 
+from exchange_bridge import desk_cards
 from exchange_bridge.desk_api import document_page
 from exchange_bridge.model import Document
 from tests.exchange.doc_samples import SAMPLES
@@ -174,3 +175,18 @@ def test_the_view_escapes_everything_and_follows_the_direction() -> None:
     down = Document(kind="通知", direction="下行文", title="关于开展安全检查的通知", number="东政办发〔2026〕15号")
     page = document_page(down, [])
     assert "签发人" not in page and "东政办发〔2026〕15号" in page and "number-line up" not in page
+
+
+def test_the_tracking_card_tells_the_sender_why_in_words() -> None:
+    rows = [
+        {"unit": "dy-hekou", "name": "河口区", "status": "quarantined", "reason": "bad_signature"},
+        {"unit": "dy-kenli", "name": "垦利区", "status": "signed", "reason": ""},
+        {"unit": "dy-lijin", "name": "利津县", "status": "returned", "reason": "请补充附件"},
+    ]
+    card = desk_cards.outgoing_card("关于开展安全检查的通知", "东政发〔2026〕1号", "a" * 32, rows)
+    values = {f.label: f.value for f in card.fields}
+    assert values == {"文号": "东政发〔2026〕1号", "河口区": "对方拒收：签名校验失败（内容可能被篡改）", "垦利区": "已签收",
+                      "利津县": "已退回：请补充附件"}
+    assert (card.status.text, card.status.tone) == ("1/3 已签收", "danger")
+    done = desk_cards.outgoing_card("t", None, "a" * 32, [dict(rows[1], unit="x", name="甲"), dict(rows[1])])
+    assert (done.status.text, done.status.tone) == ("2/2 已签收", "success")
