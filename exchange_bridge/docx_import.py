@@ -66,7 +66,7 @@ def import_docx_bytes(data: bytes, limits: ZipLimits = ZipLimits()) -> Document:
     if blocks > MAX_BLOCKS:
         raise TooLarge("error.doc_too_large", what="paragraphs", size=blocks, limit=MAX_BLOCKS)
     try:
-        styles = _paragraph_styles(word)
+        styles = _Styles(_paragraph_styles(word), _ruled_table_styles(word))
         items = list(_blocks(word.element.body, word, styles))
         header: list[Line] = []
         for section in word.sections:
@@ -86,6 +86,15 @@ class _Style:
     size: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Styles:
+    """What the file's styles say, read once: paragraph styles by id (None: the default),
+    and the table styles that draw borders."""
+
+    paragraphs: dict[str | None, _Style]
+    ruled_tables: frozenset[str]
+
+
 def _paragraph_styles(word: Any) -> dict[str | None, _Style]:
     """Paragraph styles by id, read once (python-docx looks the default style up per
     paragraph by scanning every style); None maps to the default paragraph style."""
@@ -101,14 +110,14 @@ def _paragraph_styles(word: Any) -> dict[str | None, _Style]:
     return styles
 
 
-def _blocks(container: Any, parent: Any, styles: dict[str | None, _Style]) -> Any:
+def _blocks(container: Any, parent: Any, styles: _Styles) -> Any:
     """Paragraphs (with any text boxes anchored in them first) and tables, in order."""
     for child in container.iterchildren():
         if child.tag == qn("w:p"):
             for box in child.iter(qn("w:txbxContent")):
                 if not any(a.tag == _MC_FALLBACK for a in box.iterancestors()):
                     yield from _blocks(box, parent, styles)
-            yield _line(DocxParagraph(child, parent), styles)
+            yield _line(DocxParagraph(child, parent), styles.paragraphs)
         elif child.tag == qn("w:tbl"):
             table = DocxTable(child, parent)
             rows = []
@@ -117,11 +126,31 @@ def _blocks(container: Any, parent: Any, styles: dict[str | None, _Style]) -> An
                 for cell in row.cells:
                     cells.append("\n".join(p.text.strip() for p in cell.paragraphs if p.text.strip()))
                 rows.append(tuple(_dedupe_merged(cells)))
-            yield Grid(tuple(rows))
+            yield Grid(tuple(rows), ruled=_ruled(child, styles.ruled_tables))
         elif child.tag == qn("w:sdt"):
             content = child.find(qn("w:sdtContent"))
             if content is not None:
                 yield from _blocks(content, parent, styles)
+
+
+def _ruled_table_styles(word: Any) -> frozenset[str]:
+    """The ids of the table styles that draw borders (Table Grid / 网格型 and the like)."""
+    return frozenset(
+        s.get(qn("w:styleId")) for s in word.styles.element.iterchildren(qn("w:style"))
+        if s.get(qn("w:type")) == "table" and _draws(s.iter(qn("w:tblBorders")))
+    )
+
+
+def _ruled(tbl: Any, ruled_styles: frozenset[str]) -> bool:
+    """Whether a table draws lines: borders of its own, of its cells, or of its table style."""
+    if _draws(tbl.iter(qn("w:tblBorders"), qn("w:tcBorders"))):
+        return True
+    style = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblStyle')}")
+    return style is not None and style.get(qn("w:val")) in ruled_styles
+
+
+def _draws(border_groups: Any) -> bool:
+    return any(edge.get(qn("w:val")) not in (None, "nil", "none") for group in border_groups for edge in group)
 
 
 def _dedupe_merged(cells: list[str]) -> list[str]:

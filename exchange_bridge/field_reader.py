@@ -48,9 +48,11 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Grid:
-    """A table: rows of cell texts (a cell's paragraphs joined by newlines)."""
+    """A table: rows of cell texts (a cell's paragraphs joined by newlines). `ruled`: it
+    has borders, as data tables do (signature blocks laid out in tables have none)."""
 
     rows: tuple[tuple[str, ...], ...]
+    ruled: bool = False
 
 
 Item = Line | Grid
@@ -206,12 +208,14 @@ def _layout_rows(grid: Grid) -> list[Line]:
 
 
 def _is_layout_table(grid: Grid) -> bool:
+    """A table that lays out fields rather than holding data: it holds a 版记 or 版头 line,
+    or (without borders) a date alone in a cell, as signature blocks do."""
     for row in grid.rows:
         for cell in row:
             for text in cell.split("\n"):
                 flat = _flat(text)
-                if (_CC.match(flat) or flat.endswith("印发") or "签发人" in flat or _is_date(flat)
-                        or _NUMBER_IN.search(flat) or flat == "文件"):
+                if (_CC.match(flat) or flat.endswith("印发") or "签发人" in flat or _NUMBER_IN.search(flat)
+                        or flat == "文件" or (not grid.ruled and _is_date(flat))):
                     return True
     return False
 

@@ -423,3 +423,28 @@ def test_a_bomb_that_lies_about_its_size_is_refused(tmp_path):
         tracemalloc.stop()
     assert error.code == "bad_request" and error.key in ("error.doc_zip_bomb", "error.doc_not_docx")
     assert peak < 16 * 1024 * 1024
+
+
+def test_a_ruled_data_table_with_dates_is_data_not_a_signature(tmp_path):
+    path = make_docx(tmp_path / "t.docx", [
+        "东营市应急管理局", "东应急函〔2026〕12号", "关于安排值班的函", "市消防救援支队：", "值班安排如下。",
+        [["日期", "值班单位"], ["2026年12月31日", "市应急管理局"], ["2027年1月1日", "市消防救援支队"]],
+        "特此函告。", "东营市应急管理局", "2026年12月20日",
+    ])
+    import docx
+
+    word = docx.Document(str(path))
+    word.tables[0].style = "Table Grid"  # the lines a data table is drawn with
+    word.save(str(path))
+    doc = import_docx(path)
+    assert doc.date.text == "2026年12月20日" and doc.signed_by == ["东营市应急管理局"]
+    assert doc.body[1] == Table(rows=[["日期", "值班单位"], ["2026年12月31日", "市应急管理局"], ["2027年1月1日", "市消防救援支队"]])
+
+
+def test_a_signature_laid_out_in_a_borderless_table(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "东营市应急管理局", "东应急函〔2026〕13号", "关于安排值班的函", "市消防救援支队：", "请安排。",
+        [["", "东营市应急管理局"], ["", "2026年12月21日"]],
+    ]))
+    assert doc.signed_by == ["东营市应急管理局"] and doc.date.text == "2026年12月21日"
+    assert doc.body == [Paragraph(text="请安排。")]
