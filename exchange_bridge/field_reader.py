@@ -77,7 +77,7 @@ _SEAL = re.compile(r"^[〔（(【\[［].{0,12}(印章|盖章|用印|签章|印)[
 _HEADING = (
     (1, re.compile(r"^[一二三四五六七八九十]{1,3}、")),
     (2, re.compile(r"^[（(][一二三四五六七八九十]{1,3}[）)]")),
-    (3, re.compile(r"^[0-9０-９]{1,3}[．.](?![0-9０-９])")),
+    (3, re.compile(r"^[0-9０-９]{1,3}[．.、](?![0-9０-９])")),  # 1、 is common in field files
     (4, re.compile(r"^[（(][0-9０-９]{1,3}[）)]")),
 )
 _STYLE_HEADING = re.compile(r"^(?:heading|标题)\s*([1-4])$", re.I)

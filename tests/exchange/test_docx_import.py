@@ -448,3 +448,14 @@ def test_a_signature_laid_out_in_a_borderless_table(tmp_path):
     ]))
     assert doc.signed_by == ["东营市应急管理局"] and doc.date.text == "2026年12月21日"
     assert doc.body == [Paragraph(text="请安排。")]
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("一、总体要求", 1), ("十二、其他", 1), ("（一）健全机制", 2), ("(二)压实责任", 2), ("1．落实属地责任", 3),
+    ("2.加强督导", 3), ("3、强化保障", 3), ("（1）每周调度", 4), ("(12)按月报送", 4),
+    ("1.5万元已拨付到位。", 0), ("2026年起施行。", 0), ("（2026年11月20日市政府常务会议通过）", 0), ("一是加强领导", 0),
+])
+def test_heading_levels_by_their_markers(text, level):
+    from exchange_bridge.field_reader import heading_level
+
+    assert heading_level(text) == level
