@@ -330,6 +330,7 @@ def _body_paragraph(word: WordDocument, block: Paragraph) -> None:
         _run(par, rest, FANGSONG, g.SIZE_3)
     else:
         _run(par, block.text, font, g.SIZE_3)
+        par.paragraph_format.keep_with_next = True  # a heading line never ends a page
 
 
 def _body_table(word: WordDocument, block: Table) -> None:
