@@ -61,6 +61,11 @@ if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then say "nginx is ins
 else
   apt_install nginx || fail "nginx is not installed (the proxy test needs Debian's nginx)"
 fi
+# Exchange packages are verified with the openssl command (`openssl cms -verify`).
+if command -v openssl >/dev/null; then say "openssl is installed"
+else
+  apt_install openssl || fail "openssl is not installed (exchange packages are verified with it)"
+fi
 # Red-header PDFs (doc render): LibreOffice, poppler and the mapped Chinese fonts.
 bash "$(dirname "$0")/../exchange_bridge/render/install.sh" \
   || fail "red-header PDF rendering is not available (see exchange_bridge/render/install.sh)"
