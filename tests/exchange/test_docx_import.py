@@ -292,6 +292,17 @@ def test_the_kind_is_read_from_the_title(tmp_path, kind):
     assert (doc.title, doc.kind) == (title, kind)
 
 
+@pytest.mark.parametrize(("title", "kind"), [
+    ("东营市人民政府关于嘉奖抗洪抢险先进集体的命令", "命令"), ("东营市人民政府第5次常务会议纪要", "纪要"),
+    ("关于东营港建设有关问题的会议纪要", "纪要"), ("东营市人民政府关于同意设立垦利经济开发区的复函", "函"),
+    ("东营市人民政府关于批转市发展改革委2026年重点工作的通知", "通知"),
+    ("关于转发《山东省人民政府关于加强安全生产工作的意见》的通知", "通知"),
+])
+def test_kinds_of_older_and_compound_titles(tmp_path, title, kind):
+    doc = import_docx(make_docx(tmp_path / "t.docx", ["东政字〔2026〕1号", title, "有关事项如下。"]))
+    assert (doc.title, doc.kind) == (title, kind)
+
+
 def test_an_announcement_numbered_like_an_order(tmp_path):
     doc = import_docx(make_docx(tmp_path / "t.docx", [
         {"text": "东营市人民政府公告", "red": True, "size": 26}, "第3号", "根据有关规定，现将有关事项公告如下。",
