@@ -36,6 +36,24 @@ def test_samples_import_with_their_expected_fields(samples, name):
     assert doc.body, "the body was read"
 
 
+# What each sample does not print (read off the files): the import must list exactly these.
+SAMPLE_MISSING = {
+    "field-letter": ["copy_no", "secrecy", "urgency", "signer", "attachments", "note", "cc", "printed_by", "printed_date"],
+    "field-standard-notice": ["urgency", "signer"],
+    "letter-parallel": ["copy_no", "secrecy", "urgency", "signer", "attachments", "note", "cc", "printed_by",
+                        "printed_date"],
+    "notice-downward": ["copy_no", "secrecy", "urgency", "signer"],
+    "request-upward": ["copy_no", "secrecy", "cc", "printed_by", "printed_date"],
+}
+
+
+@pytest.mark.parametrize("name", sample_names())
+def test_samples_list_what_they_do_not_print(samples, name):
+    if name not in SAMPLE_MISSING:
+        pytest.fail(f"new sample {name}: add what it does not print to SAMPLE_MISSING")
+    assert import_docx(samples / f"{name}.docx").missing == SAMPLE_MISSING[name]
+
+
 def test_a_seal_placeholder_is_not_a_signature(samples):
     doc = import_docx(samples / "field-standard-notice.docx")
     assert doc.signed_by == ["中共云岭市委办公室"]
