@@ -31,6 +31,7 @@ UNIT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ATTACHMENT_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 KINDS = ("package", "receipt")
 RECEIPT_STATUSES = ("delivered", "signed", "read", "returned")
+RELAY_STATUSES = ("quarantined", "failed")
 MAX_RECIPIENTS = 200
 MAX_FILES = 500
 
@@ -169,29 +170,41 @@ def parse_content(data: bytes, header: Header, max_bytes: int) -> Content:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
+    """Signed by the recipient `unit` itself; or, for a package a relay could not hand
+    over, a **relay notice** signed by the relay (`relay`), which may only say that the
+    package was quarantined or refused further on."""
+
     receipt_id: str
     package_id: str
-    unit: str  # the recipient unit that signs the receipt
+    unit: str  # the recipient unit the receipt is about
     status: str
     reason: str = ""
     at: str = ""
+    relay: str = ""  # set on a relay notice: the relay unit that signed it
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {"version": 1, "receipt_id": self.receipt_id, "package_id": self.package_id, "unit": self.unit,
-             "status": self.status, "reason": self.reason, "at": self.at or datetime.now(UTC).isoformat()},
-            ensure_ascii=False,
-        ).encode()
+        obj = {"version": 1, "receipt_id": self.receipt_id, "package_id": self.package_id, "unit": self.unit,
+               "status": self.status, "reason": self.reason, "at": self.at or datetime.now(UTC).isoformat()}
+        if self.relay:
+            obj["relay"] = self.relay
+        return json.dumps(obj, ensure_ascii=False).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, header: Header) -> Receipt:
+        """Parse a receipt whose CMS signature (by `header.sender`) is already verified."""
         try:
             obj = json.loads(data)
-            r = cls(obj["receipt_id"], obj["package_id"], obj["unit"], obj["status"], obj.get("reason", ""), obj.get("at", ""))
+            r = cls(obj["receipt_id"], obj["package_id"], obj["unit"], obj["status"], obj.get("reason", ""),
+                    obj.get("at", ""), obj.get("relay", ""))
         except (ValueError, KeyError, TypeError) as exc:
             raise PackageError("bad_content", f"receipt: {exc}") from exc
-        if r.receipt_id != header.message_id or r.unit != header.sender:
-            raise PackageError("header_mismatch", "the signed receipt names another id or unit")
-        if r.status not in RECEIPT_STATUSES or not ID.match(str(r.package_id)):
+        if r.receipt_id != header.message_id:
+            raise PackageError("header_mismatch", "the signed receipt names another id")
+        if r.relay:
+            if r.relay != header.sender or r.status not in RELAY_STATUSES:
+                raise PackageError("header_mismatch", "a relay may only report a package quarantined or refused")
+        elif r.unit != header.sender:
+            raise PackageError("header_mismatch", "the receipt is not signed by the unit it is about")
+        if r.status not in (*RECEIPT_STATUSES, *RELAY_STATUSES) or not ID.match(str(r.package_id)):
             raise PackageError("bad_content", "receipt status or package id")
         return r

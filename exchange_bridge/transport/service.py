@@ -181,9 +181,13 @@ class Exchange:
             fn()
         return run
 
-    async def _queue_receipt(self, conn: Any, package_id: str, to: str, status: str, reason: str = "") -> None:
+    async def _queue_receipt(
+        self, conn: Any, package_id: str, to: str, status: str, reason: str = "", about: str | None = None,
+    ) -> None:
+        """Sign and queue a receipt for `to`. With `about` (another unit) it is a relay
+        notice: this relay reports that the package for `about` went no further."""
         me = self.identity
-        receipt = Receipt(new_id(), package_id, me.unit, status, reason)
+        receipt = Receipt(new_id(), package_id, about or me.unit, status, reason, relay=me.unit if about else "")
         der = await asyncio.to_thread(sign, receipt.to_bytes(), me.cert, me.key)
         path = await self.write("receipts", f"{receipt.receipt_id}.p7m", der)
         peers = await store.peers(conn)
@@ -359,6 +363,8 @@ class Exchange:
                 elif status in ("accepted", "relayed", "duplicate"):
                     moved = await store.move_tracking(conn, row["message_id"], row["units"], "sent")
                 self._tracking_moved(conn, row["message_id"], moved, status, answer.get("reason", ""))
+            elif row["kind"] == "package" and status == "quarantined":
+                await self._notify_sender(conn, row, "quarantined", answer.get("reason", ""))
 
     async def hop_refused(self, row: dict[str, Any], error: str) -> None:
         """A permanent refusal (malformed, too large): no retry."""
@@ -367,6 +373,15 @@ class Exchange:
             if row["kind"] == "package" and not row["relayed"]:
                 moved = await store.move_tracking(conn, row["message_id"], row["units"], "failed", error)
                 self._tracking_moved(conn, row["message_id"], moved, "failed", error)
+            elif row["kind"] == "package":
+                await self._notify_sender(conn, row, "failed", error)
+
+    async def _notify_sender(self, conn: Any, row: dict[str, Any], status: str, reason: str) -> None:
+        """A package we relayed was quarantined or refused further on: tell its sender,
+        by a relay notice per recipient unit (the sender's tracking shows the reason)."""
+        log.warning("exchange: relayed package %s for %s was %s by %s: %s", row["message_id"], ",".join(row["units"]), status, row["hop"], reason)
+        for unit in row["units"]:
+            await self._queue_receipt(conn, row["message_id"], row["sender"], status, reason, about=unit)
 
     def _tracking_moved(self, conn: Any, package_id: str, units: list[str], status: str, reason: str) -> None:
         """A hop's answer moved the sender's tracking: tell `on_receipt` listeners too."""

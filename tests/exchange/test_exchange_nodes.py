@@ -368,3 +368,17 @@ async def test_the_city_relays_between_counties_without_being_able_to_read(
 
     await guangrao.exchange.sign_for(pid)  # the receipt travels back through the city
     assert await until(lambda: _is(kenli.tracking(pid), {"dy-guangrao": ("signed", "")}), nodes=(city, kenli, guangrao))
+
+
+async def test_the_sender_learns_when_a_relayed_package_is_quarantined_further_on(nodes: Callable[[str], Node]) -> None:
+    city, kenli, guangrao = nodes("dy-city"), nodes("dy-kenli"), nodes("dy-guangrao")
+    pair(city, kenli)
+    pair(city, guangrao)
+    kenli.peer(guangrao, via=city)  # 广饶 has not registered 垦利's certificate: it cannot trust the signature
+    for n in (city, kenli, guangrao):
+        n.start()
+    pid = await kenli.exchange.send_document(title="未登记证书的来文", document=XML, recipients=["dy-guangrao"])
+    assert await until(lambda: _is(kenli.tracking(pid), {"dy-guangrao": ("quarantined", "unknown_signer")}),
+                       nodes=(city, kenli, guangrao))
+    assert [q["reason"] for q in (await guangrao.state())["quarantine"]] == ["unknown_signer"]
+    assert await guangrao.inbox() == {}

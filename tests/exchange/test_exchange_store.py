@@ -139,3 +139,21 @@ async def test_a_node_without_a_unit_certificate_says_so(hub: Any) -> None:
 
 async def _append(items: list[Any], item: Any) -> None:
     items.append(item)
+
+
+def test_a_relay_may_report_only_quarantine_or_refusal_for_another_unit() -> None:
+    from exchange_bridge.transport import Header, PackageError, Receipt, new_id
+
+    pid, rid = new_id(), new_id()
+    by_city = Header("receipt", rid, "dy-city", ("dy-kenli",))
+    notice = Receipt(rid, pid, "dy-guangrao", "quarantined", "unknown_signer", relay="dy-city")
+    parsed = Receipt.from_bytes(notice.to_bytes(), by_city)
+    assert (parsed.unit, parsed.status, parsed.reason, parsed.relay) == ("dy-guangrao", "quarantined", "unknown_signer", "dy-city")
+    for forged in (
+        Receipt(rid, pid, "dy-guangrao", "signed", relay="dy-city"),  # a relay cannot sign for a county
+        Receipt(rid, pid, "dy-guangrao", "delivered"),  # nor pass off a receipt as the county's
+        Receipt(rid, pid, "dy-guangrao", "quarantined", relay="dy-kenli"),  # nor speak for another relay
+    ):
+        with pytest.raises(PackageError) as bad:
+            Receipt.from_bytes(forged.to_bytes(), by_city)
+        assert bad.value.reason == "header_mismatch"
