@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -69,6 +70,7 @@ class Worker:
         self.t0_ns = 0
         self.step_ns = 0
         self.text = json.dumps(conf["text"])[1:-1].encode()  # ASCII with \\u escapes, no spaces
+        self.connect_retries = 0
 
     # callbacks from SioConn.data_received (hot path: keep cheap)
     def on_event(self, conn: common.SioConn, p: bytes) -> None:
@@ -148,14 +150,22 @@ class Worker:
         async def one(i: int, token: str) -> common.SioConn:
             if per_s:
                 await asyncio.sleep(i / per_s)
-            async with sem:
-                port = c["ports"][i]
-                return await common.open_conn(c["host"], port, token, self.on_event, self.on_ack, c["deflate"], timeout=60)
+            port = c["ports"][i]
+            for attempt in range(6):  # a hub refusing with `unavailable` (pool timeout) is retried, like clients do
+                async with sem:
+                    try:
+                        return await common.open_conn(c["host"], port, token, self.on_event, self.on_ack, c["deflate"], timeout=60)
+                    except ConnectionError:
+                        if attempt == 5:
+                            raise
+                self.connect_retries += 1
+                await asyncio.sleep(1 + attempt)
+            raise AssertionError("unreachable")
 
         self.conns = list(await asyncio.gather(*[one(i, t) for i, t in enumerate(self.tokens)]))
         for s, local in self.senders.items():
             self.conns[local].sender = s  # type: ignore[attr-defined]
-        self.pipe.send(("ready", {"connect_s": time.monotonic() - started}))
+        self.pipe.send(("ready", {"connect_s": time.monotonic() - started, "retries": self.connect_retries}))
         cmd, t0 = await self._recv()
         assert cmd == "go"
         M, rate, S = c["messages"], c["rate"], c["n_senders"]
@@ -306,6 +316,10 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
         connect_s = time.monotonic() - t
         connect_cpu = sum(h.cpu() for h in hubs) - cpu_c0
         time.sleep(args.settle)  # let connect-time presence pushes drain
+        idle0, idle_t0 = sum(h.cpu() for h in hubs), time.monotonic()
+        time.sleep(args.idle_window)  # connections held, nothing sent: pings and pongs only
+        idle_cpu = sum(h.cpu() for h in hubs) - idle0
+        idle_s = time.monotonic() - idle_t0
         rss_connected = [h.rss_mb() for h in hubs]
         lg = [common.proc_cpu(p.pid) for p in procs]
         split0 = [h.cpu_split() for h in hubs]
@@ -354,6 +368,7 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
             "connect_s": connect_s,
             "connect_server_cpu_s": connect_cpu,
             "connect_worker_s": [r["connect_s"] for r in ready],
+            "connect_retries": sum(r["retries"] for r in ready),
             "deliveries": received,
             "expected": expected,
             "missing": expected - received,
@@ -374,6 +389,9 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
             "loadgen_us_per_delivery": lg_cpu / received * 1e6 if received else None,
             "latency_ms": common.summary_ms(lat),
             "ack_ms": common.summary_ms(ack),
+            "idle_window_s": idle_s,
+            "idle_server_cpu_s": idle_cpu,
+            "idle_us_per_connection_s": idle_cpu / max(1e-9, idle_s) / clients * 1e6,
             "server_rss_idle_mb": rss_idle,
             "server_rss_connected_mb": rss_connected,
             "server_peak_rss_mb": peak,
@@ -382,6 +400,14 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
             "closed_conns": sum(r["closed_conns"] for r in results),
         }
         return out
+    except BaseException:
+        for hub in hubs:  # say why: a hub that exited, and the end of each hub's log
+            code = hub.proc.poll()
+            print(f"hub {hub.pid} on port {hub.port}: {'running' if code is None else f'exited with {code}'}; log tail:",
+                  file=sys.stderr)
+            with contextlib.suppress(OSError):
+                print(hub.log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
     finally:
         for hub in hubs:
             hub.stop()
@@ -443,6 +469,8 @@ def main() -> None:
     p.add_argument("--connect-concurrency", type=int, default=50, help="connects in progress per process")
     p.add_argument("--connect-rate", type=float, default=0, help="new connections per second in all (default: no limit)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds between connecting and sending")
+    p.add_argument("--idle-window", type=float, default=5.0,
+                   help="seconds after settling to measure the hub's CPU for holding the connections idle (default 5)")
     p.add_argument("--hub-env", action="append", help="KEY=VALUE for the hub process (repeatable)")
     p.add_argument("--print-pid", action="store_true", help="print the hub pid (to attach py-spy)")
     p.add_argument("--keep", action="store_true", help="keep the data directory and hub log")
@@ -464,12 +492,13 @@ def main() -> None:
             r = run(args, clients, nodes)
             runs.append(r)
             print(report([r]), flush=True)
-            print(f"connect: {r['connect_s']:.1f}s for {clients} clients on {nodes} node(s) "
+            print(f"connect: {r['connect_s']:.1f}s for {clients} clients on {nodes} node(s), {r['connect_retries']} retried "
                   f"(hub CPU {r['connect_server_cpu_s']:.1f}s); hub CPU {r['server_cpu_s']:.2f}s "
                   f"(user {r['server_cpu_user_s']:.2f} sys {r['server_cpu_sys_s']:.2f}; "
                   f"event-loop threads {r['server_loop_thread_cpu_s']:.2f}; per node "
                   f"{', '.join(f'{c:.2f}' for c in r['node_cpu_s'])}); load generator CPU {r['loadgen_cpu_s']:.2f}s; "
-                  f"acks {r['acks']} errors {r['ack_errors']}; span {r['span_s']:.1f}s; load {os.getloadavg()[0]:.1f}",
+                  f"acks {r['acks']} errors {r['ack_errors']}; span {r['span_s']:.1f}s; idle: "
+                  f"{r['idle_us_per_connection_s']:.1f} µs CPU per connection per second; load {os.getloadavg()[0]:.1f}",
                   flush=True)
     result: dict[str, Any] = {"label": args.label, "load_avg_end": os.getloadavg()}
     if len(runs) == 1:

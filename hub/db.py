@@ -197,9 +197,9 @@ class SQLiteWriter:
         return job.future
 
     def close(self) -> None:
+        """Finish the queued jobs, then end the thread (it disposes its engine)."""
         self.queue.put(None)
         self.thread.join(10)
-        self.engine.dispose()
 
     def _run(self) -> None:
         q = self.queue
@@ -229,6 +229,8 @@ class SQLiteWriter:
         if self.conn is not None:
             with contextlib.suppress(Exception):
                 self.conn.close()
+            self.conn = None
+        self.engine.dispose()
 
     def _transaction(self, jobs: list[_Job]) -> None:
         self.batches += 1
@@ -283,6 +285,8 @@ def _sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
             writer = _WRITERS.get(engine)
             if writer is None:
                 writer = _WRITERS[engine] = SQLiteWriter(engine)
+                # An engine dropped without dispose_engine still ends its writer thread.
+                weakref.finalize(engine, writer.queue.put, None)
     return writer
 
 
