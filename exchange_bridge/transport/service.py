@@ -84,6 +84,11 @@ Hook = Callable[[Any], Awaitable[None]]
 RECIPIENT_MOVES = {"signed": ("delivered",), "read": ("delivered", "signed"), "returned": ("delivered",)}
 
 
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def route(peers: dict[str, dict[str, Any]], unit: str) -> str:
     """The neighbour a message for `unit` is POSTed to."""
     peer = peers.get(unit)
@@ -412,12 +417,12 @@ class Exchange:
 
     async def add_peer(self, name: str, url: str, cert: x509.Certificate, via: str | None = None) -> None:
         if not url and not via:
-            raise BadRequest("error.exchange_bad_package", detail="a peer needs a URL or --via")
+            raise BadRequest("error.exchange_peer_needs_url", name=name)
         pem = cert.public_bytes(serialization.Encoding.PEM)
         try:
             await asyncio.to_thread(check_chain, pem, self.pki.trust_file)
         except CmsError as exc:
-            raise BadRequest("error.exchange_bad_cert", path=name, detail=exc.detail or exc.reason) from exc
+            raise BadRequest("error.exchange_untrusted_cert", path=name, detail=_last_line(exc.detail) or exc.reason) from exc
         async with begin(self.engine) as conn:
             if via is not None and via not in await store.peers(conn):
                 raise NotFound("error.exchange_unknown_peer", name=via)

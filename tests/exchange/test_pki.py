@@ -5,6 +5,7 @@ OpenSSL's own CMS read back by us, and mutual TLS over a real socket."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import ssl
@@ -207,3 +208,36 @@ def test_cli_refuses_bad_input_with_a_clear_message(city: NodePki, tmp_path: Pat
     assert main(args) == 0
     assert "dy-kenli" in capsys.readouterr().out
     assert NodePki.of(Path(other)).has_identity()
+
+    rogue_ca = init_ca(tmp_path / "rogue", bits=2048)
+    rogue = issue_unit(rogue_ca, "dy-city", tmp_path / "rogue", bits=2048)
+    peer = ["--data-dir", other, "exchange", "peer", "add"]
+    assert main([*peer, "dy-city", "https://127.0.0.1:9", "--cert", str(rogue.cert)]) == 1
+    assert "不是由本节点信任的根证书签发的" in capsys.readouterr().err
+    assert main([*peer, "dy-city", "--cert", str(d / "dy-city.pem")]) == 1
+    assert "请给出交换节点 dy-city 的地址" in capsys.readouterr().err
+    assert main([*peer, "dy-guangrao", "--cert", str(d / "dy-guangrao.pem"), "--via", "dy-city"]) == 1
+    assert "没有名为 dy-city 的交换节点" in capsys.readouterr().err
+    assert main([*peer, "dy-city", "https://127.0.0.1:9", "--cert", str(d / "dy-city.pem")]) == 0
+    assert main([*peer, "dy-guangrao", "--cert", str(d / "dy-guangrao.pem"), "--via", "dy-city"]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", other, "exchange", "send", str(d / "dy-city.pem"), "--to", "dy-lijin", "--title", "t"]) == 1
+    assert "没有到单位 dy-lijin 的交换路由" in capsys.readouterr().err
+    assert main(["--data-dir", other, "exchange", "peer", "list"]) == 0
+    listed = {p["name"]: (p["url"], p["via"]) for p in json.loads(capsys.readouterr().out)}
+    assert listed == {"dy-city": ("https://127.0.0.1:9", None), "dy-guangrao": ("", "dy-city")}
+
+
+def test_every_exchange_error_key_is_translated_in_both_catalogs() -> None:
+    import re
+
+    from hub.i18n import translate
+
+    root = Path(__file__).resolve().parents[2] / "exchange_bridge"
+    keys: set[str] = set()
+    for path in [root / "pki_cli.py", *root.glob("pki/*.py"), *root.glob("transport/*.py")]:
+        keys |= set(re.findall(r'"(error\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert len(keys) > 10
+    for key in sorted(keys):
+        assert translate(key, "zh_CN") != key, f"{key} missing in zh_CN"
+        assert translate(key, "en") != key, f"{key} missing in en"
