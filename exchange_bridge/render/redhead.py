@@ -70,6 +70,10 @@ _MARK_INK_OFFSET_EM: Final = 0.057
 _NUMBER_DESCENT_PT: Final = 3.3
 # the page number's dashes sit this far above the footer's bottom edge.
 _DASH_ABOVE_FOOTER_MM: Final = 3.1
+# 信函格式: the mark's glyphs end this far above its line's bottom; the first line under
+# the double line starts here (mm from the page's top: the line + 7/8 of a 3号 character).
+_LETTER_MARK_DESCENT_PT: Final = 8.3
+_LETTER_FIRST_LINE_MM: Final = 48.2
 
 
 # ------------------------------------------------------------------ low-level helpers
@@ -128,10 +132,11 @@ def _ppr_child(par: WordParagraph, tag: str):
     return _child(par._p.get_or_add_pPr(), tag)
 
 
-def _border(par: WordParagraph, side: str, sz: int, color: str = "000000", space: int = 0) -> None:
+def _border(par: WordParagraph, side: str, sz: int, color: str = "000000", space: int = 0,
+            style: str = "single") -> None:
     pbdr = _ppr_child(par, "w:pBdr")
     el = OxmlElement(f"w:{side}")
-    el.set(qn("w:val"), "single")
+    el.set(qn("w:val"), style)
     el.set(qn("w:sz"), str(sz))
     el.set(qn("w:space"), str(space))
     el.set(qn("w:color"), color)
@@ -306,6 +311,52 @@ def _head(word: WordDocument, doc: Document) -> None:
         _border(par, "bottom", RED_RULE_SZ, _RED_HEX, space=rule_space)
 
 
+# ------------------------------------------------------------------ 信函格式 (10.1)
+
+LETTER_MARK_TOP_MM: Final = 30.0  # from the page's top edge
+LETTER_RULE_MM: Final = 170.0  # the red double lines' length
+LETTER_FOOT_RULE_MM: Final = 20.0  # the lower double line, from the page's bottom edge
+LETTER_MARK_SIZE: Final = 36.0  # 小初
+DOUBLE_SZ: Final = 18  # the double lines: 2.25 pt in all
+
+
+def _letter_head(word: WordDocument, doc: Document) -> None:
+    """A letter (函): the red mark 30 mm below the page's top, a red double line (thick
+    over thin) 4 mm under it and another (thin over thick) 20 mm above the page's foot,
+    both 170 mm; 份号/密级/紧急程度 flush left and the 发文字号 flush right on the first line
+    under the upper line; no page number on the first page."""
+    sec = word.sections[0]
+    sec.different_first_page_header_footer = True  # the first page has no page number
+    rule_tw = g.mm_to_twips(LETTER_RULE_MM)
+    size, scale = g.fit_mark(doc.issuer or "", g.TYPE_WIDTH_TW / 20, LETTER_MARK_SIZE) if doc.issuer \
+        else (LETTER_MARK_SIZE, 100)
+    mark = _para(word, align=WD_ALIGN_PARAGRAPH.CENTER, line=size * 1.15, grid=False)
+    if doc.issuer:
+        _run(mark, doc.issuer, XIAOBIAOSONG, size, color=RED, scale=scale)
+    _border(mark, "bottom", DOUBLE_SZ, _RED_HEX, space=round(g.mm_to_pt(4) - _LETTER_MARK_DESCENT_PT),
+            style="thickThinSmallGap")
+    _frame(mark, g.mm_to_twips(LETTER_MARK_TOP_MM) - g.pt_to_twips(_MARK_INK_OFFSET_EM * size), width_tw=rule_tw,
+           anchor="page")
+    foot = _para(word, line=1, grid=False)
+    _border(foot, "top", DOUBLE_SZ, _RED_HEX, style="thickThinSmallGap")
+    _frame(foot, g.mm_to_twips(g.PAGE_HEIGHT_MM - LETTER_FOOT_RULE_MM), width_tw=rule_tw, anchor="page")
+
+    marks = [m for m in (doc.copy_no, doc.secrecy, doc.urgency) if m]
+    number = doc.number.text if doc.number else ""
+    lines = max(1, len(marks))
+    for i in range(lines):
+        text = marks[i] if i < len(marks) else ""
+        font = FANGSONG if text == doc.copy_no else HEITI
+        before = g.mm_to_pt(_LETTER_FIRST_LINE_MM - g.TOP_MM) if i == 0 else 0.0
+        par = _para(word, align=WD_ALIGN_PARAGRAPH.LEFT, before=before, grid=False)
+        if text:
+            _run(par, text, font, g.SIZE_3)
+        if i == 0 and number:
+            par.paragraph_format.tab_stops.add_tab_stop(Pt(g.TYPE_WIDTH_TW / 20), WD_TAB_ALIGNMENT.RIGHT)
+            par.add_run("\t")
+            _run(par, number, FANGSONG, g.SIZE_3)
+
+
 def _signer_lines(signers: Sequence[str]) -> list[list[str]]:
     """Two names a line (7.2.6), the last line carrying the 发文字号."""
     return [list(signers[i:i + 2]) for i in range(0, len(signers), 2)]
@@ -439,14 +490,15 @@ def _signature(word: WordDocument, doc: Document) -> None:
 
 # ------------------------------------------------------------------ 版记
 
-def _frame(par: WordParagraph, y_tw: int | None) -> None:
-    """Put the paragraph in a frame the type area's width: its top `y_tw` twips below the
-    type area's top, or (None) at the type area's foot."""
+def _frame(par: WordParagraph, y_tw: int | None, *, width_tw: int = g.TYPE_WIDTH_TW, anchor: str = "margin") -> None:
+    """Put the paragraph in a frame `width_tw` wide, centred on the type area: its top
+    `y_tw` twips below the `anchor`'s top (the type area, "margin", or the "page"), or
+    (None) at the type area's foot."""
     fp = _ppr_child(par, "w:framePr")
-    fp.set(qn("w:w"), str(g.TYPE_WIDTH_TW))
+    fp.set(qn("w:w"), str(width_tw))
     fp.set(qn("w:hSpace"), "0")
     fp.set(qn("w:wrap"), "around")
-    fp.set(qn("w:vAnchor"), "margin")
+    fp.set(qn("w:vAnchor"), anchor)
     fp.set(qn("w:hAnchor"), "margin")
     fp.set(qn("w:xAlign"), "center")
     if y_tw is None:
@@ -466,7 +518,7 @@ def _cc_lines(text: str) -> int:
     return 1 if em <= first else 1 + -(-int(em - first) // later)
 
 
-def _record(word: WordDocument, doc: Document) -> None:
+def _record(word: WordDocument, doc: Document, rules: bool = True) -> None:
     """版记 at the foot of the last page: 抄送, then 印发机关 and 印发日期, 4号 仿宋, each
     under a rule (thick first and last, thin between). Each line is a frame of its own,
     stacked up from the foot: LibreOffice turns a frame's paragraph borders into the
@@ -494,9 +546,10 @@ def _record(word: WordDocument, doc: Document) -> None:
             if doc.printed_date:
                 par.add_run("\t")
                 _run(par, doc.printed_date.text + "印发", FANGSONG, g.SIZE_4)
-        if i == 0:
+        if rules and i == 0:
             _border(par, "top", THICK_SZ)
-        _border(par, "bottom", rule[i == len(rows) - 1])
+        if rules:
+            _border(par, "bottom", rule[i == len(rows) - 1])
         last = i == len(rows) - 1
         below = sum(heights[i:])
         _frame(par, None if last else g.TYPE_HEIGHT_TW - g.pt_to_twips(below))
@@ -516,9 +569,13 @@ def build(doc: Document) -> WordDocument:
     body = word.element.body
     for p in list(body.iterchildren(qn("w:p"))):  # the template's empty first paragraph
         body.remove(p)
-    _head(word, doc)
+    letter = doc.kind == "函"
+    if letter:
+        _letter_head(word, doc)
+    else:
+        _head(word, doc)
     _main(word, doc)
-    _record(word, doc)
+    _record(word, doc, rules=not letter)
     props = word.core_properties
     props.title = doc.title or ""
     props.author = doc.signed_by[0] if doc.signed_by else (doc.issuer or "")
