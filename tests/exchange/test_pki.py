@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -241,3 +242,64 @@ def test_every_exchange_error_key_is_translated_in_both_catalogs() -> None:
     for key in sorted(keys):
         assert translate(key, "zh_CN") != key, f"{key} missing in zh_CN"
         assert translate(key, "en") != key, f"{key} missing in en"
+
+
+def _government_chain(tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A root and an intermediate, as a government CA has them (ours: root only)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from exchange_bridge.pki import CertPair
+    from exchange_bridge.pki.ca import write_pair
+
+    now = dt.datetime.now(dt.UTC)
+
+    def ca_cert(name: str, key: Any, issuer: Any, issuer_key: Any, path_length: int) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(issuer_key, hashes.SHA256())
+        )
+
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "某省政务根CA（测试）")])
+    root = ca_cert("某省政务根CA（测试）", root_key, root_name, root_key, 1)
+    inter_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    inter = ca_cert("某省政务二级CA（测试）", inter_key, root.subject, root_key, 0)
+    root_pair = write_pair(root, root_key, tmp_path / "gov" / "root.pem", tmp_path / "gov" / "root.key")
+    inter_pair = write_pair(inter, inter_key, tmp_path / "gov" / "inter.pem", tmp_path / "gov" / "inter.key")
+    return root_pair.cert, inter_pair.cert, CertPair(inter_pair.cert, inter_pair.key)
+
+
+async def test_certificates_under_a_government_root_and_intermediate_work_the_same(tmp_path: Path) -> None:
+    root, intermediate, issuer = _government_chain(tmp_path)
+    kenli = issue_unit(issuer, "dy-kenli", tmp_path / "issued", bits=2048)
+    city = issue_unit(issuer, "dy-city", tmp_path / "issued", bits=2048)
+    pki = NodePki.of(tmp_path / "node")
+    assert main(["--data-dir", str(tmp_path / "node"), "exchange", "identity", "--cert", str(city.cert), "--key", str(city.key),
+                 "--ca", str(root), "--ca", str(intermediate)]) == 0
+    signed = sign(DOCUMENT, load_cert(kenli.cert), load_key(kenli.key))
+    opened = await verify_async(decrypt(envelope(signed, [load_cert(city.cert)]), load_cert(city.cert), load_key(city.key)), pki.trust_file)
+    assert opened.content == DOCUMENT and unit_code_of(opened.signer) == "dy-kenli"
+    done = openssl("cms", "-verify", "-binary", "-inform", "DER", "-CAfile", str(pki.trust_file), input=signed)
+    assert done.returncode == 0 and done.stdout == DOCUMENT, done.stderr
+    # the exchange's mutual TLS with the pinned peer certificate
+    server = await asyncio.start_server(
+        lambda r, w: (w.write(b"ok"), w.close()), "127.0.0.1", 0,
+        ssl=server_context(city.cert, city.key, pki.trust_file),
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        pinned = client_context(kenli.cert, kenli.key, pki.trust_file, pinned_pem=city.cert.read_text())
+        assert await attempt(port, pinned) == b"ok"
+        wrong_pin = client_context(kenli.cert, kenli.key, pki.trust_file, pinned_pem=kenli.cert.read_text())
+        assert await attempt(port, wrong_pin) is None  # another certificate of the same CA is not the peer
+    finally:
+        server.close()
+        await server.wait_closed()
