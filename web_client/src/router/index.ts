@@ -18,6 +18,8 @@ export const router = createRouter({
         { path: 'directory', name: 'directory', component: () => import('@/pages/directory/DirectoryPage.vue') },
         { path: 'todo', name: 'todo', component: () => import('@/pages/placeholder/TodoPage.vue') },
         { path: 'video', name: 'video', component: () => import('@/pages/placeholder/VideoPage.vue') },
+        // 发文 (not under /exchange/: the hub keeps that prefix for the exchange's own API)
+        { path: 'desk/send', name: 'exchange-send', component: () => import('@/pages/exchange/ExchangeSendPage.vue') },
         { path: 'profile', name: 'profile', component: () => import('@/pages/profile/ProfilePage.vue') },
       ],
     },
