@@ -237,16 +237,28 @@ def read_fields(items: Sequence[Item], header: Sequence[Line] = ()) -> Document:
 
 
 def _normalised(items: Sequence[Item]) -> list[Line | Grid]:
-    """Layout tables read as lines; soft line breaks (Shift+Enter) split lines as paragraphs do."""
+    """Layout tables read as lines; soft line breaks (Shift+Enter) split lines as paragraphs
+    do; a 署名 and its date on one line become two."""
     lines: list[Line | Grid] = []
     for item in items:
-        if isinstance(item, Grid) and _is_layout_table(item):
-            lines.extend(_layout_rows(item))
-        elif isinstance(item, Line) and "\n" in item.text:
-            lines.extend(replace(item, text=part) for part in item.text.split("\n"))
-        else:
+        if isinstance(item, Grid) and not _is_layout_table(item):
             lines.append(item)
+            continue
+        for line in _layout_rows(item) if isinstance(item, Grid) else [item]:
+            for part in line.text.split("\n"):
+                lines.extend(_split_signature(replace(line, text=part)))
     return lines
+
+
+def _split_signature(line: Line) -> list[Line]:
+    """署名 and 成文日期 printed on one line, apart by spaces: read as the two lines they stand for."""
+    tokens = [t for t in re.split(r"[\s\u3000]{2,}|\t", line.text.strip()) if t.strip()]
+    if len(tokens) < 2 or not _is_date(tokens[-1]):
+        return [line]
+    organs = tokens[:-1]
+    if not all(_is_organ_line(Line(t)) and _ORGAN.search(t) for t in organs):
+        return [line]
+    return [replace(line, text="\u3000\u3000".join(organs)), replace(line, text=tokens[-1])]
 
 
 class _Reader:

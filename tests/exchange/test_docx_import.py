@@ -488,3 +488,13 @@ def test_heading_levels_by_their_markers(text, level):
     from exchange_bridge.field_reader import heading_level
 
     assert heading_level(text) == level
+
+
+def test_signature_and_date_on_one_line(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        "东营市财政局", "东财函〔2026〕40号", "关于拨付资金的函", "市教育局：", "时间　　2026年12月1日", "请查收。",
+        "东营市财政局　　　　2026年12月2日", "抄送：市审计局。",
+    ]))
+    assert doc.signed_by == ["东营市财政局"] and doc.date.text == "2026年12月2日"
+    assert [b.text for b in doc.body] == ["时间　　2026年12月1日", "请查收。"]  # a date in the body is no 成文日期
+    assert doc.cc == ["市审计局"]
