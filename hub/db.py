@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -166,35 +167,85 @@ def _resolve(jobs: list[_Job]) -> None:
 
 
 class SQLiteWriter:
-    """One thread that owns a synchronous SQLite connection (the standard sqlite3
-    driver) and runs write functions in it: a transaction costs one thread hop, not one
-    per statement (aiosqlite) plus SQLAlchemy's greenlet hops per statement.
+    """Runs write functions on one synchronous SQLite connection (the standard sqlite3
+    driver), one transaction per batch, each job in it under its own SAVEPOINT when
+    there are several, so one job's failure (a duplicate client_msg_id, a refused send)
+    rolls back only that job. Jobs run in the order submitted.
 
-    Group commit: jobs that arrive while a transaction runs are taken together into the
-    next one, each in its own SAVEPOINT, so one job's failure (a duplicate
-    client_msg_id, a refused send) rolls back only that job. SQLite has one writer at a
-    time anyway; this makes it one transaction and one WAL append per burst, and an idle
-    hub adds no delay (a lone job starts at once). Jobs run in the order submitted."""
+    Where: on the event loop itself when the database's write lock is free (a send's
+    transaction is about a millisecond of CPU, all of it SQLite and SQLAlchemy; a thread
+    would cost the same CPU plus a hand-over of the GIL after every sqlite3 call, which
+    a busy loop answers only every switch interval), else in the writer thread, which
+    waits for the lock. Jobs submitted in the same turn of the loop share a transaction
+    (group commit); while the thread has jobs, new ones queue behind them there.
+
+    The connection waits at most BUSY_MS for the lock on the loop; another process or
+    connection holding it longer sends the batch to the thread, which keeps trying for
+    LOCK_WAIT_S before the jobs fail (as `unavailable`)."""
 
     MAX_BATCH = 64
+    BUSY_MS = 20
+    LOCK_WAIT_S = 30.0
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, inline: bool = True) -> None:
         url = engine.url.set(drivername="sqlite")
-        self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"timeout": 30, "check_same_thread": False})
+        self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "connect", self._short_busy_timeout)
         event.listen(self.engine, "begin", _sqlite_begin)
         self.queue: queue.SimpleQueue[tuple[_Job, asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self.lock = threading.Lock()  # one user of `conn` at a time: the loop or the thread
         self.conn: sa.Connection | None = None
+        self.inline = inline
+        self.inline_jobs: list[_Job] = []
+        self.in_thread = 0  # jobs handed to the thread and not yet resolved (loop side)
         self.batches = 0
         self.jobs = 0
+        self.thread_batches = 0
         self.thread.start()
+
+    def _short_busy_timeout(self, dbapi_conn, _record):  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={self.BUSY_MS}")
+        cur.close()
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, loop.create_future())
-        self.queue.put((job, loop))
+        if self.inline_jobs:
+            self.inline_jobs.append(job)
+        elif self.inline and not self.in_thread:
+            self.inline_jobs.append(job)
+            loop.call_soon(self._run_inline, loop)
+        else:
+            self._to_thread([job], loop)
         return job.future
+
+    def _to_thread(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
+        self.in_thread += len(jobs)
+        for job in jobs:
+            self.queue.put((job, loop))
+
+    def _from_thread(self, jobs: list[_Job]) -> None:
+        self.in_thread -= len(jobs)
+        _resolve(jobs)
+
+    def _run_inline(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs, self.inline_jobs = self.inline_jobs, []
+        for i in range(0, len(jobs), self.MAX_BATCH):
+            batch = jobs[i : i + self.MAX_BATCH]
+            if self.in_thread or not self.lock.acquire(blocking=False):
+                self._to_thread(batch, loop)
+                continue
+            try:
+                done = self._transaction(batch, wait=False)
+            finally:
+                self.lock.release()
+            if done:
+                _resolve(batch)
+            else:  # the write lock is held elsewhere: the thread waits for it
+                self._to_thread(batch, loop)
 
     def close(self) -> None:
         """Finish the queued jobs, then end the thread (it disposes its engine)."""
@@ -219,27 +270,57 @@ class SQLiteWriter:
                     break
                 batch.append(nxt)
             jobs = [j for j, _ in batch]
-            self._transaction(jobs)
+            with self.lock:
+                self.thread_batches += 1
+                self._transaction(jobs, wait=True)
             by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
             for job, loop in batch:
                 by_loop.setdefault(loop, []).append(job)
             for loop, js in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(_resolve, js)
+                    loop.call_soon_threadsafe(self._from_thread, js)
+        with self.lock:
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                self.conn = None
+        self.engine.dispose()
+
+    def _begin(self, wait: bool) -> sa.Transaction | None:
+        """BEGIN IMMEDIATE on the connection (opened on first use). None if the write
+        lock stayed busy (only when not `wait`); raises when the database fails."""
+        deadline = time.monotonic() + self.LOCK_WAIT_S
+        while True:
+            try:
+                if self.conn is None:
+                    self.conn = self.engine.connect().execution_options(write=True)
+                return self.conn.begin()
+            except sa.exc.OperationalError as exc:
+                self._drop_conn()
+                locked = "locked" in str(exc.orig) or "busy" in str(exc.orig)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                if not wait:
+                    return None
+
+    def _drop_conn(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):
                 self.conn.close()
             self.conn = None
-        self.engine.dispose()
 
-    def _transaction(self, jobs: list[_Job]) -> None:
-        self.batches += 1
-        self.jobs += len(jobs)
+    def _transaction(self, jobs: list[_Job], wait: bool) -> bool:
+        """Run `jobs` in one transaction; their results or errors are set on them.
+        False (and nothing done) if the lock was busy and not `wait`."""
         try:
-            if self.conn is None:
-                self.conn = self.engine.connect().execution_options(write=True)
+            tx = self._begin(wait)
+            if tx is None:
+                return False
+            self.batches += 1
+            self.jobs += len(jobs)
             conn = self.conn
-            with conn.begin():
+            assert conn is not None
+            with tx:
                 if len(jobs) == 1:
                     job = jobs[0]
                     conn.info["after_commit"] = job.after
@@ -263,13 +344,12 @@ class SQLiteWriter:
                     job.error, job.result = exc, None
                 job.after.clear()
             broken = isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError)
-            if self.conn is not None and (broken or self.conn.invalidated):
-                with contextlib.suppress(Exception):
-                    self.conn.close()
-                self.conn = None
+            if broken or (self.conn is not None and self.conn.invalidated):
+                self._drop_conn()
         finally:
             if self.conn is not None:
                 self.conn.info.pop("after_commit", None)
+        return True
 
 
 _WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKeyDictionary()
@@ -295,7 +375,8 @@ async def write(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
     sync `Connection` — as one write transaction and return its result once committed.
     Callbacks it registers with `after_commit(conn, …)` run here, after the commit.
 
-    SQLite: in the engine's writer thread (SQLiteWriter: BEGIN IMMEDIATE, group commit).
+    SQLite: SQLiteWriter (BEGIN IMMEDIATE, group commit) — on the loop when the write
+    lock is free, in its thread while another connection holds it.
     PostgreSQL: `AsyncConnection.run_sync` inside `begin()` — the same function, the
     same statements, one transaction per call. A dead database raises `Unavailable`;
     other errors (an IntegrityError, a HubError) pass through after the rollback."""

@@ -1,17 +1,17 @@
-"""hub.db.write: one synchronous function per write transaction (SQLite's writer thread
-with group commit; run_sync on PostgreSQL). Jobs that share a SQLite transaction fail
-alone: a refused job or a duplicate rolls back only its own savepoint."""
+"""hub.db.write: one synchronous function per write transaction (SQLite: on the loop, or
+the writer thread while the write lock is held elsewhere, with group commit; PostgreSQL:
+run_sync). Jobs that share a SQLite transaction fail alone: a refused job or a duplicate
+rolls back only its own savepoint."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from hub.db import _WRITERS, after_commit, create_engine, write
+from hub.db import _WRITERS, after_commit, begin, create_engine, write
 from hub.errors import BadRequest, Unavailable
 
 meta = sa.MetaData()
@@ -53,10 +53,8 @@ async def engine(tmp_path: Path):
 async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
     pushed: list[str] = []
     keys = ["a", "b", "bad1", "a", "c", "bad2", "d"]
-    busy = asyncio.ensure_future(write(engine, lambda conn: time.sleep(0.3)))  # the next jobs queue up meanwhile
-    await asyncio.sleep(0.05)
+    # submitted in one turn of the loop: one transaction, a savepoint each
     results = await asyncio.gather(*[write(engine, _insert, k, pushed) for k in keys], return_exceptions=True)
-    await busy
     assert isinstance(results[2], BadRequest) and isinstance(results[5], BadRequest)
     assert isinstance(results[3], sa.exc.IntegrityError)  # the twin of "a"
     assert [r for r in results if isinstance(r, int)] == [1, 2, 3, 4]  # refused jobs returned their number
@@ -65,7 +63,7 @@ async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
         assert (await conn.execute(sa.select(counter.c.n))).scalar_one() == 4
         assert sorted((await conn.execute(sa.select(items.c.key))).scalars()) == ["a", "b", "c", "d"]
     writer = _WRITERS[engine]
-    assert (writer.batches, writer.jobs) == (2, 1 + len(keys))  # one transaction for the seven
+    assert (writer.batches, writer.jobs) == (1, len(keys))  # one transaction for the seven
 
 
 async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engine, tmp_path: Path):
@@ -81,3 +79,17 @@ async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engin
     # the writer recovers: the next transaction opens a fresh connection
     assert await write(engine, _insert, "y", pushed) == 2
     assert writer.conn is not None
+
+
+async def test_a_write_lock_held_elsewhere_sends_the_batch_to_the_thread(engine):
+    pushed: list[str] = []
+    async with begin(engine) as conn:  # another connection holds SQLite's write lock
+        await conn.execute(items.insert().values(key="held"))
+        task = asyncio.ensure_future(write(engine, _insert, "after", pushed))
+        await asyncio.sleep(0.3)
+        assert not task.done()  # the loop was not blocked meanwhile, and the job waits
+    assert await task == 1 and pushed == ["after"]
+    writer = _WRITERS[engine]
+    assert writer.thread_batches == 1 and writer.in_thread == 0
+    assert await write(engine, _insert, "inline-again", pushed) == 2  # back on the loop
+    assert writer.thread_batches == 1
