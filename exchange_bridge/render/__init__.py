@@ -26,10 +26,14 @@ def render_pdf(doc: Document, *, timeout: float = 120.0) -> bytes:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("FONTS", "build", "render_docx"):
+    if name in ("build", "render_docx"):
         from . import redhead
 
         return getattr(redhead, name)
+    if name == "FONTS":
+        from .wordml import FONTS
+
+        return FONTS
     if name == "docx_to_pdf":
         from .pdf import docx_to_pdf
 

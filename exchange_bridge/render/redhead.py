@@ -16,8 +16,8 @@ reads or writes files. The layout, by the standard's clauses:
 - 7.5: page numbers "— 1 —" in 4号 宋体, odd pages one character from the right, even
   pages one from the left, 7 mm below the type area.
 
-The fonts are named as government PCs have them (FONTS); the PDF path maps the names to
-free fonts (fonts.conf).
+The fonts are named as government PCs have them (wordml.FONTS); the PDF path maps the
+names to free fonts (fonts.conf). WordprocessingML details are in wordml.py.
 """
 
 from __future__ import annotations
@@ -33,25 +33,14 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt, RGBColor, Twips
-from docx.text.paragraph import Paragraph as WordParagraph
+from docx.shared import Mm, Pt, Twips
 
 from ..model import UP, Document, Paragraph, Table
 from . import geometry as g
+from . import wordml as w
 
-__all__ = ["FONTS", "RED", "build", "render_docx"]
+__all__ = ["build", "render_docx"]
 
-# The font names of GB/T 9704 practice, as installed on government PCs.
-XIAOBIAOSONG: Final = "方正小标宋简体"
-FANGSONG: Final = "仿宋_GB2312"
-HEITI: Final = "黑体"
-KAITI: Final = "楷体_GB2312"
-SONGTI: Final = "宋体"
-LATIN: Final = "Times New Roman"
-FONTS: Final = (XIAOBIAOSONG, FANGSONG, HEITI, KAITI, SONGTI, LATIN)
-
-RED: Final = RGBColor(0xFF, 0x00, 0x00)
-_RED_HEX: Final = "FF0000"
 
 PITCH: Final = g.LINE_PITCH_PT  # one line (行), 28.95 pt
 CHAR: Final = g.CHAR_PITCH_PT  # one character (字) of 3号 on the grid
@@ -75,129 +64,6 @@ _DASH_ABOVE_FOOTER_MM: Final = 3.1
 _LETTER_MARK_DESCENT_PT: Final = 8.3
 _LETTER_FIRST_LINE_MM: Final = 48.2
 
-
-# ------------------------------------------------------------------ low-level helpers
-
-def _set_fonts(rpr, name: str) -> None:
-    """Chinese in `name`; Latin letters and digits in Times New Roman beside the body
-    faces (as government templates set them: half-width digits, the same in Word and in
-    the PDF, where Liberation Serif stands in with the same widths), else in `name`."""
-    fonts = _child(rpr, "w:rFonts")
-    latin = LATIN if name in (FANGSONG, KAITI, HEITI) else name
-    for attr, value in (("w:ascii", latin), ("w:hAnsi", latin), ("w:eastAsia", name), ("w:cs", latin)):
-        fonts.set(qn(attr), value)
-    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(attr), None)
-    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(attr), None)
-
-
-def _run(par: WordParagraph, text: str, font: str, size: float, *, color: RGBColor | None = None,
-         scale: int = 100, bold: bool = False):
-    run = par.add_run(text)
-    run.font.size = Pt(size)
-    run.font.bold = bold
-    if color is not None:
-        run.font.color.rgb = color
-    rpr = run._r.get_or_add_rPr()
-    _set_fonts(rpr, font)
-    if scale != 100:
-        _child(rpr, "w:w").set(qn("w:val"), str(scale))
-    return run
-
-
-# Child order of w:pPr and w:rPr in the WordprocessingML schema (Word rejects others).
-_PPR_SEQ: Final = tuple(f"w:{t}" for t in (
-    "pStyle keepNext keepLines pageBreakBefore framePr widowControl numPr suppressLineNumbers pBdr shd tabs "
-    "suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE autoSpaceDN bidi adjustRightInd "
-    "snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc textDirection textAlignment "
-    "textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange").split())
-_RPR_SEQ: Final = tuple(f"w:{t}" for t in (
-    "rStyle rFonts b bCs i iCs caps smallCaps strike dstrike outline shadow emboss imprint noProof snapToGrid "
-    "vanish webHidden color spacing w kern position sz szCs highlight u effect bdr shd fitText vertAlign rtl cs "
-    "em lang eastAsianLayout specVanish oMath").split())
-
-
-def _child(parent, tag: str):
-    """`parent`'s (a w:pPr or w:rPr) child `tag`, added in schema order."""
-    el = parent.find(qn(tag))
-    if el is None:
-        seq = _PPR_SEQ if parent.tag == qn("w:pPr") else _RPR_SEQ
-        el = OxmlElement(tag)
-        parent.insert_element_before(el, *seq[seq.index(tag) + 1:])
-    return el
-
-
-def _ppr_child(par: WordParagraph, tag: str):
-    return _child(par._p.get_or_add_pPr(), tag)
-
-
-def _border(par: WordParagraph, side: str, sz: int, color: str = "000000", space: int = 0,
-            style: str = "single") -> None:
-    pbdr = _ppr_child(par, "w:pBdr")
-    el = OxmlElement(f"w:{side}")
-    el.set(qn("w:val"), style)
-    el.set(qn("w:sz"), str(sz))
-    el.set(qn("w:space"), str(space))
-    el.set(qn("w:color"), color)
-    # CT_PBdr order: top, left, bottom, right, between, bar
-    order = ["top", "left", "bottom", "right", "between", "bar"]
-    for i, child in enumerate(pbdr):
-        if order.index(child.tag.split("}")[1]) > order.index(side):
-            pbdr.insert(i, el)
-            return
-    pbdr.append(el)
-
-
-def _no_grid(par: WordParagraph) -> None:
-    """Lay this paragraph out by its own line spacing, not the document grid."""
-    _ppr_child(par, "w:snapToGrid").set(qn("w:val"), "0")
-
-
-def _para(container, text: str = "", *, font: str = FANGSONG, size: float = g.SIZE_3,
-          align: WD_ALIGN_PARAGRAPH | None = WD_ALIGN_PARAGRAPH.JUSTIFY, line: float = PITCH,
-          before: float = 0.0, first: float = 0.0, left: float = 0.0, right: float = 0.0,
-          color: RGBColor | None = None, grid: bool = True) -> WordParagraph:
-    """One paragraph: exact line spacing `line` pt, `before` pt above, indents in pt."""
-    par = container.add_paragraph()
-    fmt = par.paragraph_format
-    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-    fmt.line_spacing = Pt(line)
-    fmt.space_before = Pt(before)
-    fmt.space_after = Pt(0)
-    if align is not None:
-        fmt.alignment = align
-    if first:
-        fmt.first_line_indent = Pt(first)
-    if left:
-        fmt.left_indent = Pt(left)
-    if right:
-        fmt.right_indent = Pt(right)
-    fmt.widow_control = False
-    if not grid:
-        _no_grid(par)
-    if text:
-        _run(par, text, font, size, color=color)
-    return par
-
-
-def _field(par: WordParagraph, instr: str, shown: str, font: str, size: float) -> None:
-    """A complex field (PAGE) with its last shown value."""
-    def char(kind: str):
-        r = _run(par, "", font, size)
-        fc = OxmlElement("w:fldChar")
-        fc.set(qn("w:fldCharType"), kind)
-        r._r.append(fc)
-
-    char("begin")
-    r = _run(par, "", font, size)
-    it = OxmlElement("w:instrText")
-    it.set(qn("xml:space"), "preserve")
-    it.text = f" {instr} "
-    r._r.append(it)
-    char("separate")
-    _run(par, shown, font, size)
-    char("end")
 
 
 # ------------------------------------------------------------------ the page
@@ -228,7 +94,7 @@ def _defaults(word: WordDocument) -> None:
     """Document defaults: 3号 仿宋_GB2312, Chinese, exact lines of the grid, no spacing."""
     styles = word.styles.element
     rpr = styles.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
-    _set_fonts(rpr, FANGSONG)
+    w.set_fonts(rpr, w.FANGSONG)
     rpr.find(qn("w:sz")).set(qn("w:val"), str(int(g.SIZE_3 * 2)))
     rpr.find(qn("w:szCs")).set(qn("w:val"), str(int(g.SIZE_3 * 2)))
     lang = rpr.find(qn("w:lang"))
@@ -240,8 +106,8 @@ def _defaults(word: WordDocument) -> None:
     spacing.set(qn("w:lineRule"), "exact")
     normal = word.styles["Normal"]
     normal.font.size = Pt(g.SIZE_3)
-    _set_fonts(normal.element.get_or_add_rPr(), FANGSONG)
-    _child(normal.element.get_or_add_rPr(), "w:spacing").set(qn("w:val"), str(g.CONDENSE_TW))
+    w.set_fonts(normal.element.get_or_add_rPr(), w.FANGSONG)
+    w.child(normal.element.get_or_add_rPr(), "w:spacing").set(qn("w:val"), str(g.CONDENSE_TW))
 
 
 def _page_numbers(word: WordDocument) -> None:
@@ -259,10 +125,10 @@ def _page_numbers(word: WordDocument) -> None:
             fmt.right_indent = Pt(CHAR_4)
         else:
             fmt.left_indent = Pt(CHAR_4)
-        _no_grid(par)
-        _run(par, "— ", SONGTI, g.SIZE_4)
-        _field(par, "PAGE", "1" if side == "right" else "2", SONGTI, g.SIZE_4)
-        _run(par, " —", SONGTI, g.SIZE_4)
+        w.no_grid(par)
+        w.run(par, "— ", w.SONGTI, g.SIZE_4)
+        w.field(par, "PAGE", "1" if side == "right" else "2", w.SONGTI, g.SIZE_4)
+        w.run(par, " —", w.SONGTI, g.SIZE_4)
 
 
 # ------------------------------------------------------------------ 版头
@@ -270,22 +136,22 @@ def _page_numbers(word: WordDocument) -> None:
 def _head(word: WordDocument, doc: Document) -> None:
     marks: list[tuple[str, str]] = []
     if doc.copy_no:
-        marks.append((doc.copy_no, FANGSONG))
+        marks.append((doc.copy_no, w.FANGSONG))
     if doc.secrecy:
-        marks.append((doc.secrecy, HEITI))
+        marks.append((doc.secrecy, w.HEITI))
     if doc.urgency:
-        marks.append((doc.urgency, HEITI))
+        marks.append((doc.urgency, w.HEITI))
     for text, font in marks:
-        _para(word, text, font=font, align=WD_ALIGN_PARAGRAPH.LEFT, grid=False)
+        w.para(word, text, font=font, align=WD_ALIGN_PARAGRAPH.LEFT, grid=False)
     used = len(marks) * PITCH
 
     # 发文机关标志: top edge 35 mm below the type area's top.
     mark = doc.issuer or ""
     size, scale = g.fit_mark(mark, g.TYPE_WIDTH_TW / 20) if mark else (g.SIZE_CHU, 100)
     before = max(0.0, g.mm_to_pt(g.MARK_TOP_MM) - used - _MARK_INK_OFFSET_EM * size)
-    par = _para(word, align=WD_ALIGN_PARAGRAPH.CENTER, line=size * 1.15, before=before, grid=False)
+    par = w.para(word, align=WD_ALIGN_PARAGRAPH.CENTER, line=size * 1.15, before=before, grid=False)
     if mark:
-        _run(par, mark, XIAOBIAOSONG, size, color=RED, scale=scale)
+        w.run(par, mark, w.XIAOBIAOSONG, size, color=w.RED, scale=scale)
 
     # 发文字号 (and 签发人) two lines below the mark; the red rule 4 mm below them.
     number = doc.number.text if doc.number else ""
@@ -297,18 +163,18 @@ def _head(word: WordDocument, doc: Document) -> None:
         for i, names in enumerate(lines):
             last = i == len(lines) - 1
             # one character in by a first-line indent: a left indent would shorten the rule
-            par = _para(word, align=WD_ALIGN_PARAGRAPH.LEFT, first=CHAR, before=2 * PITCH if i == 0 else 0,
+            par = w.para(word, align=WD_ALIGN_PARAGRAPH.LEFT, first=CHAR, before=2 * PITCH if i == 0 else 0,
                         grid=False)
             par.paragraph_format.tab_stops.add_tab_stop(Pt(right_tab), WD_TAB_ALIGNMENT.RIGHT)
             if last and number:
-                _run(par, number, FANGSONG, g.SIZE_3)
+                w.run(par, number, w.FANGSONG, g.SIZE_3)
             par.add_run("\t")
-            _run(par, "签发人：" if i == 0 else "", FANGSONG, g.SIZE_3)
-            _run(par, "　".join(names), KAITI, g.SIZE_3)
-        _border(par, "bottom", RED_RULE_SZ, _RED_HEX, space=rule_space)
+            w.run(par, "签发人：" if i == 0 else "", w.FANGSONG, g.SIZE_3)
+            w.run(par, "　".join(names), w.KAITI, g.SIZE_3)
+        w.border(par, "bottom", RED_RULE_SZ, w.RED_HEX, space=rule_space)
     else:
-        par = _para(word, number, align=WD_ALIGN_PARAGRAPH.CENTER, before=2 * PITCH, grid=False)
-        _border(par, "bottom", RED_RULE_SZ, _RED_HEX, space=rule_space)
+        par = w.para(word, number, align=WD_ALIGN_PARAGRAPH.CENTER, before=2 * PITCH, grid=False)
+        w.border(par, "bottom", RED_RULE_SZ, w.RED_HEX, space=rule_space)
 
 
 # ------------------------------------------------------------------ 信函格式 (10.1)
@@ -330,31 +196,31 @@ def _letter_head(word: WordDocument, doc: Document) -> None:
     rule_tw = g.mm_to_twips(LETTER_RULE_MM)
     size, scale = g.fit_mark(doc.issuer or "", g.TYPE_WIDTH_TW / 20, LETTER_MARK_SIZE) if doc.issuer \
         else (LETTER_MARK_SIZE, 100)
-    mark = _para(word, align=WD_ALIGN_PARAGRAPH.CENTER, line=size * 1.15, grid=False)
+    mark = w.para(word, align=WD_ALIGN_PARAGRAPH.CENTER, line=size * 1.15, grid=False)
     if doc.issuer:
-        _run(mark, doc.issuer, XIAOBIAOSONG, size, color=RED, scale=scale)
-    _border(mark, "bottom", DOUBLE_SZ, _RED_HEX, space=round(g.mm_to_pt(4) - _LETTER_MARK_DESCENT_PT),
+        w.run(mark, doc.issuer, w.XIAOBIAOSONG, size, color=w.RED, scale=scale)
+    w.border(mark, "bottom", DOUBLE_SZ, w.RED_HEX, space=round(g.mm_to_pt(4) - _LETTER_MARK_DESCENT_PT),
             style="thickThinSmallGap")
-    _frame(mark, g.mm_to_twips(LETTER_MARK_TOP_MM) - g.pt_to_twips(_MARK_INK_OFFSET_EM * size), width_tw=rule_tw,
+    w.frame(mark, g.mm_to_twips(LETTER_MARK_TOP_MM) - g.pt_to_twips(_MARK_INK_OFFSET_EM * size), width_tw=rule_tw,
            anchor="page")
-    foot = _para(word, line=1, grid=False)
-    _border(foot, "top", DOUBLE_SZ, _RED_HEX, style="thickThinSmallGap")
-    _frame(foot, g.mm_to_twips(g.PAGE_HEIGHT_MM - LETTER_FOOT_RULE_MM), width_tw=rule_tw, anchor="page")
+    foot = w.para(word, line=1, grid=False)
+    w.border(foot, "top", DOUBLE_SZ, w.RED_HEX, style="thickThinSmallGap")
+    w.frame(foot, g.mm_to_twips(g.PAGE_HEIGHT_MM - LETTER_FOOT_RULE_MM), width_tw=rule_tw, anchor="page")
 
     marks = [m for m in (doc.copy_no, doc.secrecy, doc.urgency) if m]
     number = doc.number.text if doc.number else ""
     lines = max(1, len(marks))
     for i in range(lines):
         text = marks[i] if i < len(marks) else ""
-        font = FANGSONG if text == doc.copy_no else HEITI
+        font = w.FANGSONG if text == doc.copy_no else w.HEITI
         before = g.mm_to_pt(_LETTER_FIRST_LINE_MM - g.TOP_MM) if i == 0 else 0.0
-        par = _para(word, align=WD_ALIGN_PARAGRAPH.LEFT, before=before, grid=False)
+        par = w.para(word, align=WD_ALIGN_PARAGRAPH.LEFT, before=before, grid=False)
         if text:
-            _run(par, text, font, g.SIZE_3)
+            w.run(par, text, font, g.SIZE_3)
         if i == 0 and number:
             par.paragraph_format.tab_stops.add_tab_stop(Pt(g.TYPE_WIDTH_TW / 20), WD_TAB_ALIGNMENT.RIGHT)
             par.add_run("\t")
-            _run(par, number, FANGSONG, g.SIZE_3)
+            w.run(par, number, w.FANGSONG, g.SIZE_3)
 
 
 def _signer_lines(signers: Sequence[str]) -> list[list[str]]:
@@ -364,23 +230,23 @@ def _signer_lines(signers: Sequence[str]) -> list[list[str]]:
 
 # ------------------------------------------------------------------ 主体
 
-_HEADING_FONTS: Final = {1: HEITI, 2: KAITI}
+_HEADING_FONTS: Final = {1: w.HEITI, 2: w.KAITI}
 
 
 def _body_paragraph(word: WordDocument, block: Paragraph) -> None:
-    par = _para(word, first=2 * CHAR)
+    par = w.para(word, first=2 * CHAR)
     font = _HEADING_FONTS.get(block.level)
     if font is None:
-        _run(par, block.text, FANGSONG, g.SIZE_3)
+        w.run(par, block.text, w.FANGSONG, g.SIZE_3)
         return
     # A heading run in on its paragraph ("一、总体要求。各单位要……"): only the heading
     # sentence takes the heading face.
     head, stop, rest = block.text.partition("。")
     if stop and rest:
-        _run(par, head + stop, font, g.SIZE_3)
-        _run(par, rest, FANGSONG, g.SIZE_3)
+        w.run(par, head + stop, font, g.SIZE_3)
+        w.run(par, rest, w.FANGSONG, g.SIZE_3)
     else:
-        _run(par, block.text, font, g.SIZE_3)
+        w.run(par, block.text, font, g.SIZE_3)
         par.paragraph_format.keep_with_next = True  # a heading line never ends a page
 
 
@@ -389,9 +255,8 @@ def _body_table(word: WordDocument, block: Table) -> None:
     if not cols:
         return
     table = word.add_table(rows=len(block.rows), cols=cols)
-    table.style = word.styles["Table Grid"] if "Table Grid" in [s.name for s in word.styles] else None
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    _table_borders(table)
+    w.table_borders(table)
     for r, row in enumerate(block.rows):
         trpr = table.rows[r]._tr.get_or_add_trPr()
         trpr.append(OxmlElement("w:cantSplit"))
@@ -404,38 +269,25 @@ def _body_table(word: WordDocument, block: Table) -> None:
             fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
             fmt.line_spacing = Pt(g.SIZE_4 * 1.5)
             fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            _no_grid(par)
+            w.no_grid(par)
             text = row[c] if c < len(row) else ""
             if text:
-                _run(par, text, FANGSONG, g.SIZE_4, bold=False)
-
-
-def _table_borders(table) -> None:
-    tblpr = table._tbl.tblPr
-    borders = OxmlElement("w:tblBorders")
-    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        el = OxmlElement(f"w:{side}")
-        el.set(qn("w:val"), "single")
-        el.set(qn("w:sz"), "4")
-        el.set(qn("w:space"), "0")
-        el.set(qn("w:color"), "000000")
-        borders.append(el)
-    tblpr.append(borders)
+                w.run(par, text, w.FANGSONG, g.SIZE_4, bold=False)
 
 
 def _main(word: WordDocument, doc: Document) -> None:
     # Title: 2号 小标宋, two lines below the red rule, centred.
     if doc.title:
-        par = _para(word, align=WD_ALIGN_PARAGRAPH.CENTER, before=2 * PITCH, grid=False)
+        par = w.para(word, align=WD_ALIGN_PARAGRAPH.CENTER, before=2 * PITCH, grid=False)
         capacity = g.TYPE_WIDTH_TW / 20 / (g.SIZE_2 + g.CONDENSE_TW / 20)
         for i, line in enumerate(g.title_lines(doc.title, capacity)):
-            run = _run(par, line, XIAOBIAOSONG, g.SIZE_2)
+            run = w.run(par, line, w.XIAOBIAOSONG, g.SIZE_2)
             if i:
                 run._r.insert(run._r.index(run._r.find(qn("w:t"))), OxmlElement("w:br"))
     # 主送: one line below the title, flush left, ending with a full-width colon.
     if doc.to:
-        _para(word)
-        _para(word, "，".join(doc.to) + "：")
+        w.para(word)
+        w.para(word, "，".join(doc.to) + "：")
     for block in doc.body:
         if isinstance(block, Table):
             _body_table(word, block)
@@ -451,7 +303,7 @@ def _main(word: WordDocument, doc: Document) -> None:
             par.paragraph_format.keep_with_next = True
     if doc.note:
         note = doc.note if doc.note.startswith(("（", "(")) else f"（{doc.note}）"
-        _para(word, note, first=2 * CHAR)
+        w.para(word, note, first=2 * CHAR)
 
 
 def _attachments(word: WordDocument, doc: Document) -> None:
@@ -459,16 +311,16 @@ def _attachments(word: WordDocument, doc: Document) -> None:
     the later ones aligned under the first number."""
     if not doc.attachments:
         return
-    _para(word)
+    w.para(word)
     names = [a.name for a in doc.attachments]
     if len(names) == 1:
-        _para(word, f"附件：{names[0]}", left=5 * CHAR, first=-3 * CHAR)
+        w.para(word, f"附件：{names[0]}", left=5 * CHAR, first=-3 * CHAR)
         return
     for i, name in enumerate(names, 1):
         if i == 1:
-            _para(word, f"附件：{i}．{name}", left=5 * CHAR + CHAR, first=-4 * CHAR)
+            w.para(word, f"附件：{i}．{name}", left=5 * CHAR + CHAR, first=-4 * CHAR)
         else:
-            _para(word, f"{i}．{name}", left=5 * CHAR + CHAR, first=-CHAR)
+            w.para(word, f"{i}．{name}", left=5 * CHAR + CHAR, first=-CHAR)
 
 
 def _signature(word: WordDocument, doc: Document) -> None:
@@ -478,34 +330,17 @@ def _signature(word: WordDocument, doc: Document) -> None:
         return
     date = doc.date.text if doc.date else ""
     date_em = g.text_width_em(date)
-    _para(word)
-    _para(word)
+    w.para(word)
+    w.para(word)
     for name in doc.signed_by:
         # centred on the date's centre (a name wider than the date reaches further right)
         right = max(0.0, 4 * CHAR + (date_em - g.text_width_em(name)) / 2 * CHAR) if date else 2 * CHAR
-        _para(word, name, align=WD_ALIGN_PARAGRAPH.RIGHT, right=right)
+        w.para(word, name, align=WD_ALIGN_PARAGRAPH.RIGHT, right=right)
     if date:
-        _para(word, date, align=WD_ALIGN_PARAGRAPH.RIGHT, right=4 * CHAR)
+        w.para(word, date, align=WD_ALIGN_PARAGRAPH.RIGHT, right=4 * CHAR)
 
 
 # ------------------------------------------------------------------ 版记
-
-def _frame(par: WordParagraph, y_tw: int | None, *, width_tw: int = g.TYPE_WIDTH_TW, anchor: str = "margin") -> None:
-    """Put the paragraph in a frame `width_tw` wide, centred on the type area: its top
-    `y_tw` twips below the `anchor`'s top (the type area, "margin", or the "page"), or
-    (None) at the type area's foot."""
-    fp = _ppr_child(par, "w:framePr")
-    fp.set(qn("w:w"), str(width_tw))
-    fp.set(qn("w:hSpace"), "0")
-    fp.set(qn("w:wrap"), "around")
-    fp.set(qn("w:vAnchor"), anchor)
-    fp.set(qn("w:hAnchor"), "margin")
-    fp.set(qn("w:xAlign"), "center")
-    if y_tw is None:
-        fp.set(qn("w:yAlign"), "bottom")
-    else:
-        fp.set(qn("w:y"), str(y_tw))
-
 
 def _cc_lines(text: str) -> int:
     """How many lines the 抄送 paragraph takes: one character in from each side, later
@@ -536,26 +371,26 @@ def _record(word: WordDocument, doc: Document, rules: bool = True) -> None:
                for i, (_, lines) in enumerate(rows)]
     for i, (kind, lines) in enumerate(rows):
         if kind == "cc":
-            par = _para(word, cc, size=g.SIZE_4, left=CHAR_4 + 3 * CHAR_4, first=-3 * CHAR_4, right=CHAR_4,
+            par = w.para(word, cc, size=g.SIZE_4, left=CHAR_4 + 3 * CHAR_4, first=-3 * CHAR_4, right=CHAR_4,
                         grid=False)
         else:
-            par = _para(word, size=g.SIZE_4, align=WD_ALIGN_PARAGRAPH.LEFT, left=CHAR_4, right=CHAR_4, grid=False)
+            par = w.para(word, size=g.SIZE_4, align=WD_ALIGN_PARAGRAPH.LEFT, left=CHAR_4, right=CHAR_4, grid=False)
             par.paragraph_format.tab_stops.add_tab_stop(Pt(g.TYPE_WIDTH_TW / 20 - CHAR_4), WD_TAB_ALIGNMENT.RIGHT)
             if doc.printed_by:
-                _run(par, doc.printed_by, FANGSONG, g.SIZE_4)
+                w.run(par, doc.printed_by, w.FANGSONG, g.SIZE_4)
             if doc.printed_date:
                 par.add_run("\t")
-                _run(par, doc.printed_date.text + "印发", FANGSONG, g.SIZE_4)
+                w.run(par, doc.printed_date.text + "印发", w.FANGSONG, g.SIZE_4)
         if rules and i == 0:
-            _border(par, "top", THICK_SZ)
+            w.border(par, "top", THICK_SZ)
         if rules:
-            _border(par, "bottom", rule[i == len(rows) - 1])
+            w.border(par, "bottom", rule[i == len(rows) - 1])
         last = i == len(rows) - 1
         below = sum(heights[i:])
-        _frame(par, None if last else g.TYPE_HEIGHT_TW - g.pt_to_twips(below))
+        w.frame(par, None if last else g.TYPE_HEIGHT_TW - g.pt_to_twips(below))
     # A frame needs a paragraph after it to anchor to (LibreOffice drops the frame of a
     # document's last paragraph): a hairline one, so it never adds a page.
-    _para(word, line=1, grid=False)
+    w.para(word, line=1, grid=False)
 
 
 # ------------------------------------------------------------------ the document

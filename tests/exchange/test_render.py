@@ -412,3 +412,19 @@ def test_titles_break_where_the_words_allow(title, lines):
     from exchange_bridge.render.geometry import title_lines
 
     assert title_lines(title, 20) == lines
+
+
+def test_property_elements_are_in_schema_order():
+    """Word refuses a file whose w:pPr / w:rPr children are out of the schema's order."""
+    from exchange_bridge.render.wordml import PPR_SEQ, RPR_SEQ
+
+    letter = import_docx(SAMPLES / "letter-parallel.docx")
+    for doc in (notice(), request(), letter):
+        for name, root in _parts(render_docx(doc)).items():
+            for tag, seq in (("pPr", PPR_SEQ), ("rPr", RPR_SEQ)):
+                for el in root.iter(f"{W}{tag}"):
+                    if el.getparent().tag in (f"{W}pPrChange", f"{W}rPrChange"):
+                        continue
+                    order = [seq.index("w:" + etree.QName(c).localname) for c in el
+                             if "w:" + etree.QName(c).localname in seq]
+                    assert order == sorted(order), (name, tag, [etree.QName(c).localname for c in el])
