@@ -91,7 +91,12 @@ def text_width_em(text: str) -> float:
 def fit_mark(text: str, width_pt: float, size_pt: float = SIZE_CHU, min_scale: int = 50) -> tuple[float, int]:
     """The issuer mark's size and horizontal scale (percent) so `text` fits `width_pt`:
     the standard size while it fits, then narrower glyphs (as printers condense long
-    names) down to `min_scale`, then a smaller size."""
+    names) down to `min_scale`, then a smaller size. A mark over several lines (joint
+    issuers, one a line) fits its longest line; from three lines on, each is smaller."""
+    lines = text.split("\n")
+    if len(lines) > 2:
+        size_pt = size_pt * 2 / len(lines)
+    text = max(lines, key=text_width_em)
     natural = text_width_em(text) * size_pt
     if natural <= width_pt:
         return size_pt, 100

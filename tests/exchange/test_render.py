@@ -428,3 +428,14 @@ def test_property_elements_are_in_schema_order():
                     order = [seq.index("w:" + etree.QName(c).localname) for c in el
                              if "w:" + etree.QName(c).localname in seq]
                     assert order == sorted(order), (name, tag, [etree.QName(c).localname for c in el])
+
+
+def test_a_joint_mark_prints_one_issuer_a_line_and_reads_back():
+    doc = notice().model_copy(update={"issuer": "中共东营市委办公室\n东营市人民政府办公室文件",
+                                      "signed_by": ["中共东营市委办公室", "东营市人民政府办公室"]})
+    data = render_docx(doc)
+    runs = [r for r in _runs(_parts(data)["word/document.xml"]) if r[3] == "FF0000"]
+    [(text, font, size, _)] = runs
+    assert (text, font, size) == ("中共东营市委办公室东营市人民政府办公室文件", "方正小标宋简体", 84)  # 初号: sized by its longest line
+    back = import_docx_bytes(data)
+    assert (back.issuer, back.signed_by) == (doc.issuer, doc.signed_by)
