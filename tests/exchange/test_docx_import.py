@@ -498,3 +498,20 @@ def test_signature_and_date_on_one_line(tmp_path):
     assert doc.signed_by == ["东营市财政局"] and doc.date.text == "2026年12月2日"
     assert [b.text for b in doc.body] == ["时间　　2026年12月1日", "请查收。"]  # a date in the body is no 成文日期
     assert doc.cc == ["市审计局"]
+
+
+def test_paragraph_text_as_word_shows_it():
+    from docx.oxml.parser import parse_xml
+
+    from exchange_bridge.docx_import import _paragraph_text
+
+    p = parse_xml(
+        '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        "<w:r><w:t>东营市</w:t><w:tab/><w:t>财政局</w:t></w:r>"
+        '<w:hyperlink r:id="rId9"><w:r><w:t>（链接）</w:t></w:r></w:hyperlink>'
+        '<w:del><w:r><w:delText>删掉的字</w:delText></w:r></w:del>'
+        "<w:ins><w:r><w:t>插入</w:t></w:r></w:ins>"
+        '<w:r><w:br/><w:t>第二行</w:t><w:br w:type="page"/></w:r>'
+        "</w:p>")
+    assert _paragraph_text(p) == "东营市\t财政局（链接）插入\n第二行"
