@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub.errors import BadRequest
+
 ACTION = "render"
 
 
@@ -37,6 +39,9 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
         if not doc.has(field):
             print(f"注意 (note): 没有{label} ({field}), 该处留空", file=sys.stderr)
     data = render_pdf(doc, timeout=args.timeout) if fmt == "pdf" else render_docx(doc)
-    out.write_bytes(data)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise BadRequest("error.render_cannot_write", path=str(out), detail=exc.strerror or str(exc)) from None
     print(f"已生成红头文件 (rendered): {out}", file=sys.stderr)
     return 0

@@ -439,3 +439,10 @@ def test_a_joint_mark_prints_one_issuer_a_line_and_reads_back():
     assert (text, font, size) == ("中共东营市委办公室东营市人民政府办公室文件", "方正小标宋简体", 84)  # 初号: sized by its longest line
     back = import_docx_bytes(data)
     assert (back.issuer, back.signed_by) == (doc.issuer, doc.signed_by)
+
+
+def test_render_to_an_unwritable_place_is_a_clear_error(samples, tmp_path, capsys):
+    out = tmp_path / "no-such-dir" / "x.docx"
+    assert main(["doc", "render", str(samples / "request-upward.docx"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert str(out) in err and "(bad_request)" in err
