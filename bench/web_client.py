@@ -244,7 +244,10 @@ def main() -> None:
         ["open it after a reload (IndexedDB), ms", res["open_big_after_reload_ms"], ""],
     ]
     print(table(["measure", "value", "note"], rows))
-    path = write_result("web_client", {"params": vars(args), "seed": info, "results": res, "budget_kb": BUDGET_KB})
+    load = os.getloadavg()
+    print(f"\nload average during the run: {load[0]:.1f} on {os.cpu_count()} cores (times scale with it)")
+    path = write_result("web_client", {"params": vars(args), "seed": info, "results": res, "budget_kb": BUDGET_KB,
+                                       "loadavg": load})
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 

@@ -100,6 +100,10 @@ def test_offline_messages_are_kept_and_sent_once_in_order(people):
     before = f"离线前 {t}"
     alice.send(before)
     expect(bob.page.locator(".messages")).to_contain_text(before)
+    to_edit, to_recall = f"待修改 {t}", f"待撤回 {t}"
+    bob.send(to_edit)
+    bob.send(to_recall)
+    expect(alice.page.locator(".messages")).to_contain_text(to_recall)
 
     alice.context.set_offline(True)
     expect(alice.page.get_by_role("status").filter(has_text="网络已断开")).to_be_visible()
@@ -111,6 +115,20 @@ def test_offline_messages_are_kept_and_sent_once_in_order(people):
     meanwhile = f"与此同时 {t}"
     bob.send(meanwhile)
     expect(bob.page.locator(".messages")).to_contain_text(meanwhile)
+    # Bob edits one message and recalls another while Alice cannot hear it
+    mid = bob.page.locator(".messages .msg.mine", has_text=to_edit).get_attribute("data-message-id")
+    row = bob.page.locator(f".messages .msg[data-message-id='{mid}']")
+    row.hover()
+    row.get_by_role("button", name="编辑").click()
+    edit_box = row.get_by_label("编辑")
+    edit_box.fill(f"已修改 {t}")
+    edit_box.press("Enter")
+    expect(bob.page.locator(".messages")).to_contain_text(f"已修改 {t}")
+    row = bob.page.locator(".messages .msg.mine", has_text=to_recall)
+    row.hover()
+    row.get_by_role("button", name="撤回").click()
+    bob.page.get_by_role("button", name="确定").click()
+    expect(bob.page.locator(".messages")).to_contain_text("你撤回了一条消息")
     alice.shot("desktop-offline")
 
     alice.context.set_offline(False)
@@ -120,13 +138,15 @@ def test_offline_messages_are_kept_and_sent_once_in_order(people):
         expect(p.page.locator(".messages")).to_contain_text(second, timeout=20_000)
         expect(p.page.locator(".messages")).to_contain_text(meanwhile)
         texts = [x for x in p.bubble_texts() if t in x]
-        assert texts == [before, meanwhile, first, second], (p.username, texts)
+        assert texts == [before, f"已修改 {t}(已编辑)", meanwhile, first, second], (p.username, texts)
+    expect(alice.page.locator(".messages")).to_contain_text("李海燕 撤回了一条消息")
+    assert to_recall not in alice.page.locator(".messages").inner_text()
 
     # a reload shows the same, once each
     alice.page.reload()
     expect(alice.page.locator(".messages")).to_contain_text(second)
     alice.page.wait_for_timeout(1000)
-    assert [x for x in alice.bubble_texts() if t in x] == [before, meanwhile, first, second]
+    assert [x for x in alice.bubble_texts() if t in x] == [before, f"已修改 {t}(已编辑)", meanwhile, first, second]
 
 
 def test_user_text_never_runs_as_html(people):
