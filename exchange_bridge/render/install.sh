@@ -8,7 +8,7 @@
 # copied to $FONT_DIR). Idempotent: does nothing where all is present. Needs root for apt.
 # Exit status: 0 ready, 1 something is missing and could not be installed.
 set -u
-FONT_DIR=${CHANGTONG_FONT_DIR:-/usr/local/share/fonts/changtong}
+FONT_DIR=/usr/local/share/fonts/changtong  # fonts.conf lists it too
 FANDOL="FandolFang-Regular.otf FandolKai-Regular.otf FandolSong-Regular.otf FandolHei-Regular.otf"
 
 say() { echo "render-install: $*"; }
