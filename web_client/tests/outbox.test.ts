@@ -1,0 +1,132 @@
+// The chat store against a fake socket: the outbox keeps what was typed offline, sends it
+// once with its client_msg_id, shows nothing twice, and marks a refused send for retry.
+import 'fake-indexeddb/auto'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { createPinia, setActivePinia } from 'pinia'
+import type { Message } from '@/apis/types'
+
+type Handler = (...args: any[]) => void
+
+class FakeSocket {
+  connected = false
+  active = true
+  handlers = new Map<string, Handler[]>()
+  sent: { event: string; payload: any }[] = []
+  answer: (event: string, payload: any) => any = () => ({ ok: true })
+  on(event: string, fn: Handler) {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn])
+    return this
+  }
+  fire(event: string, ...args: any[]) {
+    for (const fn of this.handlers.get(event) ?? []) fn(...args)
+  }
+  timeout() {
+    return this
+  }
+  async emitWithAck(event: string, payload: any) {
+    this.sent.push({ event, payload })
+    return this.answer(event, payload)
+  }
+  emit(event: string, payload: any) {
+    this.sent.push({ event, payload })
+  }
+  connect() {
+    this.connected = true
+    this.fire('connect')
+  }
+  disconnect() {
+    this.connected = false
+    this.fire('disconnect', 'io client disconnect')
+  }
+  removeAllListeners() {
+    this.handlers.clear()
+  }
+}
+
+let fake: FakeSocket
+vi.mock('@/realtime/socket', async (orig) => {
+  const real = await orig<typeof import('@/realtime/socket')>()
+  return { ...real, connect: () => fake }
+})
+
+const ME = { id: 7, username: 'zhangsan', display_name: '张三' }
+const CHANNEL = {
+  id: 41, kind: 'private', name: '防汛工作组', topic: '', unit_id: null, read_only: false, head_seq: 0, role: 'admin',
+  last_read_seq: 0, unread: 0, mentions: 0, member_count: 3, peers: [],
+}
+
+function stored(payload: any, seq: number): Message {
+  return {
+    id: 900 + seq, channel_id: payload.channel_id, seq, change_seq: seq, sender: ME, kind: 'text', text: payload.text, file: null,
+    card: null, mentions: [], client_msg_id: payload.client_msg_id, thread_root_id: null, created_at: new Date().toISOString(),
+    edited_at: null, recalled: false,
+  }
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20))
+
+describe('the outbox', () => {
+  beforeEach(() => {
+    setActivePinia(createPinia())
+    fake = new FakeSocket()
+  })
+
+  it('sends what was typed offline once, after the sync, and shows it once', async () => {
+    const { useChatStore } = await import('@/stores/chat')
+    const chat = useChatStore()
+    let seq = 0
+    fake.answer = (event, p) => {
+      if (event === 'sync') return { ok: true, messages: [], cursors: { '41': seq }, has_more: false, channels: [CHANNEL] }
+      if (event === 'message:send') return { ok: true, message: stored(p, ++seq) }
+      return { ok: true, units: [], online: 0, members: [], messages: [], has_more: false, seq }
+    }
+    await chat.start(ME, { notify: () => {}, ended: () => {} })
+    await chat.send(41, '第一条')
+    await chat.send(41, '第二条')
+    expect(chat.outbox.map((e) => e.text)).toEqual(['第一条', '第二条'])
+    expect(fake.sent.filter((s) => s.event === 'message:send')).toHaveLength(0)
+
+    fake.connect()
+    await tick()
+    const sends = fake.sent.filter((s) => s.event === 'message:send')
+    expect(sends.map((s) => s.payload.text)).toEqual(['第一条', '第二条'])
+    expect(fake.sent.findIndex((s) => s.event === 'sync')).toBeLessThan(fake.sent.findIndex((s) => s.event === 'message:send'))
+    expect(chat.outbox).toHaveLength(0)
+    // the push of the same message changes nothing
+    fake.fire('message', stored(sends[0].payload, 1))
+    expect(chat.messagesOf(41).map((m) => m.text)).toEqual(['第一条', '第二条'])
+    chat.stop()
+  })
+
+  it('retries a lost ack with the same client_msg_id, and marks a refusal for retry', async () => {
+    const { useChatStore } = await import('@/stores/chat')
+    const chat = useChatStore()
+    let refuse = true
+    let seq = 0
+    fake.answer = (event, p) => {
+      if (event === 'sync') return { ok: true, messages: [], cursors: {}, has_more: false, channels: [CHANNEL] }
+      if (event === 'message:send') {
+        if (refuse) return { ok: false, error: { code: 'forbidden', message: '频道已归档' } }
+        return { ok: true, message: stored(p, ++seq) }
+      }
+      return { ok: true, units: [], online: 0, members: [], messages: [], has_more: false }
+    }
+    await chat.start(ME, { notify: () => {}, ended: () => {} })
+    fake.connect()
+    await tick()
+    await chat.send(41, '会被拒绝')
+    await tick()
+    expect(chat.outbox).toHaveLength(1)
+    expect(chat.outbox[0].state).toBe('failed')
+    expect(chat.outbox[0].error).toBe('频道已归档')
+    const id = chat.outbox[0].client_msg_id
+    refuse = false
+    chat.retry(id)
+    await tick()
+    const sends = fake.sent.filter((s) => s.event === 'message:send')
+    expect(sends.map((s) => s.payload.client_msg_id)).toEqual([id, id])
+    expect(chat.outbox).toHaveLength(0)
+    expect(chat.messagesOf(41)).toHaveLength(1)
+    chat.stop()
+  })
+})
