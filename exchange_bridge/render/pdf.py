@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -82,13 +83,25 @@ def docx_to_pdf(docx: bytes, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore", "--nologo",
                "--nodefault", "--nolockcheck", "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(work),
                str(src)]
+        # its own session: on a timeout the whole group goes (the soffice script, oosplash
+        # and soffice.bin), not only the script
+        proc = subprocess.Popen(cmd, cwd=work, env=environment(profile), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc = subprocess.run(cmd, cwd=work, env=environment(profile), stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=timeout, start_new_session=True)
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _kill_group(proc)
             raise Unavailable("error.render_timeout", seconds=int(timeout)) from None
         out = work / "document.pdf"
         if proc.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-            detail = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()[-500:]
+            detail = (stderr or stdout).decode("utf-8", "replace").strip()[-500:]
             raise BadRequest("error.render_failed", detail=detail or f"exit status {proc.returncode}")
         return out.read_bytes()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()

@@ -446,3 +446,18 @@ def test_render_to_an_unwritable_place_is_a_clear_error(samples, tmp_path, capsy
     assert main(["doc", "render", str(samples / "request-upward.docx"), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert str(out) in err and "(bad_request)" in err
+
+
+@pytest.mark.slow
+def test_a_conversion_past_its_timeout_is_stopped_whole(tmp_path):
+    _tools_or_skip()
+    import psutil
+
+    from hub.errors import Unavailable
+
+    before = {p.pid for p in psutil.process_iter() if p.name().startswith("soffice")}
+    with pytest.raises(Unavailable) as info:
+        docx_to_pdf(render_docx(request()), timeout=0.5)
+    assert info.value.key == "error.render_timeout"
+    left = [p for p in psutil.process_iter() if p.name().startswith("soffice") and p.pid not in before]
+    assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], left
