@@ -47,7 +47,10 @@ def test_two_people_chat_share_a_file_and_see_each_other_online(people, tmp_path
     hello = f"海燕你好，请报送材料 {tag()}"
     alice.send(hello)
 
-    # Bob gets the DM in his rail, reads it and answers
+    # Bob gets the DM in his rail with an unread badge, and the count in the page title
+    expect(bob.page.locator(".rail-item", has_text="王建国").locator(".badge")).to_have_text("1")
+    expect(bob.page).to_have_title(re.compile(r"^\(\d+\) 畅通$"))
+    # he reads it and answers
     bob.page.get_by_role("link", name="王建国", exact=True).click()
     expect(bob.page.locator(".messages")).to_contain_text(hello)
     expect(bob.page.locator(".pane-head .subtitle")).to_have_text("在线")
@@ -56,6 +59,21 @@ def test_two_people_chat_share_a_file_and_see_each_other_online(people, tmp_path
     expect(alice.page.locator(".messages")).to_contain_text(answer)
     # read receipts on one's own message in a small channel
     expect(alice.page.locator(".messages .msg.mine .receipt").first).to_have_text("已读")
+
+    # @mention autocomplete, and an @ badge in the other's rail
+    alice.open_channel(TALK)
+    box = alice.page.get_by_label("输入消息")
+    box.fill("请 ")
+    box.type("@lih")
+    option = alice.page.get_by_role("option", name=re.compile("李海燕"))
+    expect(option).to_be_visible()
+    box.press("Enter")
+    expect(box).to_have_value("请 @lihaiyan ")
+    box.type("看一下汛情通报")
+    box.press("Enter")
+    expect(alice.page.locator(".messages .mention").last).to_have_text("@lihaiyan")
+    expect(bob.page.locator(".rail-item", has_text=TALK).locator(".badge.at")).to_be_visible()
+    alice.page.get_by_role("link", name="李海燕", exact=True).click()
 
     # Shift+Enter makes a new line, Enter sends
     box = alice.page.get_by_label("输入消息")
