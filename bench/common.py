@@ -231,6 +231,15 @@ class HubProcess:
                 return t.user_time + t.system_time
         return 0.0
 
+    def runqueue_wait(self) -> float:
+        """Seconds the event-loop thread has spent runnable but waiting for a CPU
+        (/proc/PID/schedstat): how much the rest of the machine held the hub back."""
+        try:
+            with open(f"/proc/{self.pid}/schedstat") as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
     def rss_mb(self) -> float:
         return self.ps.memory_info().rss / 2**20
 

@@ -323,6 +323,7 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
         rss_connected = [h.rss_mb() for h in hubs]
         lg = [common.proc_cpu(p.pid) for p in procs]
         split0 = [h.cpu_split() for h in hubs]
+        wait0 = [h.runqueue_wait() for h in hubs]
         m0 = sum(h.main_thread_cpu() for h in hubs)
         t0 = time.monotonic() + 0.5
         for pp in pipes:
@@ -330,6 +331,7 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
         results = [_expect(pp, "done", args.messages / (args.rate or 100) + args.drain_timeout + 120) for pp in pipes]
         t_end = time.monotonic()
         split1 = [h.cpu_split() for h in hubs]
+        wait1 = [h.runqueue_wait() for h in hubs]
         m1 = sum(h.main_thread_cpu() for h in hubs)
         lg_cpu = sum(common.proc_cpu(p.pid) - c for p, c in zip(procs, lg, strict=True))
         peak = [h.peak_rss_mb() for h in hubs]
@@ -383,6 +385,9 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
             "server_loop_thread_cpu_s": m1 - m0,
             "server_cpu_util": server_cpu / max(1e-9, t_end - t0),
             "node_cpu_s": node_cpu,
+            "node_runqueue_wait_s": [b - a for a, b in zip(wait0, wait1, strict=True)],
+            "server_runqueue_wait_pct": max(b - a for a, b in zip(wait0, wait1, strict=True)) / max(1e-9, t_end - t0) * 100,
+            "load_avg": os.getloadavg(),
             "node_cpu_util": [c / max(1e-9, t_end - t0) for c in node_cpu],
             "server_us_per_delivery": server_cpu / received * 1e6 if received else None,
             "loadgen_cpu_s": lg_cpu,
@@ -435,7 +440,7 @@ def _expect(pipe: Any, what: str, timeout: float) -> dict[str, Any]:
 
 
 def report(runs: list[dict[str, Any]]) -> str:
-    headers = ["event", "store", "nodes", "members", "msgs", "rate/s", "deliv/s", "srv µs/deliv", "srv CPU%", "p50 ms",
+    headers = ["event", "store", "nodes", "members", "msgs", "rate/s", "deliv/s", "srv µs/deliv", "srv CPU%", "srv wait%", "p50 ms",
                "p95 ms", "p99 ms", "ack p50", "ack p99", "LG µs/deliv", "peak RSS MB", "KB/conn", "missing"]
     rows = []
     for r in runs:
@@ -444,7 +449,7 @@ def report(runs: list[dict[str, Any]]) -> str:
         rows.append([
             c.get("event", "message"), "pg+redis" if c["backend"] != "sqlite" else "sqlite", c["nodes"], c["clients"],
             c["messages"], c["rate"] or "flood", r["deliveries_per_s"], r["server_us_per_delivery"],
-            r["server_cpu_util"] * 100, lat["p50"], lat["p95"], lat["p99"], ack["p50"], ack["p99"],
+            r["server_cpu_util"] * 100, r["server_runqueue_wait_pct"], lat["p50"], lat["p95"], lat["p99"], ack["p50"], ack["p99"],
             r["loadgen_us_per_delivery"], max(r["server_peak_rss_mb"]), r["server_kb_per_connection"], r["missing"],
         ])
     return common.table(headers, rows)
@@ -486,10 +491,16 @@ def main() -> None:
     if args.nodes > 1 and not args.redis:
         p.error("--nodes above 1 needs --redis (the nodes share PostgreSQL and Redis)")
     node_counts = sorted({1, args.nodes})
-    runs = []
+    runs: list[dict[str, Any]] = []
+    path = None
     for clients in sizes:
         for nodes in node_counts:
-            r = run(args, clients, nodes)
+            try:
+                r = run(args, clients, nodes)
+            except Exception as exc:  # noqa: BLE001 - keep what the earlier runs measured
+                print(f"run with {clients} clients on {nodes} node(s) failed: {exc}", file=sys.stderr)
+                runs.append({"config": {"clients": clients, "nodes": nodes}, "failed": repr(exc)[:2000]})
+                continue
             runs.append(r)
             print(report([r]), flush=True)
             print(f"connect: {r['connect_s']:.1f}s for {clients} clients on {nodes} node(s), {r['connect_retries']} retried "
@@ -500,15 +511,18 @@ def main() -> None:
                   f"acks {r['acks']} errors {r['ack_errors']}; span {r['span_s']:.1f}s; idle: "
                   f"{r['idle_us_per_connection_s']:.1f} µs CPU per connection per second; load {os.getloadavg()[0]:.1f}",
                   flush=True)
-    result: dict[str, Any] = {"label": args.label, "load_avg_end": os.getloadavg()}
-    if len(runs) == 1:
-        result.update(runs[0])
-    else:
-        result["runs"] = runs
-    path = common.write_result("fanout", result)
-    if len(runs) > 1:
+        result: dict[str, Any] = {"label": args.label, "load_avg_end": os.getloadavg()}
+        if len(runs) == 1 and "failed" not in runs[0]:
+            result.update(runs[0])
+        else:
+            result["runs"] = runs
+        if path is not None:
+            path.unlink(missing_ok=True)
+        path = common.write_result("fanout", result)  # after every size: a later failure keeps these
+    done = [r for r in runs if "failed" not in r]
+    if len(done) > 1:
         print()
-        print(report(runs))
+        print(report(done))
     print(f"wrote {path.relative_to(common.ROOT)}")
 
 
