@@ -12,7 +12,8 @@ export default defineConfig({
   plugins: [
     vue(),
     // Element Plus components are imported on demand (no global install): a small first screen.
-    Components({ resolvers: [ElementPlusResolver({ importStyle: 'css' })], dts: 'src/components.d.ts' }),
+    // (no generated components.d.ts: concurrent builds raced on it; templates type-check without it)
+    Components({ resolvers: [ElementPlusResolver({ importStyle: 'css' })], dts: false }),
   ],
   resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
   server: {
