@@ -18,11 +18,18 @@ __all__ = ["FONTS", "build", "docx_to_pdf", "render_docx", "render_pdf"]
 
 
 def render_pdf(doc: Document, *, timeout: float = 120.0) -> bytes:
-    """The red-header PDF's bytes (LibreOffice must be installed: render/install.sh)."""
-    from .pdf import docx_to_pdf
-    from .redhead import render_docx
+    """The red-header PDF's bytes (LibreOffice must be installed: render/install.sh).
 
-    return docx_to_pdf(render_docx(doc), timeout=timeout)
+    The 版记 belongs on the back of the last sheet (7.4: 封四, an even page): when the
+    laid-out document ends on an odd page, it is laid out again with the 版记 on a page
+    of its own."""
+    from .pdf import docx_to_pdf, page_count
+    from .redhead import has_record, render_docx
+
+    pdf = docx_to_pdf(render_docx(doc), timeout=timeout)
+    if doc.kind != "函" and has_record(doc) and page_count(pdf) % 2 == 1:
+        pdf = docx_to_pdf(render_docx(doc, record_on_new_page=True), timeout=timeout)
+    return pdf
 
 
 def __getattr__(name: str) -> Any:

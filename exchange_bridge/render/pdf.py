@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from typing import Final
 
 from hub.errors import BadRequest, Unavailable
 
-__all__ = ["FONTS_CONF", "FONT_MAP", "INSTALL_SCRIPT", "docx_to_pdf", "missing_fonts", "soffice"]
+__all__ = ["FONTS_CONF", "FONT_MAP", "INSTALL_SCRIPT", "docx_to_pdf", "missing_fonts", "page_count", "soffice"]
 
 HERE: Final = Path(__file__).resolve().parent
 FONTS_CONF: Final = HERE / "fonts.conf"
@@ -97,6 +98,12 @@ def docx_to_pdf(docx: bytes, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
             detail = (stderr or stdout).decode("utf-8", "replace").strip()[-500:]
             raise BadRequest("error.render_failed", detail=detail or f"exit status {proc.returncode}")
         return out.read_bytes()
+
+
+def page_count(pdf: bytes) -> int:
+    """The page count of a PDF LibreOffice wrote (its page tree's /Count); 0 if unread."""
+    m = re.search(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf)
+    return int(m[1]) if m else 0
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

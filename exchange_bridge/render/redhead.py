@@ -353,13 +353,15 @@ def _cc_lines(text: str) -> int:
     return 1 if em <= first else 1 + -(-int(em - first) // later)
 
 
-def _record(word: WordDocument, doc: Document, rules: bool = True) -> None:
+def _record(word: WordDocument, doc: Document, rules: bool = True, new_page: bool = False) -> None:
     """版记 at the foot of the last page: 抄送, then 印发机关 and 印发日期, 4号 仿宋, each
     under a rule (thick first and last, thin between). Each line is a frame of its own,
     stacked up from the foot: LibreOffice turns a frame's paragraph borders into the
     frame's and gives up on frames whose paragraphs differ in borders."""
-    if not (doc.cc or doc.printed_by or doc.printed_date):
+    if not has_record(doc):
         return
+    if new_page:  # 版记 on the back of the last sheet (封四): see render_pdf
+        w.para(word, line=1, grid=False).paragraph_format.page_break_before = True
     rows: list[tuple[str, int]] = []  # kind, lines
     if doc.cc:
         cc = "抄送：" + "，".join(doc.cc) + "。"
@@ -395,8 +397,14 @@ def _record(word: WordDocument, doc: Document, rules: bool = True) -> None:
 
 # ------------------------------------------------------------------ the document
 
-def build(doc: Document) -> WordDocument:
-    """The red-header Word document for `doc`."""
+def has_record(doc: Document) -> bool:
+    """Whether `doc` has a 版记 (抄送, 印发机关, 印发日期)."""
+    return bool(doc.cc or doc.printed_by or doc.printed_date)
+
+
+def build(doc: Document, *, record_on_new_page: bool = False) -> WordDocument:
+    """The red-header Word document for `doc`; `record_on_new_page` starts a page for the
+    版记 (when the body ends on an odd page, so the 版记 falls on an even one, 封四)."""
     word = new_document()
     _page_setup(word)
     _defaults(word)
@@ -410,7 +418,7 @@ def build(doc: Document) -> WordDocument:
     else:
         _head(word, doc)
     _main(word, doc)
-    _record(word, doc, rules=not letter)
+    _record(word, doc, rules=not letter, new_page=record_on_new_page)
     props = word.core_properties
     props.title = doc.title or ""
     props.author = doc.signed_by[0] if doc.signed_by else (doc.issuer or "")
@@ -418,8 +426,8 @@ def build(doc: Document) -> WordDocument:
     return word
 
 
-def render_docx(doc: Document) -> bytes:
+def render_docx(doc: Document, *, record_on_new_page: bool = False) -> bytes:
     """The red-header Word file's bytes."""
     out = io.BytesIO()
-    build(doc).save(out)
+    build(doc, record_on_new_page=record_on_new_page).save(out)
     return out.getvalue()

@@ -314,10 +314,14 @@ def test_page_numbers_sit_7mm_below_the_type_area_at_the_outer_edges(rendered):
 @pytest.mark.slow
 def test_signature_date_and_the_record_at_the_foot_of_the_last_page(rendered):
     pdf, pages = rendered["notice"]
+    # the body ended on page 5: the 版记 went to page 6, the back of the last sheet (封四)
+    assert len(pages) % 2 == 0
     last = len(pages)
     lines = text_lines(pdf, last)
-    date = [ln for ln in lines if ln.text == "2026年11月20日"][0]
-    name = [ln for ln in lines if ln.text == "东营市人民政府办公室" and ln.y1 < date.y0][0]
+    body_end = next(n for n in range(last, 0, -1) if any(ln.text == "2026年11月20日" for ln in text_lines(pdf, n)))
+    signed = text_lines(pdf, body_end)
+    date = [ln for ln in signed if ln.text == "2026年11月20日"][0]
+    name = [ln for ln in signed if ln.text == "东营市人民政府办公室" and ln.y1 < date.y0][0]
     assert near(date.x1, RIGHT_EDGE - 4 * CHAR_MM, 1.5), date.x1  # 成文日期 four characters from the right
     assert near((name.x0 + name.x1) / 2, (date.x0 + date.x1) / 2, 1.5)  # 署名 centred over it
     # 版记: three rules the type area's width, the last on the type area's bottom line
