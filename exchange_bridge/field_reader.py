@@ -69,6 +69,7 @@ _URGENCY = re.compile(r"^(?:紧急程度\s*[:：]?\s*)?(?P<u>特急|加急|特�
 _DATE_ONLY = re.compile(r"^[0-9０-９〇○零Ｏ一二三四五六七八九十\s]{4,}年[0-9０-９一二三四五六七八九十\s]{1,4}月[0-9０-９一二三四五六七八九十\s]{1,4}日$")
 _PRINTED = re.compile(r"^(?P<by>.*?)\s*(?P<date>[0-9０-９〇○零一二三四五六七八九十]{4}\s*年[^年]{1,8}?日)\s*印\s*发$")
 _CC = re.compile(r"^抄\s*[送报]\s*[:：]\s*(?P<rest>.*)$")  # 抄报 (to superiors) in older files
+_BRACKETED = re.compile(r"^[（(][^（()）]+[）)]$")
 _TO_LABEL = re.compile(r"^主\s*送\s*[:：]\s*(?P<rest>.+)$")  # 主送 printed with a label (纪要, 版记)
 _ATTACH = re.compile(r"^附\s*件\s*[:：]\s*(?P<rest>.*)$")
 _ATTACH_PAGE = re.compile(r"^附件\s*[0-9０-９一二三四五六七八九十]*$")
@@ -272,6 +273,7 @@ class _Reader:
         self.date_at: int | None = None
         self.body_end = self.footer_from = self.n
         self.attachments: list[str] = []
+        self.subtitle: int | None = None
 
     def text_at(self, j: int) -> str:
         item = self.lines[j]
@@ -368,6 +370,12 @@ class _Reader:
         if parts:
             self.found.put("title", "".join(parts))
             self.i = j
+            # A 题注 under the title — （2026年12月1日市人民代表大会常务委员会通过） — opens the body.
+            self.skip_blank()
+            flat = _flat(self.text_at(self.i)) if self.is_line(self.i) else ""
+            if _BRACKETED.match(flat) and len(flat) <= 80 and not _SEAL.match(flat):
+                self.subtitle = self.i
+                self.i += 1
         fields = self.found.fields
         self.kind = kind_of(fields.get("title", "")) or kind_of(_flat(fields.get("issuer", "")).removesuffix("文件"))
         self.found.put("kind", self.kind)
@@ -426,6 +434,8 @@ class _Reader:
     # ---- 正文, with the 附件说明 printed before the signature
     def body(self) -> None:
         body: list[dict[str, Any]] = []
+        if self.subtitle is not None:
+            body.append({"type": "paragraph", "text": _flat(self.text_at(self.subtitle)), "level": 0})
         k = self.i
         while k < self.body_end:
             item = self.lines[k]

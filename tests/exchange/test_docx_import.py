@@ -515,3 +515,14 @@ def test_paragraph_text_as_word_shows_it():
         '<w:r><w:br/><w:t>第二行</w:t><w:br w:type="page"/></w:r>'
         "</w:p>")
     assert _paragraph_text(p) == "东营市\t财政局（链接）插入\n第二行"
+
+
+def test_a_note_under_the_title_opens_the_body(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府关于表彰2026年度安全生产先进单位的决定", "align": "center"},
+        {"text": "（2026年12月1日）", "align": "center"}, "各县区人民政府，市政府各部门：", "为表彰先进，市政府决定……",
+        "东营市人民政府", "2026年12月1日", "（此件公开发布）",
+    ]))
+    assert doc.to == ["各县区人民政府", "市政府各部门"]
+    assert [b.text for b in doc.body] == ["（2026年12月1日）", "为表彰先进，市政府决定……"]
+    assert doc.date.text == "2026年12月1日" and doc.note == "（此件公开发布）"
