@@ -128,9 +128,10 @@ def build_content(
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         entries = [("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode()), ("document.xml", document)]
         entries += [(f"attachments/{n}", b) for n, b in attachments.items()]
-        for name, data in entries:
+        for i, (name, data) in enumerate(entries):
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # the XML compresses well; attachments (PDF, DOCX, images) mostly are compressed already
+            info.compress_type = zipfile.ZIP_DEFLATED if i < 2 else zipfile.ZIP_STORED
             info.flag_bits |= 0x800  # UTF-8 names
             z.writestr(info, data)
     return buf.getvalue()
