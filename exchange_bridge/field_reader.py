@@ -61,7 +61,7 @@ Item = Line | Grid
 
 _BRACKETS = "〔\\[【（(［"
 _NUMBER_IN = re.compile(rf"([^\s{_BRACKETS}：:]{{1,20}}?[{_BRACKETS}]\s*\d{{4}}\s*[〕\]】）)］]\s*第?\s*\d{{1,6}}\s*号)")
-_ORDER_NO = re.compile(r"^第\s*\d{1,6}\s*号$")
+_ORDER_NO = re.compile(r"^第\s*\d{1,6}\s*[号期]$")
 _SIGNER = re.compile(r"签\s*发\s*人\s*[:：]\s*(?P<names>.*)$")
 _COPY_NO = re.compile(r"^(?:份号\s*[:：]?\s*)?(?P<no>\d{6})$")
 _SECRECY = re.compile(r"^(?:密级\s*[:：]?\s*)?(?P<s>(?:绝密|机密|秘密)(?:\s*★\s*\S{1,12})?)$")
@@ -70,7 +70,7 @@ _DATE_ONLY = re.compile(r"^[0-9０-９〇○零Ｏ一二三四五六七八九十
 _PRINTED = re.compile(r"^(?P<by>.*?)\s*(?P<date>[0-9０-９〇○零一二三四五六七八九十]{4}\s*年[^年]{1,8}?日)\s*印\s*发$")
 _CC = re.compile(r"^抄\s*[送报]\s*[:：]\s*(?P<rest>.*)$")  # 抄报 (to superiors) in older files
 _BRACKETED = re.compile(r"^[（(][^（()）]+[）)]$")
-_TO_LABEL = re.compile(r"^主\s*送\s*[:：]\s*(?P<rest>.+)$")  # 主送 printed with a label (纪要, 版记)
+_TO_LABEL = re.compile(r"^[主分]\s*送\s*[:：]\s*(?P<rest>.+)$")  # 主送 with a label; 分送 of a 纪要
 _ATTACH = re.compile(r"^附\s*件\s*[:：]\s*(?P<rest>.*)$")
 _ATTACH_PAGE = re.compile(r"^附件\s*[0-9０-９一二三四五六七八九十]*$")
 _ITEM_NO = re.compile(r"^\s*[0-9０-９]{1,3}\s*[．.、]\s*")
@@ -274,6 +274,7 @@ class _Reader:
         self.body_end = self.footer_from = self.n
         self.attachments: list[str] = []
         self.subtitle: int | None = None
+        self.after_from = self.n  # where 附注 and 版记 are looked for
 
     def text_at(self, j: int) -> str:
         item = self.lines[j]
@@ -332,7 +333,9 @@ class _Reader:
                     signer_names.extend(re.split(r"\s+", self.text_at(self.i).strip()))
                     self.i += 1
                 continue
-            if number_at is None and not issuer_lines and _is_issuer_mark(item):
+            previous = lines[self.i - 1] if self.i else None
+            continues = isinstance(previous, Line) and _is_issuer_mark(previous)  # a mark over several lines
+            if number_at is None and _is_issuer_mark(item) and (not issuer_lines or continues):
                 issuer_lines.extend(_split_organs(item.text))
                 self.i += 1
                 continue
@@ -395,12 +398,15 @@ class _Reader:
         i, n = self.i, self.n
         self.date_at = next((k for k in range(i, n) if self.is_line(k) and _is_date(self.text_at(k))), None)
         self.footer_from = next((k for k in range(i, n) if self.is_line(k) and (
-            _CC.match(_flat(self.text_at(k))) or _PRINTED.match(_flat(self.text_at(k))))), n)
+            _CC.match(_flat(self.text_at(k))) or _PRINTED.match(_flat(self.text_at(k)))
+            or _TO_LABEL.match(_flat(self.text_at(k))))), n)
         if self.date_at is not None and self.date_at > self.footer_from:
             self.date_at = None
         self.body_end = self.date_at if self.date_at is not None else self.footer_from
+        self.after_from = self.footer_from
         if self.date_at is None:
             return
+        self.after_from = self.date_at + 1
         self.found.put("date", _flat(self.text_at(self.date_at)))
         signed: list[str] = []
         k = self.date_at - 1
@@ -430,6 +436,11 @@ class _Reader:
             else:
                 names.extend(parts)
         self.found.put("signed_by", names)
+        if not any(_flat(self.text_at(k)) or not self.is_line(k) for k in range(i, self.body_end)):
+            # Nothing before the signature: it was printed in the head (a 纪要's issuing office
+            # and date above the red line), and the body follows it.
+            self.i, self.body_end = self.date_at + 1, self.footer_from
+            self.after_from = self.footer_from
 
     # ---- 正文, with the 附件说明 printed before the signature
     def body(self) -> None:
@@ -456,7 +467,7 @@ class _Reader:
     # ---- after the date: 附注, 附件说明 printed late, attachment pages, 版记
     def after_date(self) -> None:
         lines, n, found = self.lines, self.n, self.found
-        k = (self.date_at + 1) if self.date_at is not None else self.footer_from
+        k = self.after_from
         note_parts: list[str] = []
         cc: list[str] = []
         in_attachment_pages = False

@@ -124,11 +124,12 @@ _NUMBER = re.compile(
     r"(?P<open>[〔\[【（(［])(?P<year>\d{4})(?P<close>[〕\]】）)］])"
     r"(?P<di>第?)(?P<serial>\d{1,6})号$"
 )
-_ORDER_NUMBER = re.compile(r"^第(?P<serial>\d{1,6})号$")  # 命令（令）: 第12号
+_ORDER_NUMBER = re.compile(r"^第(?P<serial>\d{1,6})[号期]$")  # 命令（令）, 公告: 第12号; 纪要: 第12期
 
 
 class DocNumber(BaseModel):
-    """发文字号 as printed and in parts. `agency` and `year` are empty for an order's 第N号."""
+    """发文字号 as printed and in parts. `agency` and `year` are empty for a serial alone:
+    第12号 (命令, 公告) or 第12期 (纪要)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

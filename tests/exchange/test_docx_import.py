@@ -526,3 +526,24 @@ def test_a_note_under_the_title_opens_the_body(tmp_path):
     assert doc.to == ["各县区人民政府", "市政府各部门"]
     assert [b.text for b in doc.body] == ["（2026年12月1日）", "为表彰先进，市政府决定……"]
     assert doc.date.text == "2026年12月1日" and doc.note == "（此件公开发布）"
+
+
+def test_a_minutes_layout_with_its_issue_number_and_office_in_the_head(tmp_path):
+    doc = import_docx(make_docx(tmp_path / "t.docx", [
+        {"text": "东营市人民政府", "red": True, "size": 36, "align": "center"},
+        {"text": "常务会议纪要", "red": True, "size": 36, "align": "center"}, {"text": "第12期", "align": "center"},
+        "东营市人民政府办公室　　　　　　2026年12月5日",
+        "2026年12月4日，市长张三主持召开市政府第12次常务会议。纪要如下：", "一、审议通过了《东营市城市更新实施方案》",
+        "出席：张三、李四、王五", "分送：市委办公室，市人大常委会办公室。", "东营市人民政府办公室　　2026年12月5日印发",
+    ]))
+    assert doc.kind == "纪要" and doc.issuer == "东营市人民政府\n常务会议纪要"
+    assert doc.number.text == "第12期" and doc.number.serial == 12
+    assert doc.signed_by == ["东营市人民政府办公室"] and doc.date.text == "2026年12月5日"
+    assert [b.text for b in doc.body] == [
+        "2026年12月4日，市长张三主持召开市政府第12次常务会议。纪要如下：", "一、审议通过了《东营市城市更新实施方案》",
+        "出席：张三、李四、王五"]
+    assert doc.to == ["市委办公室", "市人大常委会办公室"]
+    assert doc.printed_by == "东营市人民政府办公室"
+    from exchange_bridge.xml_codec import dump_xml, load_xml
+
+    assert load_xml(dump_xml(doc)) == doc
