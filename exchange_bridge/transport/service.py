@@ -363,11 +363,10 @@ class Exchange:
             await store.outbox_done(conn, row["id"], status)
             if row["kind"] == "package" and not row["relayed"]:
                 moved: list[str] = []
-                if status == "quarantined":
-                    moved = await store.move_tracking(conn, row["message_id"], row["units"], "quarantined", answer.get("reason", ""))
-                elif status in ("accepted", "relayed", "duplicate"):
-                    moved = await store.move_tracking(conn, row["message_id"], row["units"], "sent")
-                self._tracking_moved(conn, row["message_id"], moved, status, answer.get("reason", ""))
+                tracked, reason = ("quarantined", answer.get("reason", "")) if status == "quarantined" else ("sent", "")
+                if status == "quarantined" or status in ("accepted", "relayed", "duplicate"):
+                    moved = await store.move_tracking(conn, row["message_id"], row["units"], tracked, reason)
+                self._tracking_moved(conn, row["message_id"], moved, tracked, reason)
             elif row["kind"] == "package" and status == "quarantined":
                 await self._notify_sender(conn, row, "quarantined", answer.get("reason", ""))
 
