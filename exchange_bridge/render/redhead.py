@@ -250,6 +250,9 @@ def _body_paragraph(word: WordDocument, block: Paragraph) -> None:
         par.paragraph_format.keep_with_next = True  # a heading line never ends a page
 
 
+_KEEP_TABLE_ROWS: Final = 12  # tables up to this many rows are kept on one page
+
+
 def _body_table(word: WordDocument, block: Table) -> None:
     cols = max((len(r) for r in block.rows), default=0)
     if not cols:
@@ -269,6 +272,8 @@ def _body_table(word: WordDocument, block: Table) -> None:
             fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
             fmt.line_spacing = Pt(g.SIZE_4 * 1.5)
             fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            # a short table stays on one page: each row keeps with the next
+            fmt.keep_with_next = len(block.rows) <= _KEEP_TABLE_ROWS and r < len(block.rows) - 1
             w.no_grid(par)
             text = row[c] if c < len(row) else ""
             if text:
