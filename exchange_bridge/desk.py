@@ -37,7 +37,7 @@ from rooms.rules import ChannelAddMembers, ChannelCreate
 from rooms.schema import messages
 
 from . import desk_cards as cards
-from .desk_schema import exchange_desk_cards, exchange_desk_channels
+from .desk_tables import exchange_desk_cards, exchange_desk_channels
 from .model import Document
 from .transport import Exchange
 from .transport import store as xstore

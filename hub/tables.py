@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.schema", "exchange_bridge.desk_schema")
+TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.transport.tables", "exchange_bridge.desk_tables")
 
 
 def import_all_tables() -> None:

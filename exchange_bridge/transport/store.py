@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db import now
 
-from ..schema import (
+from .tables import (
     exchange_inbox, exchange_outbox, exchange_peers, exchange_quarantine, exchange_received, exchange_tracking,
 )
 
