@@ -320,6 +320,8 @@ def test_signature_date_and_the_record_at_the_foot_of_the_last_page(rendered):
     lines = text_lines(pdf, last)
     body_end = next(n for n in range(last, 0, -1) if any(ln.text == "2026年11月20日" for ln in text_lines(pdf, n)))
     signed = text_lines(pdf, body_end)
+    cells = {"序号", "单位", "联系人", "市应急局", "张三", "市住建局", "李四"}
+    assert cells <= {ln.text for ln in signed}, "a short table is kept on one page"
     date = [ln for ln in signed if ln.text == "2026年11月20日"][0]
     name = [ln for ln in signed if ln.text == "东营市人民政府办公室" and ln.y1 < date.y0][0]
     assert near(date.x1, RIGHT_EDGE - 4 * CHAR_MM, 1.5), date.x1  # 成文日期 four characters from the right
