@@ -467,3 +467,16 @@ def test_a_conversion_past_its_timeout_is_stopped_whole(tmp_path):
     assert info.value.key == "error.render_timeout"
     left = [p for p in psutil.process_iter() if p.name().startswith("soffice") and p.pid not in before]
     assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], left
+
+
+def test_a_letter_word_file_has_page_anchored_double_lines_and_a_bare_first_page():
+    letter = import_docx(SAMPLES / "letter-parallel.docx")
+    parts = _parts(render_docx(letter))
+    doc = parts["word/document.xml"]
+    assert doc.find(f"{W}body/{W}sectPr/{W}titlePg") is not None  # first page: no page number
+    frames = [p for p in doc.iter(f"{W}p") if p.find(f"{W}pPr/{W}framePr") is not None]
+    borders = [(f.find(f"{W}pPr/{W}framePr").get(f"{W}vAnchor"), b.get(f"{W}val"), b.get(f"{W}color"))
+               for f in frames for b in f.iter() if b.tag in (f"{W}top", f"{W}bottom")]
+    assert borders == [("page", "thickThinSmallGap", "FF0000"), ("page", "thickThinSmallGap", "FF0000")]
+    mark = frames[0].find(f"{W}pPr/{W}framePr")
+    assert int(mark.get(f"{W}w")) == round(170 / 25.4 * 1440)  # the double lines are 170 mm
