@@ -8,6 +8,7 @@ tests/artifacts/exchange-*.png."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import re
 import shutil
@@ -62,6 +63,22 @@ class Clerk:
 
     def upload(self, path: Path) -> None:
         self.page.locator('.exchange input[type="file"]').set_input_files(str(path))
+
+    def drop(self, path: Path, name: str = "") -> None:
+        """Drag a file from the desktop onto the drop zone (a real DataTransfer with a File)."""
+        data = base64.b64encode(path.read_bytes()).decode()
+        transfer = self.page.evaluate_handle(
+            """([b64, name]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+                const dt = new DataTransfer()
+                dt.items.add(new File([bytes], name))
+                return dt
+            }""",
+            [data, name or path.name],
+        )
+        zone = self.page.locator(".exchange .el-upload-dragger")
+        zone.dispatch_event("dragover", {"dataTransfer": transfer})
+        zone.dispatch_event("drop", {"dataTransfer": transfer})
 
     def close(self) -> None:
         assert not self.dialogs, self.dialogs
@@ -215,7 +232,10 @@ def test_a_clerk_sends_a_word_file_and_follows_the_receipts_live(browser, county
         phone.page.get_by_role("link", name="公文").click()
         expect(phone.page.get_by_text("将 .docx 文件拖到此处")).to_be_visible()
         phone.shot("1-upload-phone")
-        phone.upload(SAMPLE)
+        phone.drop(SAMPLE, "通知.doc")  # dragged, not picked: an old .doc is refused with advice
+        expect(phone.page.locator(".upload-error")).to_contain_text("另存为 .docx")
+        phone.shot("1-upload-old-doc-phone")
+        phone.drop(SAMPLE)
         expect(phone.page.get_by_label("标题", exact=True)).to_have_value(TITLE)
         phone.shot("2-fields-phone")
         phone.field("printed_by").scroll_into_view_if_needed()
