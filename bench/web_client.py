@@ -237,10 +237,10 @@ def main() -> None:
         ["scroll back through all history, s", res["scroll_all_history_s"], f"{res['scroll_steps']} steps; first reached: {res['reached_first_message']}"],
         ["rows in the DOM at most", res["max_rows_in_dom"], "virtual list"],
         ["frame while scrolling loaded history, p50 ms", res["scroll_frame_ms"]["p50"],
-         f"p95 {res['scroll_frame_ms']['p95']}; {res['scroll_frames_over_50ms']} of {res['scroll_frame_ms']['n']} over 50 ms"],
+         f"p95 {res['scroll_frame_ms']['p95']:.1f}; {res['scroll_frames_over_50ms']} of {res['scroll_frame_ms']['n']} over 50 ms"],
         ["long tasks while loading all history", res["long_tasks"], f"max {res['long_task_max_ms']} ms"],
-        ["switch back to it (cached), p50 ms", res["switch_to_big_ms"]["p50"], f"p95 {res['switch_to_big_ms']['p95']}"],
-        ["switch to a small channel, p50 ms", res["switch_to_small_ms"]["p50"], f"p95 {res['switch_to_small_ms']['p95']}"],
+        ["switch back to it (cached), p50 ms", res["switch_to_big_ms"]["p50"], f"p95 {res['switch_to_big_ms']['p95']:.1f}"],
+        ["switch to a small channel, p50 ms", res["switch_to_small_ms"]["p50"], f"p95 {res['switch_to_small_ms']['p95']:.1f}"],
         ["open it after a reload (IndexedDB), ms", res["open_big_after_reload_ms"], ""],
     ]
     print(table(["measure", "value", "note"], rows))

@@ -157,7 +157,7 @@ const en: typeof zh = {
     newPassword2: 'Repeat new password',
     passwordMismatch: 'The new passwords differ',
     passwordShort: 'At least 8 characters',
-    passwordChanged: 'Password changed',
+    passwordChanged: 'Password changed; other sessions were signed out',
     changePassword: 'Change password',
     notifications: 'Desktop notifications',
     enableNotifications: 'Turn on notifications',

@@ -155,7 +155,7 @@ export default {
     newPassword2: '确认新密码',
     passwordMismatch: '两次输入的新密码不一致',
     passwordShort: '新密码至少8位',
-    passwordChanged: '密码已修改',
+    passwordChanged: '密码已修改，其他设备上的登录已退出',
     changePassword: '修改密码',
     notifications: '桌面通知',
     enableNotifications: '开启桌面通知',
