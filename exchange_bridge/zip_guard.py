@@ -36,12 +36,11 @@ def checked_package(data: bytes, limits: ZipLimits = ZipLimits()) -> bytes:
     """Return `data` unchanged once every member has been inflated within the limits.
 
     Raises TooLarge (error.doc_too_large), BadRequest (error.doc_zip_bomb,
-    error.doc_not_docx)."""
+    error.doc_old_format, error.doc_not_docx)."""
     if len(data) > limits.max_file_bytes:
         raise TooLarge("error.doc_too_large", what="file", size=len(data), limit=limits.max_file_bytes)
     if data.startswith(_OLE2):
-        raise BadRequest("error.doc_not_docx", detail="an old binary .doc / .wps or a password-protected file: "
-                         "save it as .docx without a password (另存为 .docx)")
+        raise BadRequest("error.doc_old_format")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()

@@ -177,7 +177,7 @@ def test_the_command_reports_errors_with_their_code(tmp_path, capsys):
     (tmp_path / "bad.docx").write_bytes(b"PK\x03\x04 not really")
     assert main(["doc", "import", str(tmp_path / "bad.docx")]) == 1
     err = capsys.readouterr().err
-    assert "不是有效的 Word" in err and "(bad_request)" in err
+    assert "不是 Word（.docx）文件" in err and "(bad_request)" in err
 
 
 # ---------------------------------------------------------------- hostile files
@@ -268,7 +268,7 @@ def test_an_old_binary_or_encrypted_word_file_gets_advice(tmp_path):
     path = tmp_path / "old.docx"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))  # the OLE2 container of .doc / .wps
     error = refused(path)
-    assert error.key == "error.doc_not_docx" and "另存为 .docx" in error.params["detail"]
+    assert error.key == "error.doc_old_format" and "另存为不加密码的 .docx" in translate(error.key)
 
 
 def test_a_docx_that_is_a_directory_or_in_memory_garbage(tmp_path):
