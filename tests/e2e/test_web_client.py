@@ -277,3 +277,40 @@ def test_desktop_screens(people):
     expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
     p.shot("desktop-profile")
     assert not p.errors
+
+
+def test_a_reload_while_cut_off_loses_nothing(people):
+    """The hub's socket unreachable (the page itself still loads): what was typed waits in
+    IndexedDB through a reload and goes out once when the socket comes back."""
+    alice = people("wangjianguo")
+    alice.login()
+    alice.open_channel(TALK)
+    blocked = {"on": True}
+
+    def route(ws) -> None:
+        if blocked["on"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    alice.context.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    alice.page.reload()
+    expect(alice.page.get_by_role("status").filter(has_text="网络已断开")).to_be_visible(timeout=20_000)
+    t = tag()
+    alice.page.get_by_role("link", name=TALK, exact=True).click()
+    alice.send(f"断线一 {t}")
+    alice.send(f"断线二 {t}")
+    expect(alice.page.locator(".messages .pending")).to_have_count(2)
+    alice.page.reload()  # the outbox is in IndexedDB, not in memory
+    alice.page.get_by_role("link", name=TALK, exact=True).click()
+    expect(alice.page.locator(".messages .pending")).to_have_count(2)
+    expect(alice.page.locator(".messages .pending").first).to_contain_text("等待网络")
+    blocked["on"] = False
+    expect(alice.page.locator(".messages .pending")).to_have_count(0, timeout=30_000)
+    alice.page.wait_for_timeout(500)
+    assert [x for x in alice.bubble_texts() if t in x] == [f"断线一 {t}", f"断线二 {t}"]
+    bob = people("lihaiyan")
+    bob.login()
+    bob.open_channel(TALK)
+    expect(bob.page.locator(".messages")).to_contain_text(f"断线二 {t}")
+    assert [x for x in bob.bubble_texts() if t in x] == [f"断线一 {t}", f"断线二 {t}"]

@@ -15,6 +15,8 @@ export function connect(opts: { token?: string | null; locale: string }): Socket
     auth,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
+    // a handshake that has not finished by then failed: show offline and try again
+    timeout: 8000,
   })
 }
 

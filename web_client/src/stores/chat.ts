@@ -215,6 +215,13 @@ export const useChatStore = defineStore('chat', () => {
       if (err.data?.code === 'unauthorized') endSession()
       else if (!s.active) setTimeout(() => !sessionEnded.value && s.connect(), 2000)
     })
+    // the transport failing before a connect (hub unreachable) also counts as offline
+    s.io.on('error', () => {
+      if (!s.connected) status.value = 'offline'
+    })
+    s.io.on('reconnect_attempt', () => {
+      if (!s.connected) status.value = 'offline'
+    })
     s.on('message', (m: Message) => ingest(m, 'push'))
     s.on('message:update', (m: Message) => ingest(m, 'push'))
     s.on('channel', (c: Channel) => {
