@@ -125,15 +125,20 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A write transaction. Callbacks registered with `after_commit` run after the
     commit, in order."""
     pending: list[AfterCommit] = []
+    counter = _open_writes(engine)
     with _unavailable_when_down():
         async with engine.connect() as conn:
             await conn.execution_options(write=True)
             conn.info["after_commit"] = pending
+            if counter is not None:
+                counter[0] += 1
             try:
                 async with conn.begin():
                     yield conn
             finally:
                 conn.info.pop("after_commit", None)
+                if counter is not None:
+                    counter[0] -= 1
     for fn in pending:
         try:
             await fn()
@@ -142,6 +147,20 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 # ---- the write path of hot, short transactions: one synchronous function per transaction ----
+
+# SQLite: how many `begin()` write transactions of this process are open per engine. While
+# one is, it may hold the write lock across awaits, so SQLiteWriter sends its jobs to the
+# thread rather than wait for the lock on the loop (the holder needs the loop to finish).
+_OPEN_WRITES: weakref.WeakKeyDictionary[AsyncEngine, list[int]] = weakref.WeakKeyDictionary()
+
+
+def _open_writes(engine: AsyncEngine) -> list[int] | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    counter = _OPEN_WRITES.get(engine)
+    if counter is None:
+        counter = _OPEN_WRITES.setdefault(engine, [0])
+    return counter
 
 T = TypeVar("T")
 WriteFn = Callable[..., T]
@@ -172,22 +191,26 @@ class SQLiteWriter:
     there are several, so one job's failure (a duplicate client_msg_id, a refused send)
     rolls back only that job. Jobs run in the order submitted.
 
-    Where: on the event loop itself when the database's write lock is free (a send's
-    transaction is about a millisecond of CPU, all of it SQLite and SQLAlchemy; a thread
-    would cost the same CPU plus a hand-over of the GIL after every sqlite3 call, which
-    a busy loop answers only every switch interval), else in the writer thread, which
-    waits for the lock. Jobs submitted in the same turn of the loop share a transaction
-    (group commit); while the thread has jobs, new ones queue behind them there.
+    Where: in the writer thread — one thread hop per transaction instead of one per
+    statement, and SQLite's own work (the GIL released) overlaps the loop's. Jobs that
+    arrive while a transaction runs are taken together into the next one (group
+    commit). With `inline` (off by default) a transaction runs on the event loop itself
+    while the write lock is free, which saves the hand-over of the GIL after each
+    sqlite3 call but blocks the loop for it; measured with bench/fanout.py it was no
+    cheaper per delivery and had the worse p99 (bench/README.md), so it stays an option.
 
-    The connection waits at most BUSY_MS for the lock on the loop; another process or
-    connection holding it longer sends the batch to the thread, which keeps trying for
-    LOCK_WAIT_S before the jobs fail (as `unavailable`)."""
+    While a `begin()` transaction of this process is open (it may hold the lock across
+    awaits) inline jobs go to the thread directly. Otherwise the connection waits at
+    most BUSY_MS for the lock on the loop; another process holding it longer sends the
+    batch to the thread, which keeps trying for LOCK_WAIT_S before the jobs fail (as
+    `unavailable`)."""
 
     MAX_BATCH = 64
     BUSY_MS = 20
     LOCK_WAIT_S = 30.0
 
-    def __init__(self, engine: AsyncEngine, inline: bool = True) -> None:
+    def __init__(self, engine: AsyncEngine, inline: bool = False) -> None:
+        self.open_writes = _open_writes(engine) or [0]  # begin() transactions open on the loop
         url = engine.url.set(drivername="sqlite")
         self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -215,7 +238,7 @@ class SQLiteWriter:
         job = _Job(fn, args, loop.create_future())
         if self.inline_jobs:
             self.inline_jobs.append(job)
-        elif self.inline and not self.in_thread:
+        elif self.inline and not self.in_thread and not self.open_writes[0]:
             self.inline_jobs.append(job)
             loop.call_soon(self._run_inline, loop)
         else:
@@ -235,7 +258,7 @@ class SQLiteWriter:
         jobs, self.inline_jobs = self.inline_jobs, []
         for i in range(0, len(jobs), self.MAX_BATCH):
             batch = jobs[i : i + self.MAX_BATCH]
-            if self.in_thread or not self.lock.acquire(blocking=False):
+            if self.in_thread or self.open_writes[0] or not self.lock.acquire(blocking=False):
                 self._to_thread(batch, loop)
                 continue
             try:
@@ -296,9 +319,10 @@ class SQLiteWriter:
                     self.conn = self.engine.connect().execution_options(write=True)
                 return self.conn.begin()
             except sa.exc.OperationalError as exc:
-                self._drop_conn()
+                # A BEGIN refused for a busy lock leaves the connection as it was.
                 locked = "locked" in str(exc.orig) or "busy" in str(exc.orig)
                 if not locked or time.monotonic() > deadline:
+                    self._drop_conn()
                     raise
                 if not wait:
                     return None
@@ -375,8 +399,7 @@ async def write(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
     sync `Connection` — as one write transaction and return its result once committed.
     Callbacks it registers with `after_commit(conn, …)` run here, after the commit.
 
-    SQLite: SQLiteWriter (BEGIN IMMEDIATE, group commit) — on the loop when the write
-    lock is free, in its thread while another connection holds it.
+    SQLite: SQLiteWriter (BEGIN IMMEDIATE, group commit) in its writer thread.
     PostgreSQL: `AsyncConnection.run_sync` inside `begin()` — the same function, the
     same statements, one transaction per call. A dead database raises `Unavailable`;
     other errors (an IntegrityError, a HubError) pass through after the rollback."""

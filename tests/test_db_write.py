@@ -1,17 +1,18 @@
-"""hub.db.write: one synchronous function per write transaction (SQLite: on the loop, or
-the writer thread while the write lock is held elsewhere, with group commit; PostgreSQL:
-run_sync). Jobs that share a SQLite transaction fail alone: a refused job or a duplicate
-rolls back only its own savepoint."""
+"""hub.db.write: one synchronous function per write transaction (SQLite: the writer
+thread with group commit, or the loop with `inline`; PostgreSQL: run_sync). Jobs that
+share a SQLite transaction fail alone: a refused job or a duplicate rolls back only its
+own savepoint."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from hub.db import _WRITERS, after_commit, begin, create_engine, write
+from hub.db import _WRITERS, _sqlite_writer, after_commit, begin, create_engine, write
 from hub.errors import BadRequest, Unavailable
 
 meta = sa.MetaData()
@@ -50,11 +51,19 @@ async def engine(tmp_path: Path):
     await engine.dispose()
 
 
-async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine, inline):
     pushed: list[str] = []
     keys = ["a", "b", "bad1", "a", "c", "bad2", "d"]
-    # submitted in one turn of the loop: one transaction, a savepoint each
+    writer = _sqlite_writer(engine)
+    writer.inline = inline
+    if not inline:  # the thread is busy: the next jobs queue up and share a transaction
+        busy = asyncio.ensure_future(write(engine, lambda conn: time.sleep(0.3)))
+        await asyncio.sleep(0.05)
+    # inline: submitted in one turn of the loop, one transaction, a savepoint each
     results = await asyncio.gather(*[write(engine, _insert, k, pushed) for k in keys], return_exceptions=True)
+    if not inline:
+        await busy
     assert isinstance(results[2], BadRequest) and isinstance(results[5], BadRequest)
     assert isinstance(results[3], sa.exc.IntegrityError)  # the twin of "a"
     assert [r for r in results if isinstance(r, int)] == [1, 2, 3, 4]  # refused jobs returned their number
@@ -62,8 +71,8 @@ async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(counter.c.n))).scalar_one() == 4
         assert sorted((await conn.execute(sa.select(items.c.key))).scalars()) == ["a", "b", "c", "d"]
-    writer = _WRITERS[engine]
-    assert (writer.batches, writer.jobs) == (1, len(keys))  # one transaction for the seven
+    # one transaction for the seven (after the busy one)
+    assert (writer.batches, writer.jobs) == (1, len(keys)) if inline else (2, 1 + len(keys))
 
 
 async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engine, tmp_path: Path):
@@ -81,8 +90,9 @@ async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engin
     assert writer.conn is not None
 
 
-async def test_a_write_lock_held_elsewhere_sends_the_batch_to_the_thread(engine):
+async def test_inline_a_write_lock_held_elsewhere_sends_the_batch_to_the_thread(engine):
     pushed: list[str] = []
+    _sqlite_writer(engine).inline = True
     async with begin(engine) as conn:  # another connection holds SQLite's write lock
         await conn.execute(items.insert().values(key="held"))
         task = asyncio.ensure_future(write(engine, _insert, "after", pushed))
@@ -93,3 +103,20 @@ async def test_a_write_lock_held_elsewhere_sends_the_batch_to_the_thread(engine)
     assert writer.thread_batches == 1 and writer.in_thread == 0
     assert await write(engine, _insert, "inline-again", pushed) == 2  # back on the loop
     assert writer.thread_batches == 1
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_write_lock_held_by_another_process_is_waited_for_in_the_thread(engine, tmp_path: Path, inline):
+    import sqlite3
+
+    _sqlite_writer(engine).inline = inline
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)  # as another process would
+    other.execute("BEGIN IMMEDIATE")
+    pushed: list[str] = []
+    task = asyncio.ensure_future(write(engine, _insert, "x", pushed))
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    other.execute("COMMIT")
+    other.close()
+    assert await task == 1 and pushed == ["x"]
+    assert _WRITERS[engine].thread_batches == 1
