@@ -165,7 +165,8 @@ export const useChatStore = defineStore('chat', () => {
     return isNew
   }
 
-  function ingestMany(ms: Message[], source: 'sync' | 'history') {
+  /** `keep: false` for older history pages: the cache only needs a channel's newest messages */
+  function ingestMany(ms: Message[], source: 'sync' | 'history', keep = true) {
     const touched = new Set<number>()
     const changedMs: Message[] = []
     for (const m of ms) {
@@ -177,7 +178,7 @@ export const useChatStore = defineStore('chat', () => {
       const ch = channels.value[m.channel_id]
       if (ch && m.change_seq > ch.head_seq) ch.head_seq = m.change_seq
     }
-    if (changedMs.length) persist(changedMs)
+    if (changedMs.length && keep) persist(changedMs)
     for (const id of touched) bump(id)
     void source
   }
@@ -430,7 +431,7 @@ export const useChatStore = defineStore('chat', () => {
     try {
       const before = l.byId.get(l.order[0])!.seq
       const a = await call<{ messages: Message[]; has_more: boolean }>(s, 'history', { channel_id: channelId, before_seq: before, limit: 200 })
-      ingestMany(a.messages, 'history')
+      ingestMany(a.messages, 'history', false)
       h.hasMore = a.has_more
       return a.messages.length
     } catch {
