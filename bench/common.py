@@ -225,7 +225,7 @@ class HubProcess:
         return t.user, t.system
 
     def main_thread_cpu(self) -> float:
-        """CPU of the event-loop thread (the others are aiosqlite's and executor threads)."""
+        """CPU of the event-loop thread (the others: the SQLite writer, aiosqlite's and executor threads)."""
         for t in self.ps.threads():
             if t.id == self.pid:
                 return t.user_time + t.system_time

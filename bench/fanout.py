@@ -485,12 +485,14 @@ def main() -> None:
     p.add_argument("--redis", nargs="?", const=common.REDIS_URL, default=None,
                    help=f"PostgreSQL + Redis instead of SQLite (Redis URL, default {common.REDIS_URL}; "
                    "a fresh database and a unique key prefix per run)")
+    p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --nodes above 1, also run the load on one node (default on)")
     p.add_argument("--pg", default=common.PG_SERVER, help=f"PostgreSQL server for --redis (default {common.PG_SERVER})")
     args = p.parse_args()
     sizes = [int(x) for x in str(args.clients).split(",")]
     if args.nodes > 1 and not args.redis:
         p.error("--nodes above 1 needs --redis (the nodes share PostgreSQL and Redis)")
-    node_counts = sorted({1, args.nodes})
+    node_counts = sorted({1, args.nodes}) if args.compare else [args.nodes]
     runs: list[dict[str, Any]] = []
     path = None
     for clients in sizes:
