@@ -12,6 +12,7 @@ class FakeSocket {
   active = true
   handlers = new Map<string, Handler[]>()
   sent: { event: string; payload: any }[] = []
+  io = { on: () => this.io }
   answer: (event: string, payload: any) => any = () => ({ ok: true })
   on(event: string, fn: Handler) {
     this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn])
