@@ -172,7 +172,13 @@ async def change_password(request: web.Request) -> web.Response:
         await auth.revoke_all(conn, who.user_id)
     token = await auth.issue_token(who.user_id, request.headers.get("User-Agent", ""))
     await request.app[REALTIME].disconnect_user(who.user_id)
-    return web.json_response({"token": token})
+    if "Authorization" in request.headers or session_cookie.SESSION_COOKIE not in request.cookies:
+        return web.json_response({"token": token})
+    # A browser session stays a cookie session: the new token goes into the cookie, never
+    # into the body where page scripts could read it.
+    response = web.json_response({"csrf_token": session_cookie.csrf_token(token)})
+    session_cookie.set_session(response, request, token, max_age=int(request.app[CONFIG].token_ttl_hours * 3600))
+    return response
 
 
 # ---- directory ----------------------------------------------------------------

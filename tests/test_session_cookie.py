@@ -104,3 +104,23 @@ async def test_socket_rides_the_cookie_only_from_the_hubs_own_origin(hub) -> Non
 async def test_no_cookie_no_session(hub, path: str) -> None:
     status, body = await hub.request("GET", path)
     assert status == 401 and body["error"]["code"] == "unauthorized"
+
+
+async def test_a_password_change_keeps_the_browser_session_in_the_cookie(hub) -> None:
+    await hub.user("zhangsan", "张三")
+    session, body, _ = await browser_login(hub, "zhangsan")
+    async with session:
+        old = session.cookie_jar.filter_cookies(URL(hub.url))["ct_session"].value
+        async with session.post(
+            hub.url + "/api/v1/me/password", json={"old_password": PASSWORD, "new_password": "N3w-secret-pw"},
+            headers={"X-CSRF-Token": body["csrf_token"]},
+        ) as changed:
+            assert changed.status == 200
+            answer = await changed.json()
+        assert "token" not in answer
+        new = session.cookie_jar.filter_cookies(URL(hub.url))["ct_session"].value
+        assert new != old and answer["csrf_token"] != body["csrf_token"]
+        async with session.get(hub.url + "/api/v1/me") as me:  # still logged in, on the new token
+            assert me.status == 200
+        status, _ = await hub.request("GET", "/api/v1/me", token=old)  # the old session ended
+        assert status == 401
