@@ -59,6 +59,11 @@ class Config(BaseSettings):
     thumbnail_max_pixels: int = Field(
         40_000_000, description="Images with more pixels than this get no thumbnail (decompression bombs)."
     )
+    ping_interval_seconds: float = Field(
+        25, gt=0, description="Socket.IO heartbeat: the hub pings each connection this often (socket.io's default). "
+        "Each ping costs CPU on every idle connection; a silent client is dropped after interval + timeout.",
+    )
+    ping_timeout_seconds: float = Field(20, gt=0, description="How long the hub waits for a ping's answer.")
     events_per_second: float = Field(50, description="Socket.IO events a connection may send per second (burst 2x).")
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."

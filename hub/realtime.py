@@ -150,8 +150,8 @@ class Realtime:
             client_manager=manager,
             cors_allowed_origins=[],
             max_http_buffer_size=config.max_payload_bytes,
-            ping_interval=10,
-            ping_timeout=10,
+            ping_interval=config.ping_interval_seconds,
+            ping_timeout=config.ping_timeout_seconds,
             logger=False,
             engineio_logger=False,
         )
