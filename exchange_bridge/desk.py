@@ -86,7 +86,8 @@ class Desk:
             self.bot = Principal(bot_id, BOT_USERNAME, t("desk.bot_name"), ("admin",), 0)
         return self.bot
 
-    async def _channel(self, box: str) -> int:
+    async def channel(self, box: str) -> int:
+        """The id of the node's 收文 (`in`) or 发文 (`out`) channel, made on first use."""
         bot = await self._bot()
         async with connect(self.engine) as conn:
             found = (
@@ -105,11 +106,11 @@ class Desk:
             async with begin(self.engine) as conn:
                 await conn.execute(exchange_desk_channels.insert().values(box=box, channel_id=channel["id"]))
         except sa.exc.IntegrityError:  # another node made it first: use theirs
-            return await self._channel(box)
+            return await self.channel(box)
         return int(channel["id"])
 
     async def _post(self, box: str, package_id: str | None, card: Card) -> dict[str, Any]:
-        channel_id = await self._channel(box)
+        channel_id = await self.channel(box)
         bot = await self._bot()
         client_msg_id = f"{box}-{package_id}" if package_id else uuid.uuid4().hex
         message = await self.app[CARDS].post(bot, channel_id, card, client_msg_id=client_msg_id)
@@ -141,10 +142,9 @@ class Desk:
 
     async def on_quarantine(self, event: QuarantineEvent) -> None:
         async with connect(self.engine) as conn:
-            rows = [r for r in await xstore.quarantined(conn) if r["message_id"] == event.message_id]
             sender = (await self.unit_names(conn, [event.sender])).get(event.sender, event.sender)
-        qid = rows[-1]["id"] if rows else 0
-        await self._post("in", None, cards.quarantine_card(qid, event.message_id, sender, event.reason, event.detail))
+        card = cards.quarantine_card(event.quarantine_id, event.message_id, sender, event.reason, event.detail)
+        await self._post("in", None, card)
 
     async def on_receipt(self, event: ReceiptEvent) -> None:
         await self.refresh_tracking(event.package_id)
@@ -161,12 +161,9 @@ class Desk:
         rows = await xstore.tracking(conn, package_id)
         names = await self.unit_names(conn, [r["unit"] for r in rows])
         current = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id))).scalar()
-        number = current.get("data", {}).get("number") if isinstance(current, dict) else None
+        number = Card.model_validate(current).data.get("number") if current else None  # tracking rows hold no number
         recipients = [{"unit": r["unit"], "name": names.get(r["unit"], r["unit"]), "status": r["status"], "reason": r["reason"]} for r in rows]
-        title = rows[0]["title"] if rows else ""
-        card = cards.outgoing_card(title, number, package_id, recipients)
-        card.data["number"] = number
-        return card
+        return cards.outgoing_card(rows[0]["title"] if rows else "", number, package_id, recipients)
 
     # ---- going out ------------------------------------------------------------------
 
@@ -180,18 +177,16 @@ class Desk:
         await self._add_to_desk(who, "out")
         async with connect(self.engine) as conn:
             names = await self.unit_names(conn, recipients)
-        number = doc.number.text if doc.number else None
         card = cards.outgoing_card(
-            doc.title or "", number, package_id,
+            doc.title or "", doc.number.text if doc.number else None, package_id,
             [{"unit": u, "name": names.get(u, u), "status": "queued", "reason": ""} for u in recipients],
         )
-        card.data["number"] = number
         message = await self._post("out", package_id, card)
         await self.refresh_tracking(package_id)  # a fast neighbour may have answered already
         return {"package_id": package_id, "message": message}
 
     async def _add_to_desk(self, who: Principal, box: str) -> None:
-        channel_id = await self._channel(box)
+        channel_id = await self.channel(box)
         try:
             await self.app[ROOMS].add_members(await self._bot(), ChannelAddMembers(channel_id=channel_id, user_ids=[who.user_id]))
         except HubError:

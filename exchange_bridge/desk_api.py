@@ -25,7 +25,6 @@ from hub.http import json_body, principal
 from hub.i18n import translate as t
 from rooms import store as room_store
 
-from . import desk_cards
 from .desk import DESK_ROLES, Desk
 from .docx_import import import_docx_bytes
 from .model import FIELD_LABELS, UP, Document
@@ -60,11 +59,12 @@ class SendBody(BaseModel):
 
 def routes(desk: Desk) -> list[web.RouteDef]:
     async def may_see_desk(who: Principal) -> bool:
-        channel_id = await desk._channel("in")
+        channel_id = await desk.channel("in")
         async with connect(desk.engine) as conn:
             return who.is_admin or await room_store.membership(conn, channel_id, who.user_id) is not None
 
-    async def arrived(request: web.Request) -> tuple[Principal, str, Document]:
+    async def arrived(request: web.Request) -> tuple[dict[str, Any], Document]:
+        """The arrival (its inbox row) and its document, for someone on the desk."""
         who = await principal(request)
         package_id = request.match_info["package_id"]
         async with connect(desk.engine) as conn:
@@ -72,13 +72,12 @@ def routes(desk: Desk) -> list[web.RouteDef]:
         if row is None or not await may_see_desk(who):
             raise NotFound("error.not_found")
         content = await desk.exchange.open_arrival(package_id)
-        return who, package_id, await asyncio.to_thread(load_xml, content.document)
+        return row, await asyncio.to_thread(load_xml, content.document)
 
     async def view(request: web.Request) -> web.Response:
-        who, package_id, doc = await arrived(request)
-        async with connect(desk.engine) as conn:
-            row = await xstore.arrival(conn, package_id)
-        if row is not None and row["status"] == "signed":
+        row, doc = await arrived(request)
+        package_id = row["package_id"]
+        if row["status"] == "signed":
             await desk.exchange.mark_read(package_id)  # the recipient read what it signed for
         links = [{"text": t("desk.download_docx"), "url": f"/api/v1/exchange/documents/{package_id}/redhead.docx"}]
         page = document_page(doc, links)
@@ -90,9 +89,9 @@ def routes(desk: Desk) -> list[web.RouteDef]:
     async def redhead(request: web.Request) -> web.Response:
         from .render import render_docx
 
-        _, package_id, doc = await arrived(request)
+        row, doc = await arrived(request)
         data = await asyncio.to_thread(render_docx, doc)
-        name = f"{(doc.title or package_id)[:80]}.docx"
+        name = f"{(doc.title or row['package_id'])[:80]}.docx"
         return web.Response(body=data, headers={
             "Content-Type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "Content-Disposition": f"attachment; filename=\"document.docx\"; filename*=UTF-8''{quote(name)}",
@@ -141,4 +140,4 @@ def routes(desk: Desk) -> list[web.RouteDef]:
     ]
 
 
-__all__ = ["document_page", "routes", "desk_cards"]
+__all__ = ["document_page", "routes"]

@@ -97,7 +97,7 @@ def outgoing_card(title: str, number: str | None, package_id: str, recipients: I
         title=title[:200] or t("desk.untitled"),
         status=CardStatus(text=t("desk.track.summary", done=done, total=len(rows)), tone=tone),
         fields=fields,
-        data={"package_id": package_id, "recipients": rows},
+        data={"package_id": package_id, "number": number, "recipients": rows},
     )
 
 

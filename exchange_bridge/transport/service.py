@@ -69,6 +69,7 @@ class ReceiptEvent:
 
 @dataclass(frozen=True, slots=True)
 class QuarantineEvent:
+    quarantine_id: int  # for `Exchange.reprocess`
     message_id: str
     kind: str
     hop: str
@@ -337,12 +338,12 @@ class Exchange:
     async def _quarantine(self, header: Header, body: bytes, hop: str, reason: str, detail: str) -> dict[str, Any]:
         log.warning("exchange: quarantined %s %s from %s via %s: %s %s", header.kind, header.message_id, header.sender, hop, reason, detail[:200])
         path = await self.write("quarantine", f"{header.message_id}-{new_id()[:8]}.p7m", body)
-        event = QuarantineEvent(header.message_id, header.kind, hop, header.sender, reason, detail)
         async with begin(self.engine) as conn:
-            await store.quarantine(
+            quarantine_id = await store.quarantine(
                 conn, message_id=header.message_id, kind=header.kind, hop=hop, sender=header.sender, reason=reason,
                 detail=detail, path=path,
             )
+            event = QuarantineEvent(quarantine_id, header.message_id, header.kind, hop, header.sender, reason, detail)
             after_commit(conn, self._hooks(self.on_quarantine, event))
         return {"status": "quarantined", "reason": reason}
 

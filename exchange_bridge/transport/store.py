@@ -163,13 +163,18 @@ async def mark_received(conn: AsyncConnection, message_id: str, kind: str, sha25
 
 async def quarantine(
     conn: AsyncConnection, *, message_id: str, kind: str, hop: str, sender: str, reason: str, detail: str, path: str
-) -> None:
-    await conn.execute(
-        sa.insert(exchange_quarantine).values(
-            message_id=message_id, kind=kind, hop=hop, sender=sender, reason=reason, detail=detail[:1000], path=path,
-            received_at=now(),
+) -> int:
+    """Keep a refused message with its reason; returns its quarantine id."""
+    return (
+        await conn.execute(
+            sa.insert(exchange_quarantine)
+            .values(
+                message_id=message_id, kind=kind, hop=hop, sender=sender, reason=reason, detail=detail[:1000], path=path,
+                received_at=now(),
+            )
+            .returning(exchange_quarantine.c.id)
         )
-    )
+    ).scalar_one()
 
 
 async def quarantined(conn: AsyncConnection) -> list[dict[str, Any]]:
