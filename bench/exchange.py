@@ -31,7 +31,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port, summary_ms, table, write_result  # noqa: E402
+from bench.common import HubProcess, free_port, summary_ms, table, write_result  # noqa: E402
 from exchange_bridge.docx_import import import_docx_bytes  # noqa: E402
 from exchange_bridge.pki import NodePki, envelope, init_ca, issue_unit, load_cert, load_key, sign  # noqa: E402
 from exchange_bridge.render import render_docx, render_pdf  # noqa: E402
@@ -58,41 +58,32 @@ def stage(fn: Any, inputs: list[Any], rounds: int) -> list[float]:
 
 
 class Node:
+    """One exchange node: its unit certificate installed, then `changtong serve` with the
+    exchange port open (bench.common.HubProcess)."""
+
     def __init__(self, tmp: Path, unit: str, root: Any, issued: Path) -> None:
         self.unit, self.data = unit, tmp / unit
         self.pair = issue_unit(root, unit, issued, unit_name=unit, bits=3072)
         pki = NodePki.of(self.data)
         pki.add_trust(root.cert)
         pki.install_identity(self.pair.cert, self.pair.key)
-        self.port, self.xport = free_port(), free_port()
+        self.xport = free_port()
         self.url = f"https://127.0.0.1:{self.xport}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.hub: HubProcess | None = None
 
     def cli(self, *args: str) -> None:
         subprocess.run([str(BIN), "--data-dir", str(self.data), *args], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        env = {**os.environ, "CHANGTONG_DATA_DIR": str(self.data), "CHANGTONG_EXCHANGE_PORT": str(self.xport),
-               "CHANGTONG_EXCHANGE_HOST": "127.0.0.1", "CHANGTONG_EXCHANGE_POLL_SECONDS": "0.2", "CHANGTONG_LOG_LEVEL": "WARNING"}
-        env.pop("CHANGTONG_DATABASE_URL", None)
-        self.proc = subprocess.Popen([str(BIN), "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.data / "serve.log", "ab"))
-
-    async def ready(self, http: aiohttp.ClientSession) -> None:
-        for _ in range(300):
-            try:
-                async with http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.unit} did not start: {(self.data / 'serve.log').read_text()[-2000:]}")
+        self.hub = HubProcess(self.data, env={
+            "CHANGTONG_EXCHANGE_PORT": str(self.xport), "CHANGTONG_EXCHANGE_HOST": "127.0.0.1",
+            "CHANGTONG_EXCHANGE_POLL_SECONDS": "0.2",
+        })
+        self.hub.wait_ready()
 
     def stop(self) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(10)
+        if self.hub:
+            self.hub.stop()
 
 
 def _ts(value: str) -> float:
@@ -122,9 +113,7 @@ async def two_nodes(docs: int, document: dict[str, Any]) -> dict[str, Any]:
         n.start()
     try:
         async with aiohttp.ClientSession() as http:
-            for n in (city, kenli):
-                await n.ready(http)
-            base = f"http://127.0.0.1:{kenli.port}"
+            base = kenli.hub.url
             async with http.post(base + "/api/v1/auth/login", json={"username": "clerk", "password": PASSWORD}) as r:
                 token = (await r.json())["token"]
             headers = {"Authorization": f"Bearer {token}"}
