@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docx
@@ -21,10 +20,11 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.table import Table as DocxTable
 
-from hub.errors import BadRequest, NotFound, TooLarge
+from hub.errors import BadRequest, TooLarge
 
 from .field_reader import Grid, Line, read_fields
 from .model import Document
+from .source_file import read_bounded
 from .zip_guard import ZipLimits, checked_package
 
 __all__ = ["import_docx", "import_docx_bytes", "MAX_BLOCKS"]
@@ -54,18 +54,7 @@ _ALIGN = {
 
 def import_docx(path: str | os.PathLike[str], limits: ZipLimits = ZipLimits()) -> Document:
     """Read a .docx file into a Document (fields not found are listed in `missing`)."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > limits.max_file_bytes:
-            raise TooLarge("error.doc_too_large", what="file", size=size, limit=limits.max_file_bytes)
-        with p.open("rb") as f:
-            data = f.read(size + 1)
-    except FileNotFoundError:
-        raise NotFound("error.doc_file_not_found", path=str(path)) from None
-    except IsADirectoryError:
-        raise BadRequest("error.doc_not_docx", detail=f"{path} is a directory") from None
-    return import_docx_bytes(data, limits)
+    return import_docx_bytes(read_bounded(path, limits.max_file_bytes, "error.doc_not_docx"), limits)
 
 
 def import_docx_bytes(data: bytes, limits: ZipLimits = ZipLimits()) -> Document:

@@ -26,9 +26,10 @@ from typing import Any
 
 from lxml import etree
 
-from hub.errors import BadRequest, NotFound, TooLarge
+from hub.errors import BadRequest, TooLarge
 
-from .model import Document, Paragraph, Table
+from .model import Document, Paragraph
+from .source_file import read_bounded
 
 __all__ = ["NS", "SCHEMA_PATH", "XmlLimits", "dump_xml", "from_xml", "load_xml", "load_xml_file", "schema", "to_xml"]
 
@@ -133,17 +134,7 @@ def dump_xml(doc: Document) -> bytes:
 # ---------------------------------------------------------------- reading
 
 def load_xml_file(path: str | os.PathLike[str], limits: XmlLimits = XmlLimits()) -> Document:
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > limits.max_bytes:
-            raise TooLarge("error.doc_too_large", what="file", size=size, limit=limits.max_bytes)
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise NotFound("error.doc_file_not_found", path=str(path)) from None
-    except IsADirectoryError:
-        raise BadRequest("error.doc_xml_malformed", detail=f"{path} is a directory") from None
-    return load_xml(data, limits)
+    return load_xml(read_bounded(path, limits.max_bytes, "error.doc_xml_malformed"), limits)
 
 
 def load_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> Document:
