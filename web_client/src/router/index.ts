@@ -16,8 +16,8 @@ export const router = createRouter({
         { path: 'chat/:channelId?', name: 'chat', component: ChatPage },
         // heavy or rarely used screens load on demand
         { path: 'directory', name: 'directory', component: () => import('@/pages/directory/DirectoryPage.vue') },
-        { path: 'todo', name: 'todo', component: () => import('@/pages/placeholder/TodoPage.vue') },
-        { path: 'video', name: 'video', component: () => import('@/pages/placeholder/VideoPage.vue') },
+        { path: 'todo', name: 'todo', component: () => import('@/pages/placeholder/ComingPage.vue'), props: { section: 'todo' } },
+        { path: 'video', name: 'video', component: () => import('@/pages/placeholder/ComingPage.vue'), props: { section: 'video' } },
         // 发文 (not under /exchange/: the hub keeps that prefix for the exchange's own API)
         { path: 'desk/send', name: 'exchange-send', component: () => import('@/pages/exchange/ExchangeSendPage.vue') },
         { path: 'profile', name: 'profile', component: () => import('@/pages/profile/ProfilePage.vue') },
