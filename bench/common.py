@@ -191,9 +191,8 @@ class HubProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"hub-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
-        exe = BIN / "changtong"
         self.proc = subprocess.Popen(
-            [str(exe), "--data-dir", str(data_dir), "serve", "--port", str(self.port)],
+            self.command(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -203,6 +202,9 @@ class HubProcess:
         import psutil
 
         self.ps = psutil.Process(self.pid)
+
+    def command(self) -> list[str]:
+        return [str(BIN / "changtong"), "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -258,6 +260,19 @@ class HubProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+NODE_REFERENCE = ROOT / "bench" / "node_reference"
+
+
+class NodeReferenceProcess(HubProcess):
+    """The official Node.js socket.io server (bench/node_reference/server.js), in memory,
+    measured like the hub: the yardstick of the fan-out benchmark on this machine."""
+
+    def command(self) -> list[str]:
+        if not (NODE_REFERENCE / "node_modules" / "socket.io").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_REFERENCE, check=True)
+        return ["node", str(NODE_REFERENCE / "server.js"), str(self.port)]
 
 
 def proc_peak_rss_mb(pid: int) -> float:

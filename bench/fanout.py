@@ -264,14 +264,18 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
                 "CHANGTONG_REDIS_URL": args.redis,
                 "CHANGTONG_REDIS_PREFIX": redis_prefix,
             }
-        seed = common.seed(tmp, clients, env=backend_env)
+        if args.reference:  # nothing stored: any token joins the one room
+            seed = {"users": [(i, f"reference-{i}") for i in range(clients)], "channel_id": 1}
+        else:
+            seed = common.seed(tmp, clients, env=backend_env)
         setup_s = time.monotonic() - t
         env = dict(backend_env)
         if args.hub_env:
             for kv in args.hub_env:
                 k, v = kv.split("=", 1)
                 env[k] = v
-        hubs = [common.HubProcess(tmp, env=env) for _ in range(nodes)]
+        server = common.NodeReferenceProcess if args.reference else common.HubProcess
+        hubs = [server(tmp, env=env) for _ in range(nodes)]
         for hub in hubs:
             hub.wait_ready()
         if args.print_pid:
@@ -354,7 +358,7 @@ def run(args: argparse.Namespace, clients: int, nodes: int = 1) -> dict[str, Any
             "config": {
                 "clients": clients,
                 "nodes": nodes,
-                "backend": "postgresql+redis" if args.redis else "sqlite",
+                "backend": "node-reference" if args.reference else "postgresql+redis" if args.redis else "sqlite",
                 "messages": args.messages,
                 "rate": args.rate,
                 "senders": n_senders,
@@ -439,6 +443,9 @@ def _expect(pipe: Any, what: str, timeout: float) -> dict[str, Any]:
     return body
 
 
+STORE_LABEL = {"sqlite": "sqlite", "postgresql+redis": "pg+redis", "node-reference": "node mem"}
+
+
 def report(runs: list[dict[str, Any]]) -> str:
     headers = ["event", "store", "nodes", "members", "msgs", "rate/s", "deliv/s", "srv µs/deliv", "srv CPU%", "srv wait%", "p50 ms",
                "p95 ms", "p99 ms", "ack p50", "ack p99", "LG µs/deliv", "peak RSS MB", "KB/conn", "missing"]
@@ -447,7 +454,7 @@ def report(runs: list[dict[str, Any]]) -> str:
         c = r["config"]
         lat, ack = r["latency_ms"], r["ack_ms"]
         rows.append([
-            c.get("event", "message"), "pg+redis" if c["backend"] != "sqlite" else "sqlite", c["nodes"], c["clients"],
+            c.get("event", "message"), STORE_LABEL.get(c["backend"], c["backend"]), c["nodes"], c["clients"],
             c["messages"], c["rate"] or "flood", r["deliveries_per_s"], r["server_us_per_delivery"],
             r["server_cpu_util"] * 100, r["server_runqueue_wait_pct"], lat["p50"], lat["p95"], lat["p99"], ack["p50"], ack["p99"],
             r["loadgen_us_per_delivery"], max(r["server_peak_rss_mb"]), r["server_kb_per_connection"], r["missing"],
@@ -487,11 +494,15 @@ def main() -> None:
                    "a fresh database and a unique key prefix per run)")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
                    help="with --nodes above 1, also run the load on one node (default on)")
+    p.add_argument("--reference", choices=["node"], default=None,
+                   help="run the official Node.js socket.io server (bench/node_reference, in memory) instead of the hub")
     p.add_argument("--pg", default=common.PG_SERVER, help=f"PostgreSQL server for --redis (default {common.PG_SERVER})")
     args = p.parse_args()
     sizes = [int(x) for x in str(args.clients).split(",")]
     if args.nodes > 1 and not args.redis:
         p.error("--nodes above 1 needs --redis (the nodes share PostgreSQL and Redis)")
+    if args.reference and (args.redis or args.nodes > 1):
+        p.error("--reference runs one in-memory Node.js server: no --redis, no --nodes")
     node_counts = sorted({1, args.nodes}) if args.compare else [args.nodes]
     runs: list[dict[str, Any]] = []
     path = None
