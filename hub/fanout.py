@@ -144,8 +144,11 @@ def _add(pending: dict[Any, bytes | list[bytes]], transport: Any, frames: bytes)
 
 
 def try_write(sock: Any, frames: bytes, batch: Batch | None = None) -> bool:
-    """Write `frames` to an Engine.IO socket's websocket (now, or in `batch`) if nothing
-    sent to it before is still on the way; False if the caller must queue the packet."""
+    """Write `frames` to an Engine.IO socket's websocket now, ahead of the pushes
+    batched for other sockets in this turn (an ack: its sender should not wait for a
+    fan-out to a thousand members to finish), if nothing sent to this socket before is
+    still on the way. Pushes batched for this very socket go first, in the same write,
+    so its order holds. False if the caller must queue the packet."""
     ws: FanoutWebSocket | None = getattr(sock, "fanout_ws", None)
     if ws is None or ws.sending or not sock.upgraded or sock.upgrading or sock.closing:
         return False
@@ -154,10 +157,10 @@ def try_write(sock: Any, frames: bytes, batch: Batch | None = None) -> bool:
     transport = ws.transport
     if ws.writer._closing or transport.is_closing() or transport.get_write_buffer_size() > HIGH_WATER:
         return False
-    if batch is None:
-        transport.write(frames)
-    else:
-        batch.add(transport, frames)
+    had = batch.pending.pop(transport, None) if batch is not None else None
+    if had is not None:
+        frames = (had if had.__class__ is bytes else b"".join(had)) + frames  # type: ignore[operator, arg-type]
+    transport.write(frames)
     return True
 
 

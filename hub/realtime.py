@@ -40,7 +40,7 @@ from .metrics import METRICS, Metrics
 from .ratelimit import TokenBucket
 from .session_cookie import SESSION_COOKIE, same_origin
 
-__all__ = ["REALTIME", "EventContext", "FastEmitManager", "Realtime", "channel_room", "user_room"]
+__all__ = ["REALTIME", "EventContext", "FastAckServer", "FastEmitManager", "Realtime", "channel_room", "user_room"]
 
 log = logging.getLogger("changtong.realtime")
 
@@ -103,6 +103,22 @@ class FastEmitManager(socketio.AsyncManager):
             self.metrics.deliveries.labels(event).inc(delivered)
 
 
+class FastAckServer(socketio.AsyncServer):
+    """Acks written straight to the caller's websocket when its writer is idle
+    (`fanout.try_write`), instead of through its Engine.IO queue, whose writer task
+    would run only after this turn's batched pushes: the sender of a message to a
+    thousand members has its ack before the fan-out, not after it. The sender's own
+    push of the message then follows the ack (the client takes either order)."""
+
+    async def _send_packet(self, eio_sid, pkt):
+        manager = self.manager
+        if pkt.packet_type == sio_packet.ACK and getattr(manager, "direct", False):
+            sock = self.eio.sockets.get(eio_sid)
+            if sock is not None and fanout.try_write(sock, fanout.ws_frames(pkt.encode()), manager._batch):
+                return
+        await super()._send_packet(eio_sid, pkt)
+
+
 class RedisFanoutManager(socketio.AsyncRedisManager, FastEmitManager):
     """Scale-out: python-socketio's AsyncRedisManager (redis-py's asyncio client)
     publishes every emit to the other nodes; each node, the sender's included, then
@@ -145,7 +161,7 @@ class Realtime:
         self.metrics = app[METRICS]
         manager = RedisFanoutManager(config.redis_url, config.redis_prefix) if config.redis_url else FastEmitManager()
         manager.metrics = self.metrics
-        self.sio = socketio.AsyncServer(
+        self.sio = FastAckServer(
             async_mode="aiohttp",
             client_manager=manager,
             cors_allowed_origins=[],

@@ -59,6 +59,38 @@ async def test_concurrent_senders_get_unique_gap_free_seqs(hub):
     assert head == 30
 
 
+async def test_every_member_sees_a_burst_in_seq_order_once_with_its_own_acks(hub):
+    """Bursts from three senders: pushes are batched per loop turn and an ack is written
+    ahead of the batch (with the pushes already batched for its own socket in front of
+    it); every member still gets each message once, and a sender's ack for a message
+    never arrives before that message's push on the same socket. (Pushes of concurrent
+    sends may cross on PostgreSQL, where transactions commit in parallel: the protocol's
+    gap rule covers that, so the order is not asserted.)"""
+    alice, bob, a, cid = await _pair(hub)
+    carol = await hub.user("carol", "卡萝")
+    assert (await a.call("channel:add_members", {"channel_id": cid, "user_ids": [carol["id"]]}))["ok"]
+    b, c = await hub.client(bob), await hub.client(carol)
+    clients = {"a": a, "b": b, "c": c}
+    acked: dict[str, list[int]] = {n: [] for n in clients}
+
+    async def burst(name: str) -> None:
+        async def one(i: int) -> None:
+            ack = await clients[name].call("message:send", {"channel_id": cid, "client_msg_id": f"{name}{i}", "text": f"{name}{i}"})
+            assert ack["ok"], ack
+            # the push of this message reached this socket no later than its ack
+            assert ack["message"]["id"] in [m["id"] for m in clients[name].received("message")]
+            acked[name].append(ack["message"]["seq"])
+
+        await asyncio.gather(*(one(i) for i in range(20)))
+
+    await asyncio.gather(*(burst(n) for n in clients))
+    for name, client in clients.items():
+        await client.wait_for("message", lambda m: len(client.received("message")) >= 60)
+        await asyncio.sleep(0.05)  # nothing more comes
+        assert sorted(m["seq"] for m in client.received("message")) == list(range(1, 61)), name
+        assert len(acked[name]) == 20
+
+
 async def test_offline_user_gets_missed_messages_edits_and_recalls_once_in_order(hub):
     alice, bob, a, cid = await _pair(hub)
     b = await hub.client(bob)
