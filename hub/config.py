@@ -64,9 +64,25 @@ class Config(BaseSettings):
         "Each ping costs CPU on every idle connection; a silent client is dropped after interval + timeout.",
     )
     ping_timeout_seconds: float = Field(20, gt=0, description="How long the hub waits for a ping's answer.")
+    websocket_compress_min_bytes: int = Field(
+        1024,
+        ge=0,
+        description="Where a browser negotiated permessage-deflate, Socket.IO packets shorter than this go "
+        "uncompressed (acks, pings, small pushes); longer ones (`sync` and `history` pages) are compressed. "
+        "A connection that never gets a long one never allocates a compressor (about 100 KB). Room pushes "
+        "are always written uncompressed. 0: compress every queued packet.",
+    )
     events_per_second: float = Field(50, description="Socket.IO events a connection may send per second (burst 2x).")
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."
+    )
+    presence_push_window_seconds: float = Field(
+        0.25,
+        ge=0,
+        le=5,
+        description="Presence changes wait up to this long and reach each connection together (each still its "
+        "own `presence` event) in one write: a morning's connect storm of N people then costs one write per "
+        "connection per window instead of N²/2 in all. 0: each change at once.",
     )
     redis_prefix: str = Field(
         "changtong",

@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
-__all__ = ["HIGH_WATER", "Batch", "FanoutWebSocket", "install", "try_write", "write_many", "ws_frames"]
+__all__ = ["HIGH_WATER", "Batch", "FanoutWebSocket", "compressing", "install", "try_write", "write_many", "ws_frames"]
 
 # Above this many bytes waiting in a transport's buffer the reader is slow: fall back
 # to the socket's queue, whose writer waits for the drain (backpressure).
@@ -76,6 +76,7 @@ class FanoutWebSocket(eio_aiohttp.WebSocket):
     def __init__(self, handler: Any, server: Any) -> None:
         super().__init__(handler, server)
         self.sending = 0
+        self.compress_min = getattr(server, "changtong_compress_min_bytes", 0)
         self.writer: Any = None
         self.transport: Any = None
         self.eio_socket = getattr(handler, "__self__", None)
@@ -98,11 +99,31 @@ class FanoutWebSocket(eio_aiohttp.WebSocket):
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
+        """A packet from the socket's queue (acks, pings, pushes that could not be written
+        directly). Below `compress_min` bytes it goes uncompressed even where
+        permessage-deflate was negotiated: compressing a 60-byte ack costs more than it
+        saves, and a connection that never gets a large message never allocates a zlib
+        compressor (about 100 KB of memory each)."""
         self.sending += 1
         try:
+            writer = self.writer
+            if writer is not None and writer.compress and len(message) < self.compress_min and _raw_frames(writer):
+                text = isinstance(message, str)
+                data = message.encode("utf-8") if text else bytes(message)
+                if len(data) < self.compress_min:
+                    writer._write_websocket_frame(data, 0x1 if text else 0x2, 0)
+                    if writer.protocol._paused:  # a slow reader: wait for the drain, as aiohttp does
+                        await writer.protocol._drain_helper()
+                    return
             await super().send(message)
         finally:
             self.sending -= 1
+
+
+def _raw_frames(writer: Any) -> bool:
+    """aiohttp's writer can write one uncompressed frame on a compressing connection
+    (aiohttp 3.12 and later)."""
+    return hasattr(writer, "_write_websocket_frame")
 
 
 class Batch:
@@ -164,6 +185,12 @@ def try_write(sock: Any, frames: bytes, batch: Batch | None = None) -> bool:
     return True
 
 
+def compressing(sock: Any) -> bool:
+    """Whether the socket's websocket negotiated permessage-deflate."""
+    ws: FanoutWebSocket | None = getattr(sock, "fanout_ws", None)
+    return bool(ws is not None and ws.writer is not None and ws.writer.compress)
+
+
 def write_many(
     participants: Any, sockets: dict[str, Any], skip: Any, frames: bytes, batch: Batch | None
 ) -> tuple[int, list[Any]]:
@@ -213,11 +240,13 @@ def write_many(
     return delivered, fallback
 
 
-def install(eio_server: Any) -> bool:
+def install(eio_server: Any, compress_min_bytes: int = 0) -> bool:
     """Serve websockets of this Engine.IO server with FanoutWebSocket (aiohttp only;
-    other async modes keep their driver and every push goes through the queue)."""
+    other async modes keep their driver and every push goes through the queue).
+    Queued packets shorter than `compress_min_bytes` are sent uncompressed."""
     drivers = getattr(eio_server, "_async", None)
     if not drivers or drivers.get("websocket") is not eio_aiohttp.WebSocket:
         return False
+    eio_server.changtong_compress_min_bytes = compress_min_bytes
     eio_server._async = {**drivers, "websocket": FanoutWebSocket}  # a copy: the module's dict is shared
     return True

@@ -65,16 +65,32 @@ class FastEmitManager(socketio.AsyncManager):
     recipient on an upgraded websocket whose writer is idle gets the shared bytes
     written straight to its transport, any other recipient (long-polling, upgrading,
     busy or slow) gets shared Engine.IO packets on its queue, whose writer task sends
-    them in order (hub/fanout.py says when a direct write keeps the order)."""
+    them in order (hub/fanout.py says when a direct write keeps the order).
+
+    Held rooms (`hold(room, seconds)`): pushes to such a room wait up to that long and
+    go out together, each still its own event, in one write per recipient. Presence
+    uses it: when a thousand people connect in the morning, every connect changes one
+    status that everyone must see; sent one by one that is N²/2 writes, held for a
+    quarter second it is one write per recipient per quarter second."""
 
     metrics: Metrics | None = None
     direct = True  # False: every recipient through its queue (the older, slower path)
     batched = True  # False: write each push at once instead of once per loop turn
+    compress_min_bytes = 0  # queued packets shorter than this go uncompressed (fanout.FanoutWebSocket.send)
 
     def set_server(self, server):
         super().set_server(server)
-        self.direct = fanout.install(server.eio) and type(self).direct
+        self.direct = fanout.install(server.eio, self.compress_min_bytes) and type(self).direct
         self._batch = fanout.Batch() if self.batched else None
+        self._hold_seconds: dict[str, float] = {}
+        self._held: dict[str, list[tuple[str, list[str | bytes]]]] = {}
+
+    def hold(self, room: str, seconds: float) -> None:
+        """Hold this room's pushes (those without a skip or callback) for `seconds`."""
+        if seconds > 0:
+            self._hold_seconds[room] = seconds
+        else:
+            self._hold_seconds.pop(room, None)
 
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         if callback is not None:
@@ -85,22 +101,38 @@ class FastEmitManager(socketio.AsyncManager):
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
-        packets: list[eio_packet.Packet] | None = None  # built on first use
+        if skip_sid is None and namespace == "/" and room in self._hold_seconds:
+            held = self._held.get(room)
+            if held is None:
+                held = self._held[room] = []
+                asyncio.get_running_loop().call_later(self._hold_seconds[room], self._release, room)
+            held.append((event, parts))
+            return
         skip = skip_sid if isinstance(skip_sid, list) else ([skip_sid] if skip_sid is not None else None)
+        self._deliver(namespace, room, skip, [(event, parts)])
+
+    def _release(self, room: str) -> None:
+        held = self._held.pop(room, None)
+        if held and "/" in self.rooms:
+            self._deliver("/", room, None, held)
+
+    def _deliver(self, namespace: str, room: Any, skip: Any, pushes: list[tuple[str, list[str | bytes]]]) -> None:
         sockets = self.server.eio.sockets
         participants = self.get_participants(namespace, room)
         if self.direct:
-            delivered, queued = fanout.write_many(participants, sockets, skip, fanout.ws_frames(parts), self._batch)
+            frames = b"".join(fanout.ws_frames(parts) for _, parts in pushes)
+            delivered, queued = fanout.write_many(participants, sockets, skip, frames, self._batch)
         else:
             queued = [s for sid, e in participants if not (skip and sid in skip) and (s := sockets.get(e)) and not s.closed]
             delivered = len(queued)
-        for sock in queued:
-            if packets is None:
-                packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
-            for pkt in packets:
-                sock.queue.put_nowait(pkt)
+        if queued:
+            packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for _, parts in pushes for p in parts]
+            for sock in queued:
+                for pkt in packets:
+                    sock.queue.put_nowait(pkt)
         if self.metrics is not None and delivered:
-            self.metrics.deliveries.labels(event).inc(delivered)
+            for event, _ in pushes:
+                self.metrics.deliveries.labels(event).inc(delivered)
 
 
 class FastAckServer(socketio.AsyncServer):
@@ -108,15 +140,24 @@ class FastAckServer(socketio.AsyncServer):
     (`fanout.try_write`), instead of through its Engine.IO queue, whose writer task
     would run only after this turn's batched pushes: the sender of a message to a
     thousand members has its ack before the fan-out, not after it. The sender's own
-    push of the message then follows the ack (the client takes either order)."""
+    push of the message then follows the ack (the client takes either order). A long
+    ack (a `sync` or `history` page) to a connection that negotiated permessage-deflate
+    still goes through the queue, to be compressed."""
 
     async def _send_packet(self, eio_sid, pkt):
         manager = self.manager
+        encoded = pkt.encode()
+        parts = encoded if isinstance(encoded, list) else [encoded]
         if pkt.packet_type == sio_packet.ACK and getattr(manager, "direct", False):
             sock = self.eio.sockets.get(eio_sid)
-            if sock is not None and fanout.try_write(sock, fanout.ws_frames(pkt.encode()), manager._batch):
-                return
-        await super()._send_packet(eio_sid, pkt)
+            if sock is not None:
+                frames = fanout.ws_frames(parts)
+                if (len(frames) < manager.compress_min_bytes or not fanout.compressing(sock)) and fanout.try_write(
+                    sock, frames, manager._batch
+                ):
+                    return
+        for part in parts:
+            await self.eio.send(eio_sid, part)
 
 
 class RedisFanoutManager(socketio.AsyncRedisManager, FastEmitManager):
@@ -161,6 +202,7 @@ class Realtime:
         self.metrics = app[METRICS]
         manager = RedisFanoutManager(config.redis_url, config.redis_prefix) if config.redis_url else FastEmitManager()
         manager.metrics = self.metrics
+        manager.compress_min_bytes = config.websocket_compress_min_bytes
         self.sio = FastAckServer(
             async_mode="aiohttp",
             client_manager=manager,
@@ -171,6 +213,7 @@ class Realtime:
             logger=False,
             engineio_logger=False,
         )
+        manager.hold(PRESENCE_ROOM, config.presence_push_window_seconds)
         self.sio.attach(app, socketio_path="socket.io")
         self.bus = make_bus(config.redis_url, config.redis_prefix)
         self.bus.on("join", self._apply_join)

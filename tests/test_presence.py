@@ -166,3 +166,18 @@ async def test_a_connection_that_fails_to_set_up_leaves_no_ghost(hub):
     listing = await a.call("presence:list", {})
     assert [u["username"] for g in listing["units"] for u in g["users"]] == ["alice"]
     assert pushes_about(a, bob["id"]) in ([], ["online", "offline"])
+
+
+async def test_a_connect_storm_reaches_everyone_once_per_change(hub):
+    """Presence pushes are held for `presence_push_window_seconds` and written together:
+    30 people connecting at once still reach an observer as 30 `presence` events, one
+    per person, each once."""
+    observer = await hub.user("observer")
+    people = [await hub.user(f"user{i}") for i in range(30)]
+    o = await hub.client(observer)
+    await asyncio.gather(*(hub.client(p) for p in people))
+    ids = {p["id"] for p in people}
+    await o.wait_for("presence", lambda _: {p["user_id"] for p in o.received("presence")} >= ids)
+    await asyncio.sleep(hub.config.presence_push_window_seconds * 2)  # a late duplicate would be here by now
+    online = [p["user_id"] for p in o.received("presence") if p["status"] == "online" and p["user_id"] in ids]
+    assert sorted(online) == sorted(ids)
