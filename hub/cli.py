@@ -90,6 +90,17 @@ async def _with_app(config: Config, fn: Any) -> Any:
         await runner.cleanup()
 
 
+def _loop_factory(config: Config) -> Any:
+    """uvloop's loop where the setting asks for it and uvloop is installed, else asyncio's."""
+    if not config.uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 async def _serve(config: Config, demo: bool) -> None:
     from .app import create_app
     from .demo import DEMO_PASSWORD, seed
@@ -139,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(config)
         if args.command == "serve":
             try:
-                asyncio.run(_serve(config, args.demo))
+                with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
+                    runner.run(_serve(config, args.demo))
             except KeyboardInterrupt:
                 pass
             return 0

@@ -263,3 +263,12 @@ async def test_serve_demo_starts_and_its_logins_work(tmp_path):
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+def test_serve_runs_on_uvloop_unless_told_otherwise(tmp_path):
+    import uvloop
+
+    from hub.cli import _loop_factory
+
+    assert _loop_factory(Config(data_dir=tmp_path)) is uvloop.new_event_loop
+    assert _loop_factory(Config(data_dir=tmp_path, uvloop=False)) is None  # asyncio's own loop
