@@ -5,12 +5,16 @@ through `message:send` (stored in SQLite, acked after commit, pushed to every me
     .venv/bin/python bench/fanout.py --clients 1000 --messages 3000 --rate 100
     .venv/bin/python bench/fanout.py --clients 1000 --messages 2000 --rate 0   # flood
     .venv/bin/python bench/fanout.py --nodes 2 --redis --clients 100,1000,5000 --messages 100
+    .venv/bin/python bench/fanout.py --reference node --clients 1000 --messages 300 --rate 10
 
 The hub runs as a subprocess (`changtong --data-dir TMP serve --port P`) on a fresh
 SQLite data directory seeded by a separate setup process (N users with tokens, one
 private channel with all of them). The load generator is a few processes of raw
 websocket connections speaking Engine.IO v4 / Socket.IO v5 text framing (see
 bench/common.py: SioConn), cheaper per delivery than the hub; its CPU is reported.
+
+`--reference node` runs the official Node.js socket.io server (bench/node_reference,
+in memory) in the hub's place: the yardstick, measured on this machine.
 
 With `--redis` the hubs share a fresh PostgreSQL database and Redis (a unique
 CHANGTONG_REDIS_PREFIX per run); `--nodes 2` runs the same load on one node and on two,
