@@ -139,10 +139,11 @@ class FastAckServer(socketio.AsyncServer):
     """Acks written straight to the caller's websocket when its writer is idle
     (`fanout.try_write`), instead of through its Engine.IO queue, whose writer task
     would run only after this turn's batched pushes: the sender of a message to a
-    thousand members has its ack before the fan-out, not after it. The sender's own
-    push of the message then follows the ack (the client takes either order). A long
-    ack (a `sync` or `history` page) to a connection that negotiated permessage-deflate
-    still goes through the queue, to be compressed."""
+    thousand members has its ack before the fan-out to the others, not after it. What
+    was already batched for the sender's own socket (its push of the message) is
+    written first, in the same write, so the socket's order holds. A long ack (a
+    `sync` or `history` page) to a connection that negotiated permessage-deflate still
+    goes through the queue, to be compressed."""
 
     async def _send_packet(self, eio_sid, pkt):
         manager = self.manager
