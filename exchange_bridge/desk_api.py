@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.auth import Principal
 from hub.db import connect
-from hub.errors import BadRequest, Forbidden, NotFound, TooLarge
-from hub.http import json_body, principal
+from hub.errors import BadRequest, Forbidden, NotFound
+from hub.http import json_body, principal, read_body
 from hub.i18n import translate as t
 from rooms import store as room_store
 
@@ -103,11 +103,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
         who = await principal(request)
         if not DESK_ROLES & set(who.roles):
             raise Forbidden("error.desk_not_clerk")
-        if request.content_length is not None and request.content_length > MAX_DOCX_BYTES:
-            raise TooLarge("error.too_large")
-        data = await request.content.read(MAX_DOCX_BYTES + 1)
-        if len(data) > MAX_DOCX_BYTES:
-            raise TooLarge("error.too_large")
+        data = await read_body(request, MAX_DOCX_BYTES)
         doc = await asyncio.to_thread(import_docx_bytes, data)
         return web.json_response({"document": doc.to_json(), "missing": doc.missing, "labels": dict(FIELD_LABELS)})
 

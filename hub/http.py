@@ -18,7 +18,7 @@ from .i18n import negotiate, translate
 from .metrics import METRICS
 from .session_cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
-__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "request_locale", "middlewares", "session_token"]
+__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "read_body", "request_locale", "middlewares", "session_token"]
 
 log = logging.getLogger("changtong.http")
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -94,13 +94,25 @@ async def principal(request: web.Request) -> Principal:
     return who
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole request body, refused with `too_large` past `limit` bytes. (One
+    `content.read(n)` returns only what has arrived so far: a body sent in several
+    segments would be cut short.)"""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge("error.too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge("error.too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body against a pydantic model."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise TooLarge("error.too_large")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise TooLarge("error.too_large")
+    raw = await read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(raw or b"{}")
         return model.model_validate(data)

@@ -295,3 +295,18 @@ async def test_reserved_event_names_are_refused(hub):
     assert created["ok"]
     members = await a.call("channel:members", {"channel_id": created["channel"]["id"]})
     assert [m["username"] for m in members["members"]] == ["alice"]  # still alice's connection
+
+
+async def test_a_json_body_sent_in_pieces_is_read_whole(hub):
+    """A body that arrives in several TCP segments is read to its end, not cut at the
+    first: the login answers 401 for a wrong password, not 400 for half a JSON object."""
+    await hub.user("alice")
+
+    async def pieces():
+        yield b'{"username": "alice", '
+        await asyncio.sleep(0.1)
+        yield b'"password": "wrong-password"}'
+
+    async with hub.http.post(hub.url + "/api/v1/auth/login", data=pieces(),
+                             headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 401, await resp.text()
