@@ -518,3 +518,23 @@ async def test_pushes_cross_nodes(cluster):
     await alice.wait_for("presence", lambda d: d == {"user_id": bob_id, "status": "offline"}, timeout=3)
     await asyncio.sleep(GRACE)
     assert pushes_about(alice, bob_id) == ["online", "away", "offline"]  # each change once
+
+
+async def test_a_burst_sent_on_one_node_reaches_the_other_in_order(cluster):
+    """Messages acked one after another on node A reach a member on node B through
+    Redis in that order, each once."""
+    a = await cluster.node("a")
+    b = await cluster.node("b")
+    p = await _people(a)
+    alice = await a.client(p["alice"])
+    bob = await b.client(p["bob"])
+    made = await alice.call("channel:create", {"name": "连发", "kind": "private", "member_ids": [p["bob"]["id"]]})
+    cid = made["channel"]["id"]
+    await bob.wait_for("channel", lambda c: c["id"] == cid)
+    acked = []
+    for i in range(40):
+        ack = await alice.call("message:send", {"channel_id": cid, "client_msg_id": f"b{i}", "text": f"第{i}条"})
+        assert ack["ok"], ack
+        acked.append(ack["message"]["seq"])
+    await bob.wait_for("message", lambda m: m["seq"] == acked[-1], timeout=10)
+    assert [m["seq"] for m in bob.received("message") if m["channel_id"] == cid] == acked
