@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Config
-from .db import begin, connect, now
+from .db import begin, connect, now, read
 from .errors import RateLimited, Unauthorized
 from .passwords import Passwords
 from .ratelimit import FailureWindow
@@ -38,6 +38,27 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+
+_TOKEN_ROW = (
+    sa.select(
+        tokens.c.id,
+        tokens.c.expires_at,
+        tokens.c.revoked_at,
+        users.c.id.label("user_id"),
+        users.c.username,
+        users.c.display_name,
+        users.c.roles,
+        users.c.disabled,
+    )
+    .join(users, users.c.id == tokens.c.user_id)
+    .where(tokens.c.token_hash == sa.bindparam("token_hash"))
+)
+
+
+def _token_row(conn: sa.Connection, token_hash: str) -> Any:
+    """The token and its user (read by `hub.db.read`: one thread hop on SQLite)."""
+    return conn.execute(_TOKEN_ROW, {"token_hash": token_hash}).first()
 
 
 def hash_token(token: str) -> str:
@@ -117,23 +138,7 @@ class Auth:
         revoked, or the user is disabled)."""
         if not token or not isinstance(token, str) or len(token) > 200:
             raise Unauthorized("error.unauthorized")
-        async with connect(self.engine) as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        tokens.c.id,
-                        tokens.c.expires_at,
-                        tokens.c.revoked_at,
-                        users.c.id.label("user_id"),
-                        users.c.username,
-                        users.c.display_name,
-                        users.c.roles,
-                        users.c.disabled,
-                    )
-                    .join(users, users.c.id == tokens.c.user_id)
-                    .where(tokens.c.token_hash == hash_token(token))
-                )
-            ).first()
+        row = await read(self.engine, _token_row, hash_token(token))
         if row is None or row.revoked_at is not None or row.disabled:
             raise Unauthorized("error.unauthorized")
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now().tzinfo)

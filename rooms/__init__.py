@@ -9,7 +9,7 @@ from aiohttp import web
 from hub.auth import Principal
 from hub.cards import CARD_HANDLERS
 from hub.config import CONFIG
-from hub.db import ENGINE, connect
+from hub.db import ENGINE, read
 from hub.directory import DIRECTORY_HOOKS
 from hub.metrics import METRICS
 from hub.realtime import REALTIME, channel_room
@@ -33,8 +33,7 @@ def setup(app: web.Application) -> None:
     app[CARD_HANDLERS].register(notices.HANDLER, notices.on_action)
 
     async def join_channel_rooms(who: Principal, sid: str) -> list[str]:
-        async with connect(app[ENGINE]) as conn:
-            return [channel_room(cid) for cid in await store.channel_ids_of(conn, who.user_id)]
+        return [channel_room(cid) for cid in await read(app[ENGINE], store.channel_ids_sync, who.user_id)]
 
     realtime.connect_hooks.append(join_channel_rooms)
     hooks = app[DIRECTORY_HOOKS]

@@ -154,10 +154,9 @@ async def member_ids(conn: AsyncConnection, channel_id: int) -> list[int]:
     )
 
 
-async def channel_ids_of(conn: AsyncConnection, user_id: int) -> list[int]:
-    return list(
-        (await conn.execute(sa.select(channel_members.c.channel_id).where(channel_members.c.user_id == user_id))).scalars()
-    )
+def channel_ids_sync(conn: sa.Connection, user_id: int) -> list[int]:
+    """The user's channels, on a sync connection (`hub.db.read`: a connect's rooms)."""
+    return list(conn.execute(sa.select(channel_members.c.channel_id).where(channel_members.c.user_id == user_id)).scalars())
 
 
 async def add_member(conn: AsyncConnection, channel_id: int, user_id: int, role: str = "member") -> bool:
