@@ -380,18 +380,27 @@ _WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKey
 _WRITERS_LOCK = threading.Lock()
 
 
-def _sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
+def _per_sqlite_file(cache: weakref.WeakKeyDictionary[AsyncEngine, Any], engine: AsyncEngine, make: Callable[[AsyncEngine], Any]) -> Any:
+    """`make(engine)`, built once per engine of a SQLite file (None for other engines)."""
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return None
-    writer = _WRITERS.get(engine)
-    if writer is None:
+    made = cache.get(engine)
+    if made is None:
         with _WRITERS_LOCK:
-            writer = _WRITERS.get(engine)
-            if writer is None:
-                writer = _WRITERS[engine] = SQLiteWriter(engine)
-                # An engine dropped without dispose_engine still ends its writer thread.
-                weakref.finalize(engine, writer.queue.put, None)
+            made = cache.get(engine)
+            if made is None:
+                made = cache[engine] = make(engine)
+    return made
+
+
+def _new_writer(engine: AsyncEngine) -> SQLiteWriter:
+    writer = SQLiteWriter(engine)
+    weakref.finalize(engine, writer.queue.put, None)  # a dropped engine still ends its writer thread
     return writer
+
+
+def _sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
+    return _per_sqlite_file(_WRITERS, engine, _new_writer)
 
 
 async def write(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
@@ -442,20 +451,17 @@ async def _run_after(callbacks: list[AfterCommit]) -> None:
 _READERS: weakref.WeakKeyDictionary[AsyncEngine, sa.Engine] = weakref.WeakKeyDictionary()
 
 
-def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return None
-    reader = _READERS.get(engine)
-    if reader is None:
-        with _WRITERS_LOCK:
-            reader = _READERS.get(engine)
-            if reader is None:
-                url = engine.url.set(drivername="sqlite")
-                reader = sa.create_engine(url, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
-                event.listen(reader, "connect", _sqlite_pragmas)
-                event.listen(reader, "begin", _sqlite_begin)
-                _READERS[engine] = reader
+def _new_reader(engine: AsyncEngine) -> sa.Engine:
+    reader = sa.create_engine(
+        engine.url.set(drivername="sqlite"), pool_size=4, max_overflow=8, connect_args={"check_same_thread": False}
+    )
+    event.listen(reader, "connect", _sqlite_pragmas)
+    event.listen(reader, "begin", _sqlite_begin)
     return reader
+
+
+def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:
+    return _per_sqlite_file(_READERS, engine, _new_reader)
 
 
 def _read_sync(reader: sa.Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
