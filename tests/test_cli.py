@@ -10,7 +10,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pytest
 from hub.cli import main
 from hub.config import Config, load_config
 from hub.passwords import Passwords
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGTONG = Path(sys.executable).with_name("changtong")
@@ -215,12 +215,6 @@ def test_docs_describe_every_setting():
 
 
 # ---- the demo ----------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

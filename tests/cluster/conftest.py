@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,21 +27,16 @@ from hub.passwords import Passwords
 from tests.conftest import PASSWORD, Client, _missing
 
 import socketio
+from tests.ports import free_port
 
 REDIS = os.environ.get("CHANGTONG_TEST_REDIS", "redis://127.0.0.1:6379")
 BIN = Path(sys.executable).parent / "changtong"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Node:
     def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.proc = subprocess.Popen(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Node, _free_port
+from tests.cluster.conftest import Node
+from tests.ports import free_port
 from tests.conftest import _missing
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,7 @@ async def test_two_nodes_behind_nginx(cluster, tmp_path):
     if not Path(nginx).exists():
         _missing("nginx (apt-get install nginx; tests/services.sh installs it)")
     a_node, b_node = await cluster.node("a"), await cluster.node("b")
-    listen = _free_port()
+    listen = free_port()
     conf = _config(tmp_path, listen, [a_node, b_node])
     proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"], stderr=subprocess.PIPE)
     try:

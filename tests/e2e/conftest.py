@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "web_client" / "dist" / "index.html"
@@ -26,18 +26,12 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not DIST.exists():
         pytest.skip("web_client/dist is not built (make web)")
     data = tmp_path_factory.mktemp("e2e-hub")
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / "changtong"
     env = {**os.environ, "CHANGTONG_LOG_LEVEL": "WARNING"}
     log = open(data / "hub.log", "wb")

@@ -35,6 +35,7 @@ from exchange_bridge.transport import Exchange, build_content, new_id
 from hub.cli import main
 from hub.config import Config
 from hub.db import create_engine, upgrade
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -43,12 +44,6 @@ OPENSSL = shutil.which("openssl") or "openssl"
 UNITS = ("dy-city", "dy-kenli", "dy-guangrao", "dy-stranger")
 # A real exchange XML: a hub node checks what arrives against the schema.
 XML = dump_xml(Document(kind="通知", title="关于做好冬季安全生产工作的通知"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +59,8 @@ class Node:
         self.unit = unit
         self.data = tmp / unit
         self.pair = ca[1][unit]
-        self.port = _free_port()
-        self.exchange_port = _free_port()
+        self.port = free_port()
+        self.exchange_port = free_port()
         self.url = f"https://127.0.0.1:{self.exchange_port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp / f"{unit}.log"
