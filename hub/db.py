@@ -13,7 +13,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -125,20 +124,15 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A write transaction. Callbacks registered with `after_commit` run after the
     commit, in order."""
     pending: list[AfterCommit] = []
-    counter = _open_writes(engine)
     with _unavailable_when_down():
         async with engine.connect() as conn:
             await conn.execution_options(write=True)
             conn.info["after_commit"] = pending
-            if counter is not None:
-                counter[0] += 1
             try:
                 async with conn.begin():
                     yield conn
             finally:
                 conn.info.pop("after_commit", None)
-                if counter is not None:
-                    counter[0] -= 1
     for fn in pending:
         try:
             await fn()
@@ -147,20 +141,6 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 # ---- the write path of hot, short transactions: one synchronous function per transaction ----
-
-# SQLite: how many `begin()` write transactions of this process are open per engine. While
-# one is, it may hold the write lock across awaits, so SQLiteWriter sends its jobs to the
-# thread rather than wait for the lock on the loop (the holder needs the loop to finish).
-_OPEN_WRITES: weakref.WeakKeyDictionary[AsyncEngine, list[int]] = weakref.WeakKeyDictionary()
-
-
-def _open_writes(engine: AsyncEngine) -> list[int] | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    counter = _OPEN_WRITES.get(engine)
-    if counter is None:
-        counter = _OPEN_WRITES.setdefault(engine, [0])
-    return counter
 
 T = TypeVar("T")
 WriteFn = Callable[..., T]
@@ -186,89 +166,38 @@ def _resolve(jobs: list[_Job]) -> None:
 
 
 class SQLiteWriter:
-    """Runs write functions on one synchronous SQLite connection (the standard sqlite3
-    driver), one transaction per batch, each job in it under its own SAVEPOINT when
-    there are several, so one job's failure (a duplicate client_msg_id, a refused send)
-    rolls back only that job. Jobs run in the order submitted.
+    """One thread that owns a synchronous SQLite connection (the standard sqlite3
+    driver) and runs write functions in it: a transaction costs one thread hop, not one
+    per statement (aiosqlite) plus SQLAlchemy's greenlet hops per statement, and
+    SQLite's own work (the GIL released) overlaps the loop's.
 
-    Where: in the writer thread — one thread hop per transaction instead of one per
-    statement, and SQLite's own work (the GIL released) overlaps the loop's. Jobs that
-    arrive while a transaction runs are taken together into the next one (group
-    commit). With `inline` (off by default) a transaction runs on the event loop itself
-    while the write lock is free, which saves the hand-over of the GIL after each
-    sqlite3 call but blocks the loop for it; measured with bench/fanout.py it was no
-    cheaper per delivery and had the worse p99 (bench/README.md), so it stays an option.
-
-    While a `begin()` transaction of this process is open (it may hold the lock across
-    awaits) inline jobs go to the thread directly. Otherwise the connection waits at
-    most BUSY_MS for the lock on the loop; another process holding it longer sends the
-    batch to the thread, which keeps trying for LOCK_WAIT_S before the jobs fail (as
-    `unavailable`)."""
+    Group commit: jobs that arrive while a transaction runs are taken together into the
+    next one, each in its own SAVEPOINT when there are several, so one job's failure (a
+    duplicate client_msg_id, a refused send) rolls back only that job. Jobs run in the
+    order submitted. A write lock held elsewhere (a `begin()` transaction, another
+    process) is waited for in the thread, up to the connection's busy timeout (30 s),
+    after which the jobs fail as `unavailable`. Running the transactions on the loop
+    itself was measured too: no cheaper per delivery and a worse p99 (bench/README.md)."""
 
     MAX_BATCH = 64
-    BUSY_MS = 20
-    LOCK_WAIT_S = 30.0
 
-    def __init__(self, engine: AsyncEngine, inline: bool = False) -> None:
-        self.open_writes = _open_writes(engine) or [0]  # begin() transactions open on the loop
+    def __init__(self, engine: AsyncEngine) -> None:
         url = engine.url.set(drivername="sqlite")
         self.engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        event.listen(self.engine, "connect", self._short_busy_timeout)
         event.listen(self.engine, "begin", _sqlite_begin)
         self.queue: queue.SimpleQueue[tuple[_Job, asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self.lock = threading.Lock()  # one user of `conn` at a time: the loop or the thread
         self.conn: sa.Connection | None = None
-        self.inline = inline
-        self.inline_jobs: list[_Job] = []
-        self.in_thread = 0  # jobs handed to the thread and not yet resolved (loop side)
         self.batches = 0
         self.jobs = 0
-        self.thread_batches = 0
         self.thread.start()
-
-    def _short_busy_timeout(self, dbapi_conn, _record):  # pragma: no cover - trivial
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout={self.BUSY_MS}")
-        cur.close()
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, loop.create_future())
-        if self.inline_jobs:
-            self.inline_jobs.append(job)
-        elif self.inline and not self.in_thread and not self.open_writes[0]:
-            self.inline_jobs.append(job)
-            loop.call_soon(self._run_inline, loop)
-        else:
-            self._to_thread([job], loop)
+        self.queue.put((job, loop))
         return job.future
-
-    def _to_thread(self, jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
-        self.in_thread += len(jobs)
-        for job in jobs:
-            self.queue.put((job, loop))
-
-    def _from_thread(self, jobs: list[_Job]) -> None:
-        self.in_thread -= len(jobs)
-        _resolve(jobs)
-
-    def _run_inline(self, loop: asyncio.AbstractEventLoop) -> None:
-        jobs, self.inline_jobs = self.inline_jobs, []
-        for i in range(0, len(jobs), self.MAX_BATCH):
-            batch = jobs[i : i + self.MAX_BATCH]
-            if self.in_thread or self.open_writes[0] or not self.lock.acquire(blocking=False):
-                self._to_thread(batch, loop)
-                continue
-            try:
-                done = self._transaction(batch, wait=False)
-            finally:
-                self.lock.release()
-            if done:
-                _resolve(batch)
-            else:  # the write lock is held elsewhere: the thread waits for it
-                self._to_thread(batch, loop)
 
     def close(self) -> None:
         """Finish the queued jobs, then end the thread (it disposes its engine)."""
@@ -292,40 +221,15 @@ class SQLiteWriter:
                     stop = True
                     break
                 batch.append(nxt)
-            jobs = [j for j, _ in batch]
-            with self.lock:
-                self.thread_batches += 1
-                self._transaction(jobs, wait=True)
+            self._transaction([j for j, _ in batch])
             by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
             for job, loop in batch:
                 by_loop.setdefault(loop, []).append(job)
             for loop, js in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(self._from_thread, js)
-        with self.lock:
-            if self.conn is not None:
-                with contextlib.suppress(Exception):
-                    self.conn.close()
-                self.conn = None
+                    loop.call_soon_threadsafe(_resolve, js)
+        self._drop_conn()
         self.engine.dispose()
-
-    def _begin(self, wait: bool) -> sa.Transaction | None:
-        """BEGIN IMMEDIATE on the connection (opened on first use). None if the write
-        lock stayed busy (only when not `wait`); raises when the database fails."""
-        deadline = time.monotonic() + self.LOCK_WAIT_S
-        while True:
-            try:
-                if self.conn is None:
-                    self.conn = self.engine.connect().execution_options(write=True)
-                return self.conn.begin()
-            except sa.exc.OperationalError as exc:
-                # A BEGIN refused for a busy lock leaves the connection as it was.
-                locked = "locked" in str(exc.orig) or "busy" in str(exc.orig)
-                if not locked or time.monotonic() > deadline:
-                    self._drop_conn()
-                    raise
-                if not wait:
-                    return None
 
     def _drop_conn(self) -> None:
         if self.conn is not None:
@@ -333,18 +237,15 @@ class SQLiteWriter:
                 self.conn.close()
             self.conn = None
 
-    def _transaction(self, jobs: list[_Job], wait: bool) -> bool:
-        """Run `jobs` in one transaction; their results or errors are set on them.
-        False (and nothing done) if the lock was busy and not `wait`."""
+    def _transaction(self, jobs: list[_Job]) -> None:
+        """Run `jobs` in one transaction; their results or errors are set on them."""
         try:
-            tx = self._begin(wait)
-            if tx is None:
-                return False
+            if self.conn is None:
+                self.conn = self.engine.connect().execution_options(write=True)
+            conn = self.conn
             self.batches += 1
             self.jobs += len(jobs)
-            conn = self.conn
-            assert conn is not None
-            with tx:
+            with conn.begin():
                 if len(jobs) == 1:
                     job = jobs[0]
                     conn.info["after_commit"] = job.after
@@ -373,7 +274,6 @@ class SQLiteWriter:
         finally:
             if self.conn is not None:
                 self.conn.info.pop("after_commit", None)
-        return True
 
 
 _WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKeyDictionary()

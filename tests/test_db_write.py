@@ -1,5 +1,5 @@
 """hub.db.write: one synchronous function per write transaction (SQLite: the writer
-thread with group commit, or the loop with `inline`; PostgreSQL: run_sync). Jobs that
+thread with group commit; PostgreSQL: run_sync). Jobs that
 share a SQLite transaction fail alone: a refused job or a duplicate rolls back only its
 own savepoint."""
 
@@ -51,19 +51,15 @@ async def engine(tmp_path: Path):
     await engine.dispose()
 
 
-@pytest.mark.parametrize("inline", [False, True])
-async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine, inline):
+async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine):
     pushed: list[str] = []
     keys = ["a", "b", "bad1", "a", "c", "bad2", "d"]
     writer = _sqlite_writer(engine)
-    writer.inline = inline
-    if not inline:  # the thread is busy: the next jobs queue up and share a transaction
-        busy = asyncio.ensure_future(write(engine, lambda conn: time.sleep(0.3)))
-        await asyncio.sleep(0.05)
-    # inline: submitted in one turn of the loop, one transaction, a savepoint each
+    # the thread is busy: the next jobs queue up and share a transaction, a savepoint each
+    busy = asyncio.ensure_future(write(engine, lambda conn: time.sleep(0.3)))
+    await asyncio.sleep(0.05)
     results = await asyncio.gather(*[write(engine, _insert, k, pushed) for k in keys], return_exceptions=True)
-    if not inline:
-        await busy
+    await busy
     assert isinstance(results[2], BadRequest) and isinstance(results[5], BadRequest)
     assert isinstance(results[3], sa.exc.IntegrityError)  # the twin of "a"
     assert [r for r in results if isinstance(r, int)] == [1, 2, 3, 4]  # refused jobs returned their number
@@ -72,7 +68,7 @@ async def test_a_batch_keeps_the_good_jobs_and_a_gap_free_counter(engine, inline
         assert (await conn.execute(sa.select(counter.c.n))).scalar_one() == 4
         assert sorted((await conn.execute(sa.select(items.c.key))).scalars()) == ["a", "b", "c", "d"]
     # one transaction for the seven (after the busy one)
-    assert (writer.batches, writer.jobs) == (1, len(keys)) if inline else (2, 1 + len(keys))
+    assert (writer.batches, writer.jobs) == (2, 1 + len(keys))
 
 
 async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engine, tmp_path: Path):
@@ -90,26 +86,21 @@ async def test_an_operational_error_is_unavailable_and_the_writer_recovers(engin
     assert writer.conn is not None
 
 
-async def test_inline_a_write_lock_held_elsewhere_sends_the_batch_to_the_thread(engine):
+async def test_a_write_lock_held_by_a_begin_transaction_is_waited_for_in_the_thread(engine):
     pushed: list[str] = []
-    _sqlite_writer(engine).inline = True
     async with begin(engine) as conn:  # another connection holds SQLite's write lock
         await conn.execute(items.insert().values(key="held"))
         task = asyncio.ensure_future(write(engine, _insert, "after", pushed))
         await asyncio.sleep(0.3)
         assert not task.done()  # the loop was not blocked meanwhile, and the job waits
     assert await task == 1 and pushed == ["after"]
-    writer = _WRITERS[engine]
-    assert writer.thread_batches == 1 and writer.in_thread == 0
-    assert await write(engine, _insert, "inline-again", pushed) == 2  # back on the loop
-    assert writer.thread_batches == 1
+    assert await write(engine, _insert, "again", pushed) == 2
+    assert _WRITERS[engine].batches == 2
 
 
-@pytest.mark.parametrize("inline", [False, True])
-async def test_a_write_lock_held_by_another_process_is_waited_for_in_the_thread(engine, tmp_path: Path, inline):
+async def test_a_write_lock_held_by_another_process_is_waited_for_in_the_thread(engine, tmp_path: Path):
     import sqlite3
 
-    _sqlite_writer(engine).inline = inline
     other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)  # as another process would
     other.execute("BEGIN IMMEDIATE")
     pushed: list[str] = []
@@ -119,4 +110,4 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_in_the_thread(
     other.execute("COMMIT")
     other.close()
     assert await task == 1 and pushed == ["x"]
-    assert _WRITERS[engine].thread_batches == 1
+    assert _WRITERS[engine].batches == 1
