@@ -4,6 +4,7 @@ import 'fake-indexeddb/auto'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
 import type { Message } from '@/apis/types'
+import { openDb } from '@/realtime/db'
 
 type Handler = (...args: any[]) => void
 
@@ -67,9 +68,10 @@ function stored(payload: any, seq: number): Message {
 const tick = () => new Promise((r) => setTimeout(r, 20))
 
 describe('the outbox', () => {
-  beforeEach(() => {
+  beforeEach(async () => {
     setActivePinia(createPinia())
     fake = new FakeSocket()
+    await openDb(ME.id).outbox.clear() // each case starts with nothing waiting
   })
 
   it('sends what was typed offline once, after the sync, and shows it once', async () => {
@@ -96,6 +98,30 @@ describe('the outbox', () => {
     // the push of the same message changes nothing
     fake.fire('message', stored(sends[0].payload, 1))
     expect(chat.messagesOf(41).map((m) => m.text)).toEqual(['第一条', '第二条'])
+    chat.stop()
+  })
+
+  it('shows a row as pending only once it is in IndexedDB, so a reload right after Enter keeps it', async () => {
+    const { useChatStore } = await import('@/stores/chat')
+    const chat = useChatStore()
+    fake.answer = () => ({ ok: true, messages: [], cursors: {}, has_more: false, channels: [CHANNEL], units: [], members: [] })
+    await chat.start(ME, { notify: () => {}, ended: () => {} })
+    const table = openDb(ME.id).outbox
+    const realPut = table.put.bind(table)
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const put = vi.spyOn(table, 'put').mockImplementation(async (...args: Parameters<typeof table.put>) => {
+      await gate // the disk is slow
+      return realPut(...args)
+    })
+    const sending = chat.send(41, '刚按下回车')
+    await tick()
+    expect(chat.outbox).toHaveLength(0)
+    release()
+    await sending
+    expect(chat.outbox.map((e) => e.text)).toEqual(['刚按下回车'])
+    expect((await table.toArray()).map((e) => e.text)).toEqual(['刚按下回车'])
+    put.mockRestore()
     chat.stop()
   })
 

@@ -528,12 +528,14 @@ export const useChatStore = defineStore('chat', () => {
       state: 'pending',
       ...opts,
     }
-    outbox.value = [...outbox.value, entry]
+    // Durable first, shown second: a row marked pending is already in IndexedDB, so a
+    // reload (or a closed tab) right after Enter cannot lose it.
     try {
       await store?.outbox.put(entry)
     } catch {
       /* kept in memory at least */
     }
+    outbox.value = [...outbox.value, entry]
     void trySend(entry, 0)
   }
 
