@@ -110,10 +110,11 @@ describe('the outbox', () => {
     const realPut = table.put.bind(table)
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const put = vi.spyOn(table, 'put').mockImplementation(async (...args: Parameters<typeof table.put>) => {
+    const slowPut = async (...args: Parameters<typeof table.put>) => {
       await gate // the disk is slow
       return realPut(...args)
-    })
+    }
+    const put = vi.spyOn(table, 'put').mockImplementation(slowPut as unknown as typeof table.put)
     const sending = chat.send(41, '刚按下回车')
     await tick()
     expect(chat.outbox).toHaveLength(0)
