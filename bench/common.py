@@ -183,7 +183,9 @@ def free_port() -> int:
 
 
 class HubProcess:
-    """`changtong --data-dir D serve --port P` as a child process, with its CPU and RSS."""
+    """`changtong --data-dir D serve --port P` as a child process, with its CPU and RSS.
+    The per-connection event limit is lifted: a benchmark measures the server, and its
+    one client calling `history` 100 times in a row would otherwise get `rate_limited`."""
 
     def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
@@ -196,7 +198,7 @@ class HubProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            env=_env(CHANGTONG_LOG_LEVEL="WARNING", **(env or {})),
+            env=_env(CHANGTONG_LOG_LEVEL="WARNING", CHANGTONG_EVENTS_PER_SECOND="100000", **(env or {})),
         )
         self.pid = self.proc.pid
         import psutil

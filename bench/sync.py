@@ -129,7 +129,7 @@ async def measure(hub: common.HubProcess, token: str, channel_id: int, size: int
                 r = await c.call("history", req)
                 times.append((time.perf_counter() - t) * 1000)
                 if not r.get("ok") or not r["messages"]:
-                    out["error"] = r
+                    raise SystemExit(f"history refused: {r}")
             out[name] = common.summary_ms(times)
         # sync: the reader's position is `missed` behind the head; drain every page
         missed = min(args.missed, size)
@@ -143,8 +143,7 @@ async def measure(hub: common.HubProcess, token: str, channel_id: int, size: int
             r = await c.call("sync", {"cursors": cursors, "limit": args.page})
             page_ms.append((time.perf_counter() - tp) * 1000)
             if not r.get("ok"):
-                out["error"] = r
-                break
+                raise SystemExit(f"sync refused: {r}")
             got += len(r["messages"])
             pages += 1
             cursors = r["cursors"]
