@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.auth import Principal
 from hub.config import Config
-from hub.db import after_commit, begin, connect, now, write
+from hub.db import after_commit, begin, connect, now, read, write
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from hub.metrics import Metrics
 from hub.realtime import Realtime, channel_room
@@ -73,11 +72,8 @@ class Rooms:
     # ---- checks -------------------------------------------------------------
 
     async def check_member(self, conn: AsyncConnection, channel_id: int, user_id: int) -> tuple[Any, Any]:
-        """The channel and the caller's membership (one query; the row carries both);
-        a non-member learns nothing (not_found)."""
-        row = await store.channel_as_member(conn, channel_id, user_id)
-        if row is None:
-            raise NotFound("error.channel_not_found")
+        """`member_of` inside an async transaction."""
+        row = await conn.run_sync(member_of, channel_id, user_id)
         return row, row
 
     async def check_admin(self, conn: AsyncConnection, channel_id: int, who: Principal) -> Any:
@@ -112,8 +108,7 @@ class Rooms:
         return await self.channel_for(who.user_id, cid)
 
     async def channel_for(self, user_id: int, channel_id: int) -> dict[str, Any]:
-        async with connect(self.engine) as conn:
-            views = await store.channel_views(conn, user_id, [channel_id])
+        views = await read(self.engine, store.channel_views, user_id, [channel_id])
         if not views:
             raise NotFound("error.channel_not_found")
         return views[0]
@@ -127,10 +122,9 @@ class Rooms:
         after_commit(conn, push)
 
     async def list_channels(self, who: Principal, req: rules.ChannelList) -> list[dict[str, Any]]:
-        async with connect(self.engine) as conn:
-            if req.scope == "public":
-                return await store.public_channels(conn)
-            return await store.channel_views(conn, who.user_id)
+        if req.scope == "public":
+            return await read(self.engine, store.public_channels)
+        return await read(self.engine, store.channel_views, who.user_id)
 
     async def join(self, who: Principal, channel_id: int) -> dict[str, Any]:
         async with begin(self.engine) as conn:
@@ -164,9 +158,11 @@ class Rooms:
             after_commit(conn, push)
 
     async def members(self, who: Principal, channel_id: int) -> list[dict[str, Any]]:
-        async with connect(self.engine) as conn:
-            await self.check_member(conn, channel_id, who.user_id)
-            return await store.members_view(conn, channel_id)
+        def members(conn: sa.Connection) -> list[dict[str, Any]]:
+            member_of(conn, channel_id, who.user_id)
+            return store.members_view(conn, channel_id)
+
+        return await read(self.engine, members)
 
     async def update_channel(self, who: Principal, req: rules.ChannelUpdate) -> dict[str, Any]:
         values = {k: v for k, v in (("name", req.name), ("topic", req.topic), ("read_only", req.read_only)) if v is not None}
@@ -350,7 +346,7 @@ class Rooms:
         # The sender has read what they wrote.
         conn.execute(_SEND_READ, {"cid": cid, "uid": uid, "seq": seq})
         sender = {"id": uid, "username": who.username, "display_name": who.display_name}
-        view = store.message_view(SimpleNamespace(id=message_id, edited_at=None, recalled_at=None, **values), sender, file)
+        view = store.message_view({"id": message_id, "edited_at": None, "recalled_at": None, **values}, sender, file)
         after_commit(conn, partial(self.realtime.emit_to_channel, cid, "message", view))
         return view
 
@@ -409,51 +405,23 @@ class Rooms:
 
     # ---- reading ------------------------------------------------------------------
 
+    # Reads run as one synchronous function in one read transaction (`hub.db.read`: on
+    # SQLite one thread hop on a pooled connection, one snapshot throughout; run_sync on PostgreSQL).
+
     async def history(self, who: Principal, req: rules.History) -> dict[str, Any]:
         limit = min(req.limit, self.config.history_page_max)
-        async with connect(self.engine) as conn:
-            await self.check_member(conn, req.channel_id, who.user_id)
-            page, has_more = await store.history(conn, req.channel_id, req.before_seq, limit, req.thread_root_id)
-        return {"messages": page, "has_more": has_more}
+
+        def page(conn: sa.Connection) -> dict[str, Any]:
+            member_of(conn, req.channel_id, who.user_id)
+            rows, has_more = store.history(conn, req.channel_id, req.before_seq, limit, req.thread_root_id)
+            return {"messages": rows, "has_more": has_more}
+
+        return await read(self.engine, page)
 
     async def sync(self, who: Principal, req: rules.Sync) -> dict[str, Any]:
         """Every change the user missed in every channel they belong to, paged.
         A channel without a cursor starts from the member's read position."""
-        budget = min(req.limit, self.config.sync_page_max)
-        out: list[dict[str, Any]] = []
-        cursors: dict[str, int] = {}
-        has_more = False
-        async with connect(self.engine) as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(channels.c.id, channels.c.head_seq, channel_members.c.last_read_seq)
-                    .join(channel_members, channel_members.c.channel_id == channels.c.id)
-                    .where(channel_members.c.user_id == who.user_id)
-                    .order_by(channels.c.id)
-                )
-            ).all()
-            for r in rows:
-                cursor = req.cursors.get(r.id, r.last_read_seq)
-                if r.head_seq <= cursor:
-                    cursors[str(r.id)] = min(cursor, r.head_seq)
-                    continue
-                if budget <= 0:
-                    has_more = True
-                    cursors[str(r.id)] = cursor
-                    continue
-                page = await store.changes_since(conn, r.id, cursor, budget)
-                full = len(page) == budget
-                budget -= len(page)
-                out.extend(page)
-                if full and page[-1]["change_seq"] < r.head_seq:
-                    has_more = True
-                    cursors[str(r.id)] = page[-1]["change_seq"]
-                else:
-                    cursors[str(r.id)] = r.head_seq
-            result: dict[str, Any] = {"messages": out, "cursors": cursors, "has_more": has_more}
-            if not has_more:  # once per drain, not on every page of a long catch-up
-                result["channels"] = await store.channel_views(conn, who.user_id)
-        return result
+        return await read(self.engine, sync_page, who.user_id, req.cursors, min(req.limit, self.config.sync_page_max))
 
     async def mark_read(self, who: Principal, req: rules.Read) -> dict[str, Any]:
         async with begin(self.engine) as conn:
@@ -481,3 +449,48 @@ class Rooms:
 
             after_commit(conn, push)
         return {"seq": seq}
+
+
+def member_of(conn: sa.Connection, channel_id: int, user_id: int) -> Any:
+    """The channel's row with the caller's `role` and `last_read_seq` (one query); a
+    non-member learns nothing (not_found)."""
+    row = store.channel_as_member(conn, channel_id, user_id)
+    if row is None:
+        raise NotFound("error.channel_not_found")
+    return row
+
+
+def sync_page(conn: sa.Connection, user_id: int, cursors: dict[int, int], budget: int) -> dict[str, Any]:
+    """One page of `sync`: the changes past each cursor, channel by channel, until the
+    page's budget is spent; the cursors to send next time; `channels` once drained."""
+    out: list[dict[str, Any]] = []
+    next_cursors: dict[str, int] = {}
+    has_more = False
+    rows = conn.execute(
+        sa.select(channels.c.id, channels.c.head_seq, channel_members.c.last_read_seq)
+        .join(channel_members, channel_members.c.channel_id == channels.c.id)
+        .where(channel_members.c.user_id == user_id)
+        .order_by(channels.c.id)
+    ).all()
+    for r in rows:
+        cursor = cursors.get(r.id, r.last_read_seq)
+        if r.head_seq <= cursor:
+            next_cursors[str(r.id)] = min(cursor, r.head_seq)
+            continue
+        if budget <= 0:
+            has_more = True
+            next_cursors[str(r.id)] = cursor
+            continue
+        page = store.changes_since(conn, r.id, cursor, budget)
+        full = len(page) == budget
+        budget -= len(page)
+        out.extend(page)
+        if full and page[-1]["change_seq"] < r.head_seq:
+            has_more = True
+            next_cursors[str(r.id)] = page[-1]["change_seq"]
+        else:
+            next_cursors[str(r.id)] = r.head_seq
+    result: dict[str, Any] = {"messages": out, "cursors": next_cursors, "has_more": has_more}
+    if not has_more:  # once per drain, not on every page of a long catch-up
+        result["channels"] = store.channel_views(conn, user_id)
+    return result
