@@ -37,6 +37,7 @@ from .errors import BadRequest, Forbidden, HubError, RateLimited, Unavailable
 from .http import REQUEST_ID
 from .i18n import negotiate, translate
 from .metrics import METRICS, Metrics
+from .packets import HubPacket
 from .ratelimit import TokenBucket
 from .session_cookie import SESSION_COOKIE, same_origin
 
@@ -207,6 +208,7 @@ class Realtime:
         self.sio = FastAckServer(
             async_mode="aiohttp",
             client_manager=manager,
+            serializer=HubPacket,
             cors_allowed_origins=[],
             max_http_buffer_size=config.max_payload_bytes,
             ping_interval=config.ping_interval_seconds,

@@ -1,7 +1,8 @@
 """What a browser that negotiated permessage-deflate receives, frame by frame: room
 pushes and short acks uncompressed (RSV1 clear), a long `history` page compressed, and
 every frame decodes on one connection whose compressor keeps its context between the
-compressed ones (RFC 7692 lets a sender choose per message)."""
+compressed ones (RFC 7692 lets a sender choose per message). Chinese text travels as
+UTF-8, not as JSON escapes."""
 
 from __future__ import annotations
 
@@ -87,7 +88,9 @@ async def test_short_packets_go_plain_and_long_pages_compressed_on_one_connectio
     try:
         for i in range(3):
             await a.call("message:send", {"channel_id": cid, "client_msg_id": f"m{i}", "text": f"第{i}条：请各单位报送材料"})
-            push = json.loads((await raw.until('42["message"'))[2:])
+            frame = await raw.until('42["message"')
+            assert "请各单位报送材料" in frame  # UTF-8 as it is: 3 bytes a character, not a 6-byte \uXXXX
+            push = json.loads(frame[2:])
             assert push[1]["text"] == f"第{i}条：请各单位报送材料"
             raw.send(f'42{10 + i}["history",{{"channel_id":{cid},"limit":50}}]')
             page = json.loads((await raw.until(f"43{10 + i}"))[2 + len(str(10 + i)) :])[0]
