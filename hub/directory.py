@@ -30,6 +30,7 @@ __all__ = [
     "get_unit_by_code",
     "search_users",
     "set_posts",
+    "unit_subtree",
     "unit_subtree_ids",
     "unit_tree",
     "user_by_username",
@@ -153,11 +154,16 @@ async def update_unit(
     return view
 
 
-async def unit_subtree_ids(conn: AsyncConnection, unit_id: int) -> set[int]:
-    """The unit and every unit below it (a recursive CTE, portable to both engines)."""
+def unit_subtree(unit_id: int) -> sa.Select:
+    """The ids of the unit and every unit below it (a recursive CTE, portable to both
+    engines), as a statement to run or to use in `IN (…)`."""
     tree = sa.select(units.c.id).where(units.c.id == unit_id).cte("tree", recursive=True)
     tree = tree.union_all(sa.select(units.c.id).where(units.c.parent_id == tree.c.id))
-    return set((await conn.execute(sa.select(tree.c.id))).scalars())
+    return sa.select(tree.c.id)
+
+
+async def unit_subtree_ids(conn: AsyncConnection, unit_id: int) -> set[int]:
+    return set((await conn.execute(unit_subtree(unit_id))).scalars())
 
 
 async def unit_tree(conn: AsyncConnection, include_disabled: bool = False) -> list[dict[str, Any]]:

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .auth import Principal
 from .config import CONFIG
-from .db import ENGINE, connect
-from .directory import unit_subtree_ids
+from .db import ENGINE, read
+from .directory import unit_subtree
 from .realtime import REALTIME, EventContext, Realtime
 from .schema import posts, units, users
 
@@ -156,16 +156,15 @@ async def online_by_unit(app: web.Application, unit_id: int | None) -> dict[str,
     shown = await app[PRESENCE].statuses()
     if not shown:
         return {"units": [], "online": 0}
-    async with connect(app[ENGINE]) as conn:
-        q = (
-            sa.select(units.c.id, units.c.code, units.c.name, users.c.id.label("user_id"), users.c.username, users.c.display_name)
-            .select_from(posts.join(units, units.c.id == posts.c.unit_id).join(users, users.c.id == posts.c.user_id))
-            .where(posts.c.user_id.in_(list(shown)), users.c.disabled == sa.false())
-            .order_by(units.c.sort, units.c.id, users.c.initials)
-        )
-        if unit_id is not None:
-            q = q.where(posts.c.unit_id.in_(await unit_subtree_ids(conn, unit_id)))
-        rows = (await conn.execute(q)).all()
+    q = (
+        sa.select(units.c.id, units.c.code, units.c.name, users.c.id.label("user_id"), users.c.username, users.c.display_name)
+        .select_from(posts.join(units, units.c.id == posts.c.unit_id).join(users, users.c.id == posts.c.user_id))
+        .where(posts.c.user_id.in_(list(shown)), users.c.disabled == sa.false())
+        .order_by(units.c.sort, units.c.id, users.c.initials)
+    )
+    if unit_id is not None:
+        q = q.where(posts.c.unit_id.in_(unit_subtree(unit_id)))
+    rows = await read(app[ENGINE], lambda conn: conn.execute(q).all())
     groups: dict[int, dict[str, Any]] = {}
     people: set[int] = set()
     for r in rows:
