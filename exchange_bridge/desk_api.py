@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.auth import Principal
 from hub.db import connect
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.http import json_body, principal, read_body
+from hub.http import json_body, json_response, principal, read_body
 from hub.i18n import translate as t
 from rooms import store as room_store
 
@@ -105,7 +105,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
             raise Forbidden("error.desk_not_clerk")
         data = await read_body(request, MAX_DOCX_BYTES)
         doc = await asyncio.to_thread(import_docx_bytes, data)
-        return web.json_response({"document": doc.to_json(), "missing": doc.missing, "labels": dict(FIELD_LABELS)})
+        return json_response({"document": doc.to_json(), "missing": doc.missing, "labels": dict(FIELD_LABELS)})
 
     async def send(request: web.Request) -> web.Response:
         who = await principal(request)
@@ -115,7 +115,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
         except ValidationError as exc:
             raise BadRequest("error.bad_request") from exc
         result = await desk.send(who, doc, body.recipients)
-        return web.json_response(result, status=201)
+        return json_response(result, status=201)
 
     async def peers(request: web.Request) -> web.Response:
         who = await principal(request)
@@ -125,7 +125,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
             known = await xstore.peers(conn)
             names = await desk.unit_names(conn, list(known))
         units = [{"code": code, "name": names.get(code, code), "via": p["via"]} for code, p in sorted(known.items())]
-        return web.json_response({"units": units})
+        return json_response({"units": units})
 
     return [
         web.get(f"/api/v1/exchange/documents/{PACKAGE_ID}/view", view),

@@ -17,7 +17,7 @@ from .config import CONFIG
 from .db import ENGINE, begin, connect
 from .directory import DIRECTORY_HOOKS
 from .errors import BadRequest, Forbidden
-from .http import json_body, principal
+from .http import json_body, json_response, principal
 from .realtime import REALTIME
 
 OPENAPI = Path(__file__).parent / "static" / "openapi.json"
@@ -122,8 +122,8 @@ async def login(request: web.Request) -> web.Response:
     async with connect(request.app[ENGINE]) as conn:
         user = await directory.user_view(conn, user_id)
     if body.session == "token":
-        return web.json_response({"token": token, "user": user})
-    response = web.json_response({"user": user, "csrf_token": session_cookie.csrf_token(token)})
+        return json_response({"token": token, "user": user})
+    response = json_response({"user": user, "csrf_token": session_cookie.csrf_token(token)})
     session_cookie.set_session(response, request, token, max_age=int(request.app[CONFIG].token_ttl_hours * 3600))
     return response
 
@@ -134,14 +134,14 @@ async def session(request: web.Request) -> web.Response:
     token = request.cookies.get(session_cookie.SESSION_COOKIE)
     async with connect(request.app[ENGINE]) as conn:
         user = await directory.user_view(conn, who.user_id)
-    return web.json_response({"user": user, "csrf_token": session_cookie.csrf_token(token) if token else None})
+    return json_response({"user": user, "csrf_token": session_cookie.csrf_token(token) if token else None})
 
 
 async def logout(request: web.Request) -> web.Response:
     who = await principal(request)
     await request.app[AUTH].revoke(who.token_id)
     await request.app[REALTIME].disconnect_user(who.user_id, token_id=who.token_id)
-    response = web.json_response({"ok": True})
+    response = json_response({"ok": True})
     session_cookie.clear_session(response)
     return response
 
@@ -149,7 +149,7 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     who = await principal(request)
     async with connect(request.app[ENGINE]) as conn:
-        return web.json_response({"user": await directory.user_view(conn, who.user_id)})
+        return json_response({"user": await directory.user_view(conn, who.user_id)})
 
 
 async def update_me(request: web.Request) -> web.Response:
@@ -157,7 +157,7 @@ async def update_me(request: web.Request) -> web.Response:
     body = await json_body(request, ProfileBody)
     async with begin(request.app[ENGINE]) as conn:
         user = await directory.update_user(conn, who.user_id, **body.model_dump(exclude_none=True))
-    return web.json_response({"user": user})
+    return json_response({"user": user})
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -173,10 +173,10 @@ async def change_password(request: web.Request) -> web.Response:
     token = await auth.issue_token(who.user_id, request.headers.get("User-Agent", ""))
     await request.app[REALTIME].disconnect_user(who.user_id)
     if "Authorization" in request.headers or session_cookie.SESSION_COOKIE not in request.cookies:
-        return web.json_response({"token": token})
+        return json_response({"token": token})
     # A browser session stays a cookie session: the new token goes into the cookie, never
     # into the body where page scripts could read it.
-    response = web.json_response({"csrf_token": session_cookie.csrf_token(token)})
+    response = json_response({"csrf_token": session_cookie.csrf_token(token)})
     session_cookie.set_session(response, request, token, max_age=int(request.app[CONFIG].token_ttl_hours * 3600))
     return response
 
@@ -187,7 +187,7 @@ async def change_password(request: web.Request) -> web.Response:
 async def units_tree(request: web.Request) -> web.Response:
     await principal(request)
     async with connect(request.app[ENGINE]) as conn:
-        return web.json_response({"units": await directory.unit_tree(conn)})
+        return json_response({"units": await directory.unit_tree(conn)})
 
 
 async def users_search(request: web.Request) -> web.Response:
@@ -201,13 +201,13 @@ async def users_search(request: web.Request) -> web.Response:
         raise BadRequest("error.bad_request") from None
     async with connect(request.app[ENGINE]) as conn:
         found, total = await directory.search_users(conn, q, unit_id, limit, offset)
-    return web.json_response({"users": found, "total": total})
+    return json_response({"users": found, "total": total})
 
 
 async def user_detail(request: web.Request) -> web.Response:
     await principal(request)
     async with connect(request.app[ENGINE]) as conn:
-        return web.json_response({"user": await directory.user_view(conn, _int(request, "user_id"))})
+        return json_response({"user": await directory.user_view(conn, _int(request, "user_id"))})
 
 
 # ---- personal contacts and groups ---------------------------------------------
@@ -216,7 +216,7 @@ async def user_detail(request: web.Request) -> web.Response:
 async def contacts_list(request: web.Request) -> web.Response:
     who = await principal(request)
     async with connect(request.app[ENGINE]) as conn:
-        return web.json_response({"contacts": await directory.list_contacts(conn, who.user_id)})
+        return json_response({"contacts": await directory.list_contacts(conn, who.user_id)})
 
 
 async def contacts_add(request: web.Request) -> web.Response:
@@ -224,20 +224,20 @@ async def contacts_add(request: web.Request) -> web.Response:
     body = await json_body(request, ContactBody)
     async with begin(request.app[ENGINE]) as conn:
         await directory.add_contact(conn, who.user_id, body.user_id, body.note)
-    return web.json_response({"ok": True}, status=201)
+    return json_response({"ok": True}, status=201)
 
 
 async def contacts_remove(request: web.Request) -> web.Response:
     who = await principal(request)
     async with begin(request.app[ENGINE]) as conn:
         await directory.remove_contact(conn, who.user_id, _int(request, "user_id"))
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
 
 
 async def groups_list(request: web.Request) -> web.Response:
     who = await principal(request)
     async with connect(request.app[ENGINE]) as conn:
-        return web.json_response({"groups": await directory.list_groups(conn, who.user_id)})
+        return json_response({"groups": await directory.list_groups(conn, who.user_id)})
 
 
 async def groups_save(request: web.Request) -> web.Response:
@@ -246,14 +246,14 @@ async def groups_save(request: web.Request) -> web.Response:
     group_id = _int(request, "group_id") if "group_id" in request.match_info else None
     async with begin(request.app[ENGINE]) as conn:
         gid = await directory.save_group(conn, who.user_id, body.name, body.member_ids, group_id)
-    return web.json_response({"id": gid}, status=200 if group_id else 201)
+    return json_response({"id": gid}, status=200 if group_id else 201)
 
 
 async def groups_delete(request: web.Request) -> web.Response:
     who = await principal(request)
     async with begin(request.app[ENGINE]) as conn:
         await directory.delete_group(conn, who.user_id, _int(request, "group_id"))
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
 
 
 # ---- administrators -------------------------------------------------------------
@@ -264,7 +264,7 @@ async def admin_unit_create(request: web.Request) -> web.Response:
     body = await json_body(request, UnitCreate)
     async with begin(request.app[ENGINE]) as conn:
         unit = await directory.add_unit(conn, request.app[DIRECTORY_HOOKS], body.code, body.name, body.parent_code, body.sort)
-    return web.json_response({"unit": unit}, status=201)
+    return json_response({"unit": unit}, status=201)
 
 
 async def admin_unit_update(request: web.Request) -> web.Response:
@@ -275,7 +275,7 @@ async def admin_unit_update(request: web.Request) -> web.Response:
         unit = await directory.update_unit(
             conn, request.app[DIRECTORY_HOOKS], _int(request, "unit_id"), name=body.name, parent_id=parent, disabled=body.disabled
         )
-    return web.json_response({"unit": unit})
+    return json_response({"unit": unit})
 
 
 async def admin_user_create(request: web.Request) -> web.Response:
@@ -293,7 +293,7 @@ async def admin_user_create(request: web.Request) -> web.Response:
             roles=body.roles,
             title=body.title,
         )
-    return web.json_response({"user": user}, status=201)
+    return json_response({"user": user}, status=201)
 
 
 async def admin_user_update(request: web.Request) -> web.Response:
@@ -324,17 +324,17 @@ async def admin_user_update(request: web.Request) -> web.Response:
         # Live connections hold the roles they connected with: close them, and the
         # client's reconnect (same token) carries the new roles.
         await request.app[REALTIME].disconnect_user(user_id)
-    return web.json_response({"user": user})
+    return json_response({"user": user})
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(json.loads(OPENAPI.read_text(encoding="utf-8")))
+    return json_response(json.loads(OPENAPI.read_text(encoding="utf-8")))
 
 
 async def healthz(request: web.Request) -> web.Response:
     async with connect(request.app[ENGINE]) as conn:
         await conn.exec_driver_sql("SELECT 1")
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 def routes() -> list[web.RouteDef]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from .auth import AUTH, Principal
 from .errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
 from .i18n import negotiate, translate
+from .jsoncodec import dumps
 from .metrics import METRICS
 from .session_cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
@@ -25,6 +26,12 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 M = TypeVar("M", bound=BaseModel)
 PRINCIPAL = web.RequestKey("principal", Principal)
 MAX_JSON_BYTES = 1024 * 1024
+
+
+def json_response(data: Any, *, status: int = 200, headers: Any = None) -> web.Response:
+    """A JSON response written by hub/jsoncodec.py (UTF-8, not `\\uXXXX`): the one way
+    every REST handler answers."""
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
 def request_locale(request: web.Request) -> str:
@@ -45,20 +52,20 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         status = response.status
     except HubError as exc:
         status = exc.http_status
-        response = web.json_response(error_body(exc, request_locale(request)), status=exc.http_status)
+        response = json_response(error_body(exc, request_locale(request)), status=exc.http_status)
     except web.HTTPException as exc:
         status = exc.status
         if exc.status in (404, 405) or exc.status >= 400:
             code = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status, "bad_request")
             key = {404: "error.not_found", 413: "error.too_large"}.get(exc.status, "error.bad_request")
-            response = web.json_response(
+            response = json_response(
                 {"error": {"code": code, "message": translate(key, request_locale(request))}}, status=exc.status
             )
         else:
             raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        response = web.json_response(error_body(HubError(), request_locale(request)), status=500)
+        response = json_response(error_body(HubError(), request_locale(request)), status=500)
     if not response.prepared:
         response.headers["X-Request-Id"] = rid
     if not request.path.startswith("/socket.io"):

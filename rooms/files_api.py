@@ -20,7 +20,7 @@ from hub.blobs import BLOBS
 from hub.config import CONFIG
 from hub.db import ENGINE, begin, connect, now
 from hub.errors import BadRequest, NotFound, TooLarge
-from hub.http import principal
+from hub.http import json_response, principal
 from hub.schema import files
 
 from .schema import channel_members, messages
@@ -144,7 +144,7 @@ async def upload(request: web.Request) -> web.Response:
             )
         )
     body: dict[str, Any] = {"file_id": file_id, "name": name, "size": size, "mime": mime, "thumbnail": has_thumb}
-    return web.json_response(body, status=201)
+    return json_response(body, status=201)
 
 
 async def _visible_file(request: web.Request) -> Any:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.auth import Principal
 from hub.cards import Card, CardAction, CardActionContext, CardField, CardStatus
 from hub.db import connect
-from hub.http import json_body, principal
+from hub.http import json_body, json_response, principal
 from hub.i18n import translate
 
 from . import rules
@@ -64,6 +64,6 @@ def routes(cards: CardActions) -> list[web.RouteDef]:
         channel_id = int(digits) if len(digits) < 19 else 0  # past 64 bits: no such channel
         req = await json_body(request, rules.NoticePost)
         message = await post_notice(cards, who, channel_id, req)
-        return web.json_response({"message": message}, status=201)
+        return json_response({"message": message}, status=201)
 
     return [web.post(r"/api/v1/channels/{channel_id:\d+}/notices", create)]

@@ -74,6 +74,15 @@ async def test_login_returns_token_and_user(hub):
     assert status == 200 and again["user"]["username"] == "zhangsan" and again["token"] != body["token"]
 
 
+async def test_answers_write_chinese_as_utf8(hub):
+    """JSON bodies carry 张三 as its UTF-8 bytes (3 a character), not as \\u5f20\\u4e09."""
+    await hub.user("zhangsan", "张三")
+    async with hub.http.post(hub.url + LOGIN, json={"username": "zhangsan", "password": "secret-pw-1"}) as resp:
+        raw = await resp.read()
+    assert resp.status == 200 and resp.charset == "utf-8"
+    assert "张三".encode() in raw and b"\\u" not in raw
+
+
 async def test_wrong_password_and_unknown_user_look_the_same(hub):
     await hub.user("zhangsan", "张三")
     wrong = await login(hub, "zhangsan", "not-the-password")

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from hub.db import connect
 from hub.errors import BadRequest, Forbidden, HubError, TooLarge
+from hub.http import json_response
 from hub.i18n import negotiate, translate
 
 from ..pki import fingerprint
@@ -46,7 +47,7 @@ def exchange_app(exchange: Exchange) -> web.Application:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
             raise TooLarge("error.too_large") from exc
-        return web.json_response(await exchange.receive(header, body, peer["name"]))
+        return json_response(await exchange.receive(header, body, peer["name"]))
 
     app.router.add_post("/exchange/v1/packages", post_package)
     return app
@@ -58,6 +59,6 @@ async def _errors(request: web.Request, handler: web.Handler) -> web.StreamRespo
         return await handler(request)
     except HubError as exc:
         locale = negotiate(request.headers.get("Accept-Language"))
-        return web.json_response(
+        return json_response(
             {"error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}, status=exc.http_status
         )
