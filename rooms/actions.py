@@ -405,8 +405,8 @@ class Rooms:
 
     # ---- reading ------------------------------------------------------------------
 
-    # Reads run as one synchronous function in one read transaction (`hub.db.read`: on
-    # SQLite one thread hop on a pooled connection, one snapshot throughout; run_sync on PostgreSQL).
+    # Reads are synchronous functions run by `hub.db.read` (on SQLite one thread hop on a
+    # pooled connection; run_sync on PostgreSQL).
 
     async def history(self, who: Principal, req: rules.History) -> dict[str, Any]:
         limit = min(req.limit, self.config.history_page_max)
@@ -489,7 +489,10 @@ def sync_page(conn: sa.Connection, user_id: int, cursors: dict[int, int], budget
             has_more = True
             next_cursors[str(r.id)] = page[-1]["change_seq"]
         else:
-            next_cursors[str(r.id)] = r.head_seq
+            # A change committed after the head was read may be on the page already (each
+            # statement reads its own snapshot): the cursor covers what was sent. Changes
+            # of a channel commit in seq order, so a page never skips one.
+            next_cursors[str(r.id)] = max(r.head_seq, page[-1]["change_seq"]) if page else r.head_seq
     result: dict[str, Any] = {"messages": out, "cursors": next_cursors, "has_more": has_more}
     if not has_more:  # once per drain, not on every page of a long catch-up
         result["channels"] = store.channel_views(conn, user_id)
