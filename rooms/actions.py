@@ -158,11 +158,11 @@ class Rooms:
             after_commit(conn, push)
 
     async def members(self, who: Principal, channel_id: int) -> list[dict[str, Any]]:
-        def members(conn: sa.Connection) -> list[dict[str, Any]]:
+        def listing(conn: sa.Connection) -> list[dict[str, Any]]:
             member_of(conn, channel_id, who.user_id)
             return store.members_view(conn, channel_id)
 
-        return await read(self.engine, members)
+        return await read(self.engine, listing)
 
     async def update_channel(self, who: Principal, req: rules.ChannelUpdate) -> dict[str, Any]:
         values = {k: v for k, v in (("name", req.name), ("topic", req.topic), ("read_only", req.read_only)) if v is not None}
