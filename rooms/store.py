@@ -107,7 +107,7 @@ def history(
         q = q.where(messages.c.seq < before_seq)
     if thread_root_id is not None:
         q = q.where(sa.or_(messages.c.thread_root_id == thread_root_id, messages.c.id == thread_root_id))
-    rows = (conn.execute(q.order_by(messages.c.seq.desc()).limit(limit + 1))).all()
+    rows = conn.execute(q.order_by(messages.c.seq.desc()).limit(limit + 1)).all()
     has_more = len(rows) > limit
     return [_row_view(r) for r in reversed(rows[:limit])], has_more
 
@@ -220,7 +220,7 @@ def channel_views(conn: sa.Connection, user_id: int, channel_ids: Iterable[int] 
     )
     if channel_ids is not None:
         q = q.where(channels.c.id.in_(list(channel_ids)))
-    rows = (conn.execute(q)).all()
+    rows = conn.execute(q).all()
     if not rows:
         return []
     ids = [r.id for r in rows]
