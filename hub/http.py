@@ -4,7 +4,6 @@ locale, authentication of REST calls, and JSON body parsing."""
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import secrets
 from typing import Any, TypeVar
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from .auth import AUTH, Principal
 from .errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
 from .i18n import negotiate, translate
-from .jsoncodec import dumps
+from .jsoncodec import dumps, loads
 from .metrics import METRICS
 from .session_cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
@@ -121,7 +120,7 @@ async def json_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body against a pydantic model."""
     raw = await read_body(request, MAX_JSON_BYTES)
     try:
-        data = json.loads(raw or b"{}")
+        data = loads(raw or b"{}")
         return model.model_validate(data)
     except (ValueError, ValidationError) as exc:
         raise BadRequest("error.bad_request") from exc
