@@ -278,7 +278,7 @@ class SQLiteWriter:
 
 
 _WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKeyDictionary()
-_WRITERS_LOCK = threading.Lock()
+_PER_FILE_LOCK = threading.Lock()
 
 
 def _per_sqlite_file(cache: weakref.WeakKeyDictionary[AsyncEngine, Any], engine: AsyncEngine, make: Callable[[AsyncEngine], Any]) -> Any:
@@ -287,7 +287,7 @@ def _per_sqlite_file(cache: weakref.WeakKeyDictionary[AsyncEngine, Any], engine:
         return None
     made = cache.get(engine)
     if made is None:
-        with _WRITERS_LOCK:
+        with _PER_FILE_LOCK:
             made = cache.get(engine)
             if made is None:
                 made = cache[engine] = make(engine)

@@ -33,7 +33,7 @@ def setup(app: web.Application) -> None:
     app[CARD_HANDLERS].register(notices.HANDLER, notices.on_action)
 
     async def join_channel_rooms(who: Principal, sid: str) -> list[str]:
-        return [channel_room(cid) for cid in await read(app[ENGINE], store.channel_ids_sync, who.user_id)]
+        return [channel_room(cid) for cid in await read(app[ENGINE], store.channel_ids_of, who.user_id)]
 
     realtime.connect_hooks.append(join_channel_rooms)
     hooks = app[DIRECTORY_HOOKS]

@@ -164,8 +164,8 @@ async def member_ids(conn: AsyncConnection, channel_id: int) -> list[int]:
     )
 
 
-def channel_ids_sync(conn: sa.Connection, user_id: int) -> list[int]:
-    """The user's channels, on a sync connection (`hub.db.read`: a connect's rooms)."""
+def channel_ids_of(conn: sa.Connection, user_id: int) -> list[int]:
+    """The user's channels (a connect's rooms)."""
     return list(conn.execute(_CHANNEL_IDS, {"uid": user_id}).scalars())
 
 
