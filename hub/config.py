@@ -53,7 +53,17 @@ class Config(BaseSettings):
     recall_window_seconds: float = Field(120, description="How long a sender may recall (撤回) a message.")
     max_message_chars: int = Field(10_000, description="Longest text a message may carry.")
     max_payload_bytes: int = Field(
-        256 * 1024, description="Largest Socket.IO packet the hub accepts (bytes)."
+        256 * 1024,
+        description="Largest Socket.IO event payload the hub accepts (bytes); a larger one is answered "
+        "`too_large` through its ack and the connection stays open.",
+    )
+    max_frame_bytes: int = Field(
+        2 * 1024 * 1024,
+        description="Largest Engine.IO frame the transport reads (bytes). Past it the connection is closed "
+        "(1009): a client that sends that much is broken or hostile. Twice socket.io's 1 MB, because clients "
+        "that write JSON with `\\uXXXX` escapes (Python's default) send 6 bytes per Chinese character: a pasted "
+        "200,000-character text is 0.6 MB from a browser and 1.2 MB from such a client, and either must get "
+        "`too_large` with its connection kept.",
     )
     max_upload_bytes: int = Field(100 * 1024 * 1024, description="Largest file upload (bytes).")
     thumbnail_max_pixels: int = Field(

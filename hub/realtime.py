@@ -33,11 +33,11 @@ from . import fanout
 from .auth import AUTH, Principal
 from .bus import make_bus
 from .config import CONFIG
-from .errors import BadRequest, Forbidden, HubError, RateLimited, Unavailable
+from .errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unavailable
 from .http import REQUEST_ID
 from .i18n import negotiate, translate
 from .metrics import METRICS, Metrics
-from .packets import HubPacket
+from .packets import OVERSIZED, packet_class
 from .ratelimit import TokenBucket
 from .session_cookie import SESSION_COOKIE, same_origin
 
@@ -208,9 +208,9 @@ class Realtime:
         self.sio = FastAckServer(
             async_mode="aiohttp",
             client_manager=manager,
-            serializer=HubPacket,
+            serializer=packet_class(config.max_payload_bytes),
             cors_allowed_origins=[],
-            max_http_buffer_size=config.max_payload_bytes,
+            max_http_buffer_size=max(config.max_frame_bytes, config.max_payload_bytes),
             ping_interval=config.ping_interval_seconds,
             ping_timeout=config.ping_timeout_seconds,
             logger=False,
@@ -228,6 +228,7 @@ class Realtime:
         self.disconnect_hooks: list[DisconnectHook] = []
         self._buckets: dict[str, TokenBucket] = {}
         self._rate = config.events_per_second
+        self._payload_kib = config.max_payload_bytes // 1024
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._dispatch)
@@ -338,6 +339,8 @@ class Realtime:
             if len(args) > 1:
                 raise BadRequest("error.bad_request")
             payload = args[0] if args else {}
+            if payload is OVERSIZED:
+                raise TooLarge("error.payload_too_large", limit_kib=self._payload_kib)
             ctx = EventContext(sid, session["principal"], locale, self)
             result = await handler(ctx, payload if payload is not None else {})
             return {"ok": True, **(result or {})}

@@ -204,13 +204,34 @@ async def test_message_length_limits_and_empty_text(hub):
     assert [len(m["text"]) for m in history["messages"]] == [3, 10_000, 10_000]  # nothing else was stored
 
 
-async def test_oversized_packet_drops_only_that_connection(hub):
+async def test_an_oversized_event_is_refused_and_the_connection_kept(hub):
+    """A pasted text of 200,000 characters (600 KB in UTF-8, over max_payload_bytes):
+    `too_large` through the ack, nothing stored, and the same connection carries on."""
     a, ids = await _world(hub)
     limit = hub.config.max_payload_bytes
+    cid = ids["cid"]
+    reply = await a.call("message:send", {"channel_id": cid, "client_msg_id": "paste-1", "text": "长" * 200_000})
+    assert reply["ok"] is False and reply["error"]["code"] == "too_large", reply
+    assert "256" in reply["error"]["message"]
+    assert a.sio.connected
+    assert (await a.call("channel:list", {}))["ok"]
+    history = await a.call("history", {"channel_id": cid})
+    assert all(m.get("client_msg_id") != "paste-1" for m in history["messages"])
+    # any event just over the limit
+    over = await a.call("channel:list", {"pad": "长" * (limit // 3 + 10)})
+    assert over["error"]["code"] == "too_large" and a.sio.connected
+    # just under the limit is an ordinary (refused) payload
+    near = await a.call("channel:list", {"pad": "x" * (limit - 1024)})
+    assert refused(near) and a.sio.connected
+
+
+async def test_a_frame_far_over_the_transport_bound_drops_only_that_connection(hub):
+    a, ids = await _world(hub)
     other = await hub.client(await hub.login("bob"))
     victim = await hub.client(await hub.login("alice"))
     acked = []
-    await victim.sio.emit("channel:list", {"pad": "x" * (limit + 1024)}, callback=lambda *r: acked.append(r))
+    pad = "x" * (hub.config.max_frame_bytes + 1024)
+    await victim.sio.emit("channel:list", {"pad": pad}, callback=lambda *r: acked.append(r))
     for _ in range(250):  # Engine.IO closes the websocket (1009, message too big)
         if not victim.sio.connected:
             break
@@ -221,9 +242,6 @@ async def test_oversized_packet_drops_only_that_connection(hub):
     assert (await other.call("channel:list", {}))["ok"]
     fresh = await hub.client(await hub.login("alice"))
     assert (await fresh.call("channel:list", {}))["ok"]
-    # just under the limit is an ordinary (refused) payload
-    near = await fresh.call("channel:list", {"pad": "x" * (limit - 1024)})
-    assert refused(near) and fresh.sio.connected
 
 
 async def test_raw_protocol_garbage_leaves_the_connection_working(hub):

@@ -157,4 +157,54 @@ describe('the outbox', () => {
     expect(chat.messagesOf(41)).toHaveLength(1)
     chat.stop()
   })
+
+  it('never sends again what the hub refused as too_large or bad_request, and gives it back to edit', async () => {
+    const { useChatStore } = await import('@/stores/chat')
+    const chat = useChatStore()
+    fake.answer = (event) => {
+      if (event === 'sync') return { ok: true, messages: [], cursors: {}, has_more: false, channels: [CHANNEL] }
+      if (event === 'message:send') return { ok: false, error: { code: 'too_large', message: '消息过长，最多 10000 个字符' } }
+      return { ok: true, units: [], online: 0, members: [], messages: [], has_more: false }
+    }
+    await chat.start(ME, { notify: () => {}, ended: () => {} })
+    fake.connect()
+    await tick()
+    await chat.send(41, '长'.repeat(20_000))
+    await tick()
+    expect(chat.outbox[0].state).toBe('failed')
+    expect(chat.outbox[0].error).toBe('消息过长，最多 10000 个字符')
+    // reconnects do not resend it, nor does a retry
+    for (let i = 0; i < 3; i++) {
+      fake.disconnect()
+      fake.connect()
+      await tick()
+    }
+    chat.retry(chat.outbox[0].client_msg_id)
+    await tick()
+    expect(fake.sent.filter((s) => s.event === 'message:send')).toHaveLength(1)
+    // 编辑: the text goes back to the composer of its channel, the entry leaves the outbox
+    chat.takeBack(chat.outbox[0].client_msg_id)
+    expect(chat.outbox).toHaveLength(0)
+    expect(chat.restored).toEqual({ channel_id: 41, thread_root_id: undefined, text: '长'.repeat(20_000) })
+    chat.stop()
+  })
+
+  it('does not send a text the hub would refuse for its size at all', async () => {
+    const { useChatStore } = await import('@/stores/chat')
+    const chat = useChatStore()
+    fake.answer = (event) => {
+      if (event === 'sync') return { ok: true, messages: [], cursors: {}, has_more: false, channels: [CHANNEL] }
+      return { ok: true, units: [], online: 0, members: [], messages: [], has_more: false }
+    }
+    await chat.start(ME, { notify: () => {}, ended: () => {} })
+    fake.connect()
+    await tick()
+    await chat.send(41, '长'.repeat(200_000)) // 600 KB in UTF-8
+    await tick()
+    expect(fake.sent.filter((s) => s.event === 'message:send')).toHaveLength(0)
+    expect(chat.outbox[0].state).toBe('failed')
+    expect(chat.outbox[0].error_code).toBe('too_large')
+    expect(chat.outbox[0].error).toContain('256')
+    chat.stop()
+  })
 })

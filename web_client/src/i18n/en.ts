@@ -80,6 +80,8 @@ const en: typeof zh = {
     failed: 'Not sent',
     retry: 'Retry',
     discard: 'Delete',
+    editFailed: 'Edit',
+    tooLarge: 'Too large to send (at most {kib} KiB at once)',
     queued: 'Waiting for network',
     readBy: '{read} read / {unread} unread',
     allRead: 'Read by all',

@@ -78,6 +78,8 @@ export default {
     failed: '发送失败',
     retry: '重试',
     discard: '删除',
+    editFailed: '编辑',
+    tooLarge: '内容过大（单次最多 {kib} KiB），未发送',
     queued: '等待网络',
     readBy: '{read}人已读 / {unread}人未读',
     allRead: '全部已读',

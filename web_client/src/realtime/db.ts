@@ -15,6 +15,8 @@ export interface OutboxEntry {
   /** pending: will be (re)sent; failed: refused for good, waits for the user's retry */
   state: 'pending' | 'failed'
   error?: string
+  /** the hub's error code of a refusal; `too_large` and `bad_request` are never sent again as they are */
+  error_code?: string
 }
 
 export interface MetaRow { key: string; value: unknown }

@@ -35,3 +35,9 @@ export async function call<T>(socket: Socket, event: string, payload: object = {
 }
 
 export const RETRYABLE = new Set(['unavailable', 'rate_limited'])
+
+/** Refusals that the same payload would meet again: the entry waits for the user to edit or delete it. */
+export const PERMANENT = new Set(['too_large', 'bad_request'])
+
+/** The hub's default `max_payload_bytes`: a larger event is refused, so the client does not send it. */
+export const MAX_EVENT_BYTES = 256 * 1024

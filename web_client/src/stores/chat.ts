@@ -7,7 +7,7 @@ import type { Card, Channel, Member, Message, PresenceStatus, PresenceUnit, Publ
 import { ApiError, getBearer } from '@/http/request'
 import { applyMessage, advanceCursor, emptyLog, type Log } from '@/realtime/apply'
 import { cachedTail, openDb, type ClientDb, type OutboxEntry } from '@/realtime/db'
-import { call, connect, RETRYABLE, type Socket } from '@/realtime/socket'
+import { call, connect, MAX_EVENT_BYTES, PERMANENT, RETRYABLE, type Socket } from '@/realtime/socket'
 import { currentLocale, i18n } from '@/i18n'
 import { pinia } from './pinia'
 import { usePresenceStore } from './presence'
@@ -541,11 +541,16 @@ export const useChatStore = defineStore('chat', () => {
 
   async function trySend(entry: OutboxEntry, attempt: number) {
     const s = socket.value
-    if (!s?.connected || inFlight.has(entry.client_msg_id)) return
-    inFlight.add(entry.client_msg_id)
+    if (entry.state !== 'pending' || !s?.connected || inFlight.has(entry.client_msg_id)) return
     const payload: Record<string, unknown> = { channel_id: entry.channel_id, client_msg_id: entry.client_msg_id, text: entry.text }
     if (entry.file_id) payload.file_id = entry.file_id
     if (entry.thread_root_id) payload.thread_root_id = entry.thread_root_id
+    if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_EVENT_BYTES) {
+      // the hub would refuse it: say so now, without a round trip
+      markFailed(entry, new ApiError('too_large', i18n.global.t('chat.tooLarge', { kib: MAX_EVENT_BYTES / 1024 })))
+      return
+    }
+    inFlight.add(entry.client_msg_id)
     try {
       const a = await call<{ message: Message }>(s, 'message:send', payload, 15_000)
       ingest(a.message, 'ack')
@@ -559,15 +564,15 @@ export const useChatStore = defineStore('chat', () => {
         const delay = Math.min(30_000, 1000 * 2 ** attempt)
         retryTimers.set(entry.client_msg_id, setTimeout(() => void trySend(still, attempt + 1), delay))
       } else {
-        markFailed(still, err.message || err.code)
+        markFailed(still, err)
       }
     } finally {
       inFlight.delete(entry.client_msg_id)
     }
   }
 
-  function markFailed(entry: OutboxEntry, error: string) {
-    const updated: OutboxEntry = { ...entry, state: 'failed', error }
+  function markFailed(entry: OutboxEntry, err: ApiError) {
+    const updated: OutboxEntry = { ...entry, state: 'failed', error: err.message || err.code, error_code: err.code }
     outbox.value = outbox.value.map((e) => (e.client_msg_id === entry.client_msg_id ? updated : e))
     store?.outbox.put(updated).catch(() => {})
   }
@@ -582,14 +587,23 @@ export const useChatStore = defineStore('chat', () => {
 
   function retry(clientMsgId: string) {
     const e = outbox.value.find((x) => x.client_msg_id === clientMsgId)
-    if (!e) return
-    const again: OutboxEntry = { ...e, state: 'pending', error: undefined }
+    if (!e || (e.error_code && PERMANENT.has(e.error_code))) return // the same text would be refused again
+    const again: OutboxEntry = { ...e, state: 'pending', error: undefined, error_code: undefined }
     outbox.value = outbox.value.map((x) => (x.client_msg_id === clientMsgId ? again : x))
     store?.outbox.put(again).catch(() => {})
     void trySend(again, 0)
   }
 
   function discard(clientMsgId: string) {
+    dropOutbox(clientMsgId)
+  }
+
+  /** A refused entry goes back into its channel's composer to be edited (and leaves the outbox). */
+  const restored = ref<{ channel_id: number; thread_root_id?: number; text: string } | null>(null)
+  function takeBack(clientMsgId: string) {
+    const e = outbox.value.find((x) => x.client_msg_id === clientMsgId)
+    if (!e) return
+    restored.value = { channel_id: e.channel_id, thread_root_id: e.thread_root_id, text: e.text }
     dropOutbox(clientMsgId)
   }
 
@@ -668,7 +682,7 @@ export const useChatStore = defineStore('chat', () => {
     me, socket, status, channels, channelList, currentId, current, outbox, versions, history, members, reads, typing,
     totalUnread, sessionEnded, syncedOnce,
     start, stop, openChannel, loadOlder, loadThread, loadMembers, markRead, scheduleRead, sendTyping,
-    send, retry, discard, edit, recall, cardAction, createChannel, listPublic, join, openDm,
+    restored, send, retry, discard, takeBack, edit, recall, cardAction, createChannel, listPublic, join, openDm,
     messagesOf, messageById, hist, syncAll,
   }
 })
