@@ -15,7 +15,8 @@ from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
 from .db import ENGINE, create_engine, dispose_engine
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
-from .http import middlewares
+from .client_address import parse_networks
+from .http import forwarded_for, middlewares
 from .metrics import METRICS, Metrics, metrics_handler
 from .realtime import REALTIME, Realtime
 
@@ -27,7 +28,10 @@ FEATURES = (rooms, exchange_bridge)
 def create_app(config: Config) -> web.Application:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     client = web_client.WebClient(config.web_dir)
-    app = web.Application(middlewares=[*middlewares, client.history_fallback], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[forwarded_for(parse_networks(config.trusted_proxies)), *middlewares, client.history_fallback],
+        client_max_size=1024 * 1024,
+    )
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[ENGINE] = create_engine(config.effective_database_url)

@@ -72,18 +72,28 @@ class Auth:
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
         self._per_account = FailureWindow(config.login_attempts_per_account, config.login_window_seconds)
         self._per_address = FailureWindow(config.login_attempts_per_address, config.login_window_seconds)
+        self._in_flight: dict[str, int] = {}  # address -> its logins being checked now
 
     async def login(self, username: str, password: str, address: str, client: str = "") -> tuple[str, int]:
         """Check credentials; return (token, user_id). Wrong password and unknown user
-        give the same `Unauthorized`; too many failures give `RateLimited`."""
+        give the same `Unauthorized`; too many failures give `RateLimited`.
+
+        The account's attempt counts as a failure before the (slow) password check and is
+        taken back on success: otherwise concurrent guesses at one account would all pass
+        the check. The address counts only failures that happened, and how many of its
+        logins are in progress: a hundred people behind one NAT address logging in at
+        once are not a hundred failures."""
         account_key = (username or "").strip().lower()[:64]
         at = time.monotonic()
-        if self._per_account.blocked(account_key, at) or self._per_address.blocked(address, at):
+        in_flight = self._in_flight.get(address, 0)
+        if (
+            self._per_account.blocked(account_key, at)
+            or self._per_address.blocked(address, at)
+            or in_flight >= self.config.login_in_flight_per_address
+        ):
             raise RateLimited("error.login_rate_limited")
-        # Count the attempt as a failure before the (slow) password check and take it
-        # back on success: otherwise concurrent guesses all pass the check above.
         self._per_account.fail(account_key, at)
-        self._per_address.fail(address, at)
+        self._in_flight[address] = in_flight + 1
         try:
             async with connect(self.engine) as conn:
                 row = (
@@ -96,12 +106,15 @@ class Auth:
             ok = await self.passwords.verify(row.password_hash if row else None, password or "")
         except BaseException:  # the database failed, not the password: no failure counted
             self._per_account.forgive(account_key, at)
-            self._per_address.forgive(address, at)
             raise
+        finally:
+            left = self._in_flight.pop(address, 1) - 1
+            if left > 0:
+                self._in_flight[address] = left
         if not ok or row is None or row.disabled or row.is_bot:
+            self._per_address.fail(address, time.monotonic())
             raise Unauthorized("error.bad_credentials")
         self._per_account.reset(account_key)
-        self._per_address.forgive(address, at)
         return await self.issue_token(row.id, client), row.id
 
     async def check_current_password(self, username: str, password: str) -> None:

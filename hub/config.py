@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -48,6 +49,19 @@ class Config(BaseSettings):
         20, description="Failed logins allowed per client address per `login_window_seconds`."
     )
     login_window_seconds: float = Field(300, description="Window of the login rate limits.")
+    login_in_flight_per_address: int = Field(
+        500,
+        gt=0,
+        description="Logins one client address may have in progress at once (the password check is slow); more "
+        "get `rate_limited`. An office behind one NAT address logging in at 9:00 stays well under it.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        ["127.0.0.1", "::1"],
+        description="Reverse proxies (addresses or networks, e.g. `10.0.0.0/8`) whose `X-Forwarded-For` the hub "
+        "believes: behind them the client's address (for login limits and logs) is the first hop from the right "
+        "that is not one of them. Environment: comma-separated (`CHANGTONG_TRUSTED_PROXIES=10.0.0.2,10.0.0.3`). "
+        "Empty: the header is ignored and the TCP peer is the client.",
+    )
     argon2_time_cost: int = Field(3, description="argon2id iterations for password hashes.")
     argon2_memory_kib: int = Field(65536, description="argon2id memory cost in KiB.")
     recall_window_seconds: float = Field(120, description="How long a sender may recall (撤回) a message.")
@@ -137,6 +151,16 @@ class Config(BaseSettings):
     exchange_max_package_bytes: int = Field(
         200 * 1024 * 1024, description="Largest exchange package (encrypted, attachments included) a node accepts."
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        from .client_address import parse_networks
+
+        parse_networks(value)  # a typo must fail at start, not trust nothing silently
+        return [v.strip() for v in value]
 
     @classmethod
     def settings_customise_sources(

@@ -15,10 +15,11 @@ from .auth import AUTH, Principal
 from .errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
 from .i18n import negotiate, translate
 from .jsoncodec import dumps, loads
+from .client_address import Networks, client_address
 from .metrics import METRICS
 from .session_cookie import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
-__all__ = ["REQUEST_ID", "error_body", "json_body", "principal", "read_body", "request_locale", "middlewares", "session_token"]
+__all__ = ["REQUEST_ID", "error_body", "forwarded_for", "json_body", "principal", "read_body", "request_locale", "middlewares", "session_token"]
 
 log = logging.getLogger("changtong.http")
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -70,6 +71,21 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
     if not request.path.startswith("/socket.io"):
         request.app[METRICS].http_requests.labels(request.method, str(status)).inc()
     return response
+
+
+def forwarded_for(networks: Networks) -> Any:
+    """Middleware: `request.remote` becomes the client's address where the peer is a
+    trusted proxy (hub/client_address.py), so login limits and logs see people, not nginx."""
+
+    @web.middleware
+    async def client_remote(request: web.Request, handler: Any) -> web.StreamResponse:
+        if networks and "X-Forwarded-For" in request.headers:
+            address = client_address(request.remote, request.headers.getall("X-Forwarded-For"), networks)
+            if address != request.remote:
+                request = request.clone(remote=address)
+        return await handler(request)
+
+    return client_remote
 
 
 middlewares = [request_context]

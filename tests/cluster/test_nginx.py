@@ -8,11 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.cluster.conftest import Node
 from tests.ports import free_port
-from tests.conftest import _missing
+from tests.conftest import PASSWORD, _missing
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nginx.conf"
@@ -37,25 +38,32 @@ async def _connections(cluster, node: Node) -> float:
     return float(re.search(r"^changtong_connections ([0-9.]+)$", text, re.M).group(1))
 
 
-async def test_two_nodes_behind_nginx(cluster, tmp_path):
+async def _nginx(tmp_path: Path, nodes: list[Node]) -> tuple[Node, subprocess.Popen]:
+    """examples/nginx.conf in front of `nodes`, addressed like a node."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         _missing("nginx (apt-get install nginx; tests/services.sh installs it)")
-    a_node, b_node = await cluster.node("a"), await cluster.node("b")
     listen = free_port()
-    conf = _config(tmp_path, listen, [a_node, b_node])
+    conf = _config(tmp_path, listen, nodes)
     proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    front = Node.__new__(Node)
+    front.name, front.port, front.url, front.proc, front.log = "nginx", listen, f"http://127.0.0.1:{listen}", proc, tmp_path / "nginx-error.log"
+    for _ in range(50):
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode())
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", listen)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    return front, proc
+
+
+async def test_two_nodes_behind_nginx(cluster, tmp_path):
+    a_node, b_node = await cluster.node("a"), await cluster.node("b")
+    front, proc = await _nginx(tmp_path, [a_node, b_node])
     try:
-        front = Node.__new__(Node)  # the proxy, addressed like a node
-        front.name, front.port, front.url, front.proc, front.log = "nginx", listen, f"http://127.0.0.1:{listen}", proc, tmp_path / "nginx-error.log"
-        for _ in range(50):
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode())
-            try:
-                await asyncio.open_connection("127.0.0.1", listen)
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
         users = await cluster.users("u0", "u1", "u2", "u3")
         tokens = [await cluster.login(a_node, u["username"]) for u in users]  # REST is not the point here
         clients = [await cluster.client(front, t) for t in tokens]  # round-robin: two sockets on each node
@@ -68,6 +76,43 @@ async def test_two_nodes_behind_nginx(cluster, tmp_path):
             got = await c.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
             assert got["text"] == "穿过nginx"
         assert all(c.sio.transport() == "websocket" for c in clients)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _login_from(front: Node, address: str, username: str, password: str) -> int:
+    """POST a login to nginx from a connection bound to `address` (any of 127/8 is this
+    machine): nginx sees that client address and passes it on in X-Forwarded-For."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0), force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with http.post(front.url + "/api/v1/auth/login", json={"username": username, "password": password}) as r:
+            return r.status
+
+
+async def test_behind_nginx_an_office_logs_in_at_once_and_guesses_lock_out_only_their_address(cluster, tmp_path):
+    a_node, b_node = await cluster.node("a"), await cluster.node("b")
+    front, proc = await _nginx(tmp_path, [a_node, b_node])
+    try:
+        people = [f"staff{i:03d}" for i in range(100)] + ["guesser"]
+        await cluster.users(*people)
+        office, elsewhere = "127.0.0.20", "127.0.0.21"  # one NAT address for the office
+        statuses = await asyncio.gather(*[_login_from(front, office, p, PASSWORD) for p in people[:100]])
+        assert statuses == [200] * 100
+        # one person at the office mistypes their password again and again: their account
+        # locks (the limits are per node for now: 5 on each of the two), the office does not
+        attempts = []
+        while len(attempts) < 12 and 429 not in attempts:
+            attempts.append(await _login_from(front, office, "staff000", "wrong"))
+        assert attempts[-1] == 429 and set(attempts[:-1]) == {401}, attempts
+        assert await _login_from(front, office, "staff000", PASSWORD) == 429
+        assert await _login_from(front, office, "staff001", PASSWORD) == 200
+        # someone elsewhere tries account after account (the per-address limit is 20, on each node)
+        for round_ in range(3):
+            await asyncio.gather(*[_login_from(front, elsewhere, f"nobody{round_}{i}", "guess") for i in range(20)])
+        assert await _login_from(front, elsewhere, "guesser", PASSWORD) == 429
+        # and the rest of the city, behind the same nginx, never notices
+        assert await _login_from(front, office, "guesser", PASSWORD) == 200
     finally:
         proc.terminate()
         proc.wait(10)
