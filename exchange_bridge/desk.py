@@ -32,7 +32,7 @@ from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
 from hub.errors import Forbidden, HubError
 from hub.i18n import translate as t
 from hub.schema import units, users
-from rooms import CARDS, ROOMS
+from rooms.wiring import CARDS, ROOMS
 from rooms.rules import ChannelAddMembers, ChannelCreate
 from rooms.schema import messages
 

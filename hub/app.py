@@ -1,11 +1,8 @@
-"""The composition root: the only module (with the CLI) that imports feature packages."""
+"""The app factory: the kernel's parts, then every feature of hub/features.py."""
 
 from __future__ import annotations
 
 from aiohttp import web
-
-import exchange_bridge
-import rooms
 
 from . import api, presence
 from . import web as web_client
@@ -15,6 +12,8 @@ from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
 from .db import ENGINE, create_engine, dispose_engine
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
+from .feature import load
+from .features import FEATURES
 from .client_address import parse_networks
 from .http import forwarded_for, middlewares
 from .metrics import METRICS, Metrics, metrics_handler
@@ -22,12 +21,10 @@ from .realtime import REALTIME, Realtime
 
 __all__ = ["create_app"]
 
-FEATURES = (rooms, exchange_bridge)
-
 
 def create_app(config: Config) -> web.Application:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    client = web_client.WebClient(config.web_dir)
+    client = web_client.WebClient(config.web_dir, tuple(p for f in FEATURES for p in f.url_prefixes))
     app = web.Application(
         middlewares=[forwarded_for(parse_networks(config.trusted_proxies)), *middlewares, client.history_fallback],
         client_max_size=1024 * 1024,
@@ -46,6 +43,6 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(api.routes())
     app.router.add_get("/metrics", metrics_handler)
     for feature in FEATURES:
-        feature.setup(app)
+        load(feature.setup)(app)
     app.add_routes(client.routes())
     return app

@@ -1,29 +1,30 @@
-"""The `changtong` command: serve, user, unit, db.
+"""The `changtong` command: serve, user, unit, db, and each feature's sub-commands.
 
 Global options come before the sub-command (`changtong --data-dir DIR user add ...`);
 every setting can also come from `CHANGTONG_*` variables or the TOML file (hub/config.py).
+
+A command imports what it needs when it runs: `changtong --help` reads only argparse and
+the feature list, and a feature's sub-commands are parsed by its own parser, imported
+only when one of them is named (`Feature.commands`, `Feature.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from .feature import Feature, load
+from .features import FEATURES
 
-from . import logs
-from .auth import AUTH
-from .config import Config, load_config
-from .db import ENGINE, begin, upgrade
-from .directory import DIRECTORY_HOOKS, add_unit, add_user
-from .errors import HubError
-from .i18n import translate
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .config import Config
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(full: Feature | None = None) -> argparse.ArgumentParser:
+    """The parser; `full`'s sub-commands in full, every other feature's as a name and help."""
     p = argparse.ArgumentParser(prog="changtong", description="畅通 — 政务协同办公平台 (Changtong collaboration hub)")
     p.add_argument("--data-dir", help="data directory (default ./data or $CHANGTONG_DATA_DIR)")
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
@@ -54,20 +55,22 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations")
     move = db.add_parser("migrate-to", help="copy all data into another (empty) database, e.g. PostgreSQL")
     move.add_argument("url", help="target SQLAlchemy URL, e.g. postgresql+asyncpg://postgres@127.0.0.1/changtong")
-    for feature in _command_features():
-        feature.add_commands(sub)
+    for feature in FEATURES:
+        if feature is full and feature.cli:
+            load(feature.cli).add_commands(sub)
+            continue
+        for name, help_text in feature.commands.items():
+            sub.add_parser(name, help=help_text, add_help=False)  # parsed again by its owner's parser
     return p
 
 
-def _command_features() -> tuple[Any, ...]:
-    """Feature packages that add sub-commands: each has `COMMANDS` (the names it owns),
-    `add_commands(subparsers)` and `run(args, config) -> int` (the exit status)."""
-    import exchange_bridge.cli
-
-    return (exchange_bridge.cli,)
+def _owner(command: str) -> Feature | None:
+    return next((f for f in FEATURES if command in f.commands), None)
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from .config import load_config
+
     overrides: dict[str, Any] = {
         "data_dir": getattr(args, "sub_data_dir", None) or args.data_dir,
         "database_url": args.database_url,
@@ -79,6 +82,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 async def _with_app(config: Config, fn: Any) -> Any:
     """Run `fn(app)` against a fully set-up (but not listening) app."""
+    from aiohttp import web
+
     from .app import create_app
 
     app = create_app(config)
@@ -102,6 +107,11 @@ def _loop_factory(config: Config) -> Any:
 
 
 async def _serve(config: Config, demo: bool) -> None:
+    import asyncio
+    import gc
+
+    from aiohttp import web
+
     from .app import create_app
     from .demo import DEMO_PASSWORD, seed
 
@@ -130,17 +140,25 @@ async def _serve(config: Config, demo: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, _ = _parser().parse_known_args(argv)
+    owner = _owner(args.command)
+    args = _parser(owner).parse_args(argv)
     try:
         config = _config(args)
     except Exception as exc:  # pydantic validation of settings
         print(f"配置错误 (bad settings): {exc}", file=sys.stderr)
         return 2
+    import asyncio
+
+    from . import logs
+    from .db import upgrade
+    from .errors import HubError
+    from .i18n import translate
+
     logs.configure(config.log_level, config.log_json)
     try:
-        for feature in _command_features():
-            if args.command in feature.COMMANDS:
-                return feature.run(args, config)
+        if owner is not None and owner.cli:
+            return load(owner.cli).run(args, config)
         if args.command == "db":
             upgrade(config)
             if args.action == "migrate-to":
@@ -169,6 +187,10 @@ def _migrate_to(config: Config, target_url: str) -> int:
     """Upgrade the target to the same schema, then copy every row into it."""
     from .transfer import copy_database
 
+    import asyncio
+
+    from .db import upgrade
+
     upgrade(config.model_copy(update={"database_url": target_url}))
     counts = asyncio.run(copy_database(config.effective_database_url, target_url))
     total = sum(counts.values())
@@ -180,6 +202,10 @@ def _migrate_to(config: Config, target_url: str) -> int:
 
 
 async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
+    from .auth import AUTH
+    from .db import ENGINE, begin
+    from .directory import DIRECTORY_HOOKS, add_user
+
     password_hash = await app[AUTH].passwords.hash_async(args.password)
     async with begin(app[ENGINE]) as conn:
         user = await add_user(
@@ -191,6 +217,9 @@ async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
 
 
 async def _unit_add(app: web.Application, args: argparse.Namespace) -> int:
+    from .db import ENGINE, begin
+    from .directory import DIRECTORY_HOOKS, add_unit
+
     async with begin(app[ENGINE]) as conn:
         unit = await add_unit(conn, app[DIRECTORY_HOOKS], args.code, args.name, args.parent)
     print(f"已添加单位 (unit added): {unit['code']} {unit['name']} id={unit['id']}")

@@ -402,7 +402,7 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             yield conn
 
 
-def upgrade(config: Config, revision: str = "head") -> None:
+def upgrade(config: Config, revision: str = "heads") -> None:
     """Apply Alembic migrations (blocking; call before the loop or in a thread)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
@@ -410,7 +410,14 @@ def upgrade(config: Config, revision: str = "head") -> None:
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    from .features import FEATURES
+
+    here = Path(__file__).parent / "migrations"
+    cfg.set_main_option("script_location", str(here))
+    # every feature's versions beside the kernel's; one chain or branches that depend on it
+    locations = [here / "versions", *(f.migrations for f in FEATURES if f.migrations)]
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     cfg.attributes["database_url"] = config.effective_database_url
     try:
         asyncio.get_running_loop()

@@ -1,5 +1,6 @@
-"""Demo data: the organisation of 东营市 with staff, a few channels and messages.
-Idempotent: seeding twice changes nothing."""
+"""Demo data: the organisation of 东营市 with its staff; then each feature seeds its own
+(`Feature.demo`: rooms adds channels and messages). Idempotent: seeding twice changes
+nothing."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from rooms import CARDS, ROOMS  # demo data spans features: like the composition root, it may
-from rooms.notices import post_notice
-from rooms.rules import ChannelCreate, MessageSend, NoticePost
-
 from .auth import AUTH, Principal
 from .db import ENGINE, begin
+from .feature import load
+from .features import FEATURES
 from .directory import DIRECTORY_HOOKS, add_unit, add_user, get_unit_by_code, set_posts, user_by_username
 from .pinyin import search_keys
-from .schema import posts, users
+from .schema import posts
 
 DEMO_PASSWORD = "changtong"
 ADMIN = ("admin", "系统管理员")
@@ -122,7 +121,10 @@ async def seed(app: web.Application) -> dict[str, Any]:
             )
         # 办公室 staff of the city also serve in the 大数据局 (a person with two posts).
         await _second_post(conn, hooks, "dy-bgs", "dy-dsj")
-    await _demo_channels(app, admin["id"])
+    principal = Principal(admin["id"], ADMIN[0], ADMIN[1], ("admin",), 0)
+    for feature in FEATURES:  # each feature's own demo data (rooms: channels, a 通知)
+        if feature.demo:
+            await load(feature.demo)(app, principal)
     return {"created": True, "logins": _logins()}
 
 
@@ -133,28 +135,6 @@ async def _second_post(conn: Any, hooks: Any, from_code: str, to_code: str) -> N
         await conn.execute(sa.select(posts.c.user_id).where(posts.c.unit_id == unit.id).order_by(posts.c.user_id).limit(1).offset(2))
     ).scalar_one()
     await set_posts(conn, hooks, user_id, [{"unit_id": unit.id, "title": "科员"}, {"unit_id": extra.id, "title": "兼职数据专员"}])
-
-
-async def _demo_channels(app: web.Application, admin_id: int) -> None:
-    """Two city-wide channels with everyone, one read-only for announcements."""
-    rooms = app[ROOMS]
-    async with begin(app[ENGINE]) as conn:
-        everyone = list((await conn.execute(
-            sa.select(users.c.id).where(users.c.id != admin_id, users.c.is_bot == sa.false())
-        )).scalars())
-    admin = Principal(admin_id, ADMIN[0], ADMIN[1], ("admin",), 0)
-    talk = await rooms.create_channel(admin, ChannelCreate(name="全市工作交流", kind="public", member_ids=everyone))
-    notice = await rooms.create_channel(
-        admin, ChannelCreate(name="通知公告", kind="public", member_ids=everyone, read_only=True, topic="市政府办公室发布")
-    )
-    await rooms.send(admin, MessageSend(channel_id=notice["id"], client_msg_id="demo-1",
-                                        text="欢迎使用畅通协同办公平台。请各单位及时维护通讯录信息。"))
-    await rooms.send(admin, MessageSend(channel_id=talk["id"], client_msg_id="demo-2",
-                                        text="大家好！这里是全市工作交流频道，有问题可以直接 @ 相关同志。"))
-    await post_notice(app[CARDS], admin, notice["id"], NoticePost(
-        title="关于做好岁末年初安全生产工作的通知", client_msg_id="demo-3",
-        body="各单位：请于12月5日前完成本单位安全隐患自查，并将自查情况报市应急管理局。请阅后点击“已阅”。",
-    ))
 
 
 def _logins() -> list[tuple[str, str, str]]:

@@ -1,11 +1,13 @@
-"""Import every package's table module so `hub.db.metadata` is complete (Alembic's
-autogenerate and tests need it). Like hub/app.py, this names the feature packages."""
+"""Every table module, the kernel's and each feature's (`Feature.tables`), so that
+`hub.db.metadata` is complete for Alembic's autogenerate, `db migrate-to` and tests."""
 
 from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("hub.schema", "rooms.schema", "exchange_bridge.transport.tables", "exchange_bridge.desk_tables")
+from .features import FEATURES
+
+TABLE_MODULES = ("hub.schema", *(module for feature in FEATURES for module in feature.tables))
 
 
 def import_all_tables() -> None:

@@ -13,14 +13,16 @@ from .errors import NotFound
 
 BUILT_CLIENT = Path(__file__).resolve().parent.parent / "web_client" / "dist"
 PLACEHOLDER = Path(__file__).parent / "static" / "index.html"
-# Paths the hub itself answers: a miss there stays a JSON 404, never the client's page.
-SERVER_PREFIXES = ("/api/", "/socket.io", "/exchange/", "/metrics", "/healthz", "/media/", "/assets/")
+# Paths the kernel itself answers (features add theirs: `Feature.url_prefixes`): a miss
+# there stays a JSON 404, never the client's page.
+SERVER_PREFIXES = ("/api/", "/socket.io", "/metrics", "/healthz", "/assets/")
 # The client's own routes: pages, not API (the OpenAPI document leaves them out).
 CLIENT_PATHS = ("/assets/{name}",)
 
 
 class WebClient:
-    def __init__(self, web_dir: Path | None) -> None:
+    def __init__(self, web_dir: Path | None, feature_prefixes: tuple[str, ...] = ()) -> None:
+        self.server_prefixes = SERVER_PREFIXES + feature_prefixes
         self.root = web_dir or BUILT_CLIENT
         self.entry = self.root / "index.html"
         self.assets = (self.root / "assets").resolve()
@@ -47,7 +49,7 @@ class WebClient:
         try:
             return await handler(request)
         except web.HTTPNotFound:
-            if request.method in ("GET", "HEAD") and not request.path.startswith(SERVER_PREFIXES):
+            if request.method in ("GET", "HEAD") and not request.path.startswith(self.server_prefixes):
                 return self.page()
             raise
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from hub.auth import Principal
 from hub.cards import CARD_HANDLERS, Card, CardAction, CardActionContext, CardStatus
-from rooms import CARDS
+from rooms.wiring import CARDS
 
 
 async def notice_channel(hub, *usernames: str) -> tuple[list[dict[str, Any]], list[Any], int]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from exchange_bridge import EXCHANGE
+from exchange_bridge.wiring import EXCHANGE
 from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cert, server_context
 from exchange_bridge.transport import Exchange, Outbox, exchange_app
 from hub.config import Config
