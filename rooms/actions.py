@@ -25,6 +25,7 @@ from hub.realtime import Realtime, channel_room
 from hub.schema import files, users
 
 from . import rules, store
+from .hooks import RoomHooks
 from .schema import channel_members, channels, mentions, messages
 
 # Read receipts are pushed to the whole channel only where "N人已读" is shown.
@@ -68,6 +69,7 @@ class Rooms:
         self.realtime = realtime
         self.config = config
         self.metrics = metrics
+        self.hooks = RoomHooks()
 
     # ---- checks -------------------------------------------------------------
 
@@ -271,11 +273,11 @@ class Rooms:
 
     async def send(self, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None) -> dict[str, Any]:
         """Store a message and push it. The hot path: one synchronous transaction
-        (`_send_tx`, run by `hub.db.write`: SQLite's writer thread, or `run_sync` on
+        (`send_tx`, run by `hub.db.write`: SQLite's writer thread, or `run_sync` on
         PostgreSQL), the push after the commit, the ack after the push."""
         text = self._check_text(req.text, required=req.file_id is None and card is None)
         try:
-            view = await write(self.engine, self._send_tx, who, req, text, kind, card)
+            view = await write(self.engine, self.send_tx, who, req, text, kind, card)
         except sa.exc.IntegrityError:
             # A retry (or a concurrent twin) of a stored send: return the original.
             async with connect(self.engine) as conn:
@@ -286,10 +288,22 @@ class Rooms:
         self.metrics.messages_stored.labels(view["kind"]).inc()
         return view
 
-    def _send_tx(
+    def post_in(
+        self, conn: sa.Connection, who: Principal, req: rules.MessageSend, *, kind: str = "text", card: Any = None
+    ) -> dict[str, Any]:
+        """Send inside the caller's transaction, so a feature stores its own rows and the
+        message that announces them together or not at all. `conn` is a synchronous
+        connection: the one `hub.db.write(engine, fn)` gives `fn`, or inside
+        `async with begin(engine) as aconn` the one of `await aconn.run_sync(...)`. The
+        push and the hooks follow the caller's commit. A repeated `client_msg_id` of the
+        same sender raises IntegrityError (the caller's transaction must then roll back)."""
+        text = self._check_text(req.text, required=req.file_id is None and card is None)
+        return self.send_tx(conn, who, req, text, kind, card)
+
+    def send_tx(
         self, conn: sa.Connection, who: Principal, req: rules.MessageSend, text: str, kind: str, card: Any
     ) -> dict[str, Any]:
-        """The send transaction: check the channel and the membership (one query), then
+        """The send transaction (`text` already checked): check the channel and the membership (one query), then
         read-only, thread root and file ownership; resolve @mentions among members; take
         the channel's next seq (`UPDATE … RETURNING`: the row lock serialises senders and
         a rollback returns the number); insert the message, its mention rows, and move
@@ -348,7 +362,12 @@ class Rooms:
         sender = {"id": uid, "username": who.username, "display_name": who.display_name}
         view = store.message_view({"id": message_id, "edited_at": None, "recalled_at": None, **values}, sender, file)
         after_commit(conn, partial(self.realtime.emit_to_channel, cid, "message", view))
+        if self.hooks.message_posted:
+            after_commit(conn, partial(self._posted, view))
         return view
+
+    async def _posted(self, view: dict[str, Any]) -> None:
+        self.hooks.posted(view)
 
     async def _change(self, conn: AsyncConnection, message_id: int, channel_id: int, **values: Any) -> dict[str, Any]:
         """Apply a change to a message: it takes the channel's next seq."""

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from hub.auth import Principal
 from hub.cards import Card, CardActionContext, CardHandlers
-from hub.db import begin
+from hub.db import after_commit, begin
 from hub.errors import BadRequest, Conflict, NotFound
 
 from . import rules, store
@@ -32,8 +32,13 @@ class CardActions:
     async def post(self, who: Principal, channel_id: int, card: Card, client_msg_id: str | None = None) -> dict[str, Any]:
         """Post a card as `who` (a person or a bot, who must be a member). The text is
         the title, so previews and notifications read well."""
-        req = rules.MessageSend(channel_id=channel_id, client_msg_id=client_msg_id or uuid.uuid4().hex, text=card.title)
-        return await self.rooms.send(who, req, kind="card", card=card.stored())
+        return await self.rooms.send(who, _card_send(channel_id, card, client_msg_id), kind="card", card=card.stored())
+
+    def post_in(
+        self, conn: sa.Connection, who: Principal, channel_id: int, card: Card, client_msg_id: str | None = None
+    ) -> dict[str, Any]:
+        """`post` inside the caller's transaction (see `Rooms.post_in`)."""
+        return self.rooms.post_in(conn, who, _card_send(channel_id, card, client_msg_id), kind="card", card=card.stored())
 
     async def act(self, who: Principal, req: rules.CardAct) -> dict[str, Any]:
         async with begin(self.rooms.engine) as conn:
@@ -64,4 +69,16 @@ class CardActions:
             assert view is not None
             ctx = CardActionContext(view, card, who, member.role, action.id, comment if action.comment != "none" else "")
             new_card = await handler(conn, ctx)
-            return await self.rooms.update_card(conn, row.id, new_card.stored())
+            updated = await self.rooms.update_card(conn, row.id, new_card.stored())
+            hooks = self.rooms.hooks
+            if hooks.card_acted:
+
+                async def acted() -> None:
+                    hooks.acted(updated, ctx)
+
+                after_commit(conn, acted)
+            return updated
+
+
+def _card_send(channel_id: int, card: Card, client_msg_id: str | None) -> rules.MessageSend:
+    return rules.MessageSend(channel_id=channel_id, client_msg_id=client_msg_id or uuid.uuid4().hex, text=card.title)

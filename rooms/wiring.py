@@ -45,3 +45,8 @@ def setup(app: web.Application) -> None:
     events.register(realtime, rooms, cards)
     app.add_routes(files_api.routes())
     app.add_routes(notices.routes(cards))
+
+    async def drain_hooks(app: web.Application) -> None:
+        await rooms.hooks.drain()
+
+    app.on_cleanup.append(drain_hooks)
