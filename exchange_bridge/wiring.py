@@ -17,12 +17,14 @@ from aiohttp import web
 
 from hub.config import CONFIG
 from hub.db import ENGINE
+from hub.effects import EFFECTS
 
 from . import desk_api
 from .desk import Desk
 from .desk import register as register_desk
 from .pki import server_context
 from .transport import Exchange, Outbox, exchange_app
+from .transport.service import RECEIPT_EFFECT
 
 __all__ = ["DESK", "EXCHANGE", "Desk", "Exchange", "setup"]
 
@@ -35,6 +37,7 @@ DESK: Final = web.AppKey("desk", Desk)
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[EXCHANGE] = Exchange(app[ENGINE], config.data_dir, config.exchange_max_package_bytes)
+    app[EFFECTS].register(RECEIPT_EFFECT, app[EXCHANGE].sign_receipt)  # receipts are signed after the commit
     app.cleanup_ctx.append(_exchange_node)
     # The 收发 desk: arrivals, receipts and quarantine as cards; the REST edge for clerks.
     desk = Desk(app, app[EXCHANGE])

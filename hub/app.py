@@ -11,6 +11,7 @@ from .blobs import BLOBS, BlobStore, sweep_on_startup
 from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
 from .db import ENGINE, create_engine, dispose_engine
+from .effects import EFFECTS, Effects
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
 from .feature import load
 from .features import FEATURES
@@ -38,6 +39,8 @@ def create_app(config: Config) -> web.Application:
     app.on_startup.append(sweep_on_startup)
     app[DIRECTORY_HOOKS] = DirectoryHooks()
     app[CARD_HANDLERS] = CardHandlers()
+    app[EFFECTS] = Effects(app[ENGINE], config)
+    app.cleanup_ctx.append(app[EFFECTS].lifetime)
     app[REALTIME] = Realtime(app)
     presence.setup(app)
     app.add_routes(api.routes())

@@ -136,6 +136,17 @@ class Config(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
+    effects_poll_seconds: float = Field(
+        1.0, gt=0, description="How often each process looks for due effects (work queued by another process, "
+        "retries); work queued by this process starts at once after its commit."
+    )
+    effects_concurrency: int = Field(4, gt=0, description="Effects (signing, webhooks, jobs) one process runs at once.")
+    effects_timeout_seconds: float = Field(60.0, gt=0, description="Longest an effect may run before it counts as failed.")
+    effects_retry_base_seconds: float = Field(1.0, gt=0, description="First retry delay of a failed effect; doubles per attempt.")
+    effects_retry_max_seconds: float = Field(600.0, gt=0, description="Longest delay between two attempts of an effect.")
+    effects_max_attempts: int = Field(
+        12, gt=0, description="Attempts before an effect is marked failed (kept, with its last error)."
+    )
     exchange_host: str = Field("0.0.0.0", description="Address of the document exchange's mutual-TLS port.")
     exchange_port: int = Field(
         0, description="Port of the document exchange (`/exchange/v1`, mutual TLS; needs `changtong exchange identity`). "

@@ -105,3 +105,19 @@ files = sa.Table(
     sa.Column("has_thumbnail", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# The transactional outbox of effects (hub/effects.py): work that is slow or talks to the
+# outside, written in the transaction that decided it and done by a worker after commit.
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("due_at", TS, nullable=False, index=True),  # claimed: pushed past the run's lease
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("failed_at", TS, nullable=True),  # gave up after effects_max_attempts
+    sqlite_autoincrement=True,  # ids are never reused: handlers derive idempotency keys from them
+)

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import after_commit, begin, connect
+from hub.effects import Effect
+from hub.effects import enqueue as enqueue_effect
 from hub.errors import BadRequest, Conflict, NotFound
 
 from ..pki import CmsError, Identity, NodePki, check_chain, decrypt, envelope, fingerprint, sign, verify_async
@@ -41,6 +44,9 @@ from .package import Content, Header, PackageError, Receipt, build_content, new_
 __all__ = ["Arrival", "Exchange", "NoRoute"]
 
 log = logging.getLogger(__name__)
+
+RECEIPT_EFFECT = "exchange.receipt"  # hub/effects.py: sign and queue a receipt after the commit
+RECEIPT_IDS = uuid.UUID("5d0c1f8e-6b1a-4c57-9a43-2f3c0e7b9d11")  # namespace of receipt ids derived from effects
 
 
 class NoRoute(Exception):
@@ -190,20 +196,38 @@ class Exchange:
     async def _queue_receipt(
         self, conn: Any, package_id: str, to: str, status: str, reason: str = "", about: str | None = None,
     ) -> None:
-        """Sign and queue a receipt for `to`. With `about` (another unit) it is a relay
-        notice: this relay reports that the package for `about` went no further."""
+        """Decide a receipt for `to` in the caller's transaction. With `about` (another
+        unit) it is a relay notice: this relay reports that the package for `about` went
+        no further. Signing it and writing its file are slow, so they are an effect
+        (`sign_receipt`, after the commit): the write lock is never held while signing."""
+        payload = {"package_id": package_id, "to": to, "status": status, "reason": reason, "about": about}
+        await conn.run_sync(enqueue_effect, RECEIPT_EFFECT, payload)
+
+    async def sign_receipt(self, effect: Effect) -> Any:
+        """The effect of `_queue_receipt`: sign the receipt, write its file, then (in the
+        transaction that retires the effect) queue it in the outbox. Its id derives from
+        the effect's, so a second run rewrites the same file and queues nothing twice."""
         me = self.identity
-        receipt = Receipt(new_id(), package_id, about or me.unit, status, reason, relay=me.unit if about else "")
+        p = effect.payload
+        about = p.get("about")
+        receipt_id = uuid.uuid5(RECEIPT_IDS, f"{me.unit}:{effect.id}:{p['package_id']}:{p['status']}:{about or ''}").hex
+        receipt = Receipt(receipt_id, p["package_id"], about or me.unit, p["status"], p["reason"], relay=me.unit if about else "")
+        async with connect(self.engine) as conn:
+            peers = await store.peers(conn)
+        try:
+            hop = route(peers, p["to"])
+        except NoRoute:
+            log.warning("exchange: no route for the %s receipt of %s to %s", p["status"], p["package_id"], p["to"])
+            return None
         der = await asyncio.to_thread(sign, receipt.to_bytes(), me.cert, me.key)
         path = await self.write("receipts", f"{receipt.receipt_id}.p7m", der)
-        peers = await store.peers(conn)
-        try:
-            hop = route(peers, to)
-        except NoRoute:
-            log.warning("exchange: no route for the %s receipt of %s to %s", status, package_id, to)
-            return
-        await store.enqueue(conn, kind="receipt", message_id=receipt.receipt_id, hop=hop, sender=me.unit, units=[to], path=path)
-        after_commit(conn, self._after(self._wake))
+        row = store.enqueue_statement(kind="receipt", message_id=receipt_id, hop=hop, sender=me.unit, units=[p["to"]], path=path)
+
+        def finish(conn: Any) -> None:
+            conn.execute(row)
+            after_commit(conn, self._after(self._wake))
+
+        return finish
 
     # -- the recipient's actions -----------------------------------------------------
 

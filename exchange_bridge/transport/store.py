@@ -44,17 +44,19 @@ async def upsert_peer(conn: AsyncConnection, name: str, url: str, via: str | Non
     )
 
 
-async def enqueue(
-    conn: AsyncConnection, *, kind: str, message_id: str, hop: str, sender: str, units: list[str], path: str,
-    relayed: bool = False,
-) -> None:
+def enqueue_statement(
+    *, kind: str, message_id: str, hop: str, sender: str, units: list[str], path: str, relayed: bool = False,
+) -> sa.Insert:
+    """The outbox row of one message to one neighbour (for an async or a sync connection)."""
     t = now()
-    await conn.execute(
-        sa.insert(exchange_outbox).values(
-            kind=kind, message_id=message_id, hop=hop, sender=sender, units=units, path=path, relayed=relayed,
-            state="pending", attempts=0, next_attempt_at=t, created_at=t,
-        )
+    return sa.insert(exchange_outbox).values(
+        kind=kind, message_id=message_id, hop=hop, sender=sender, units=units, path=path, relayed=relayed,
+        state="pending", attempts=0, next_attempt_at=t, created_at=t,
     )
+
+
+async def enqueue(conn: AsyncConnection, **row: Any) -> None:
+    await conn.execute(enqueue_statement(**row))
 
 
 async def claim_due(conn: AsyncConnection, limit: int, lease: timedelta) -> list[dict[str, Any]]:

@@ -313,8 +313,14 @@ async def test_a_duplicate_delivery_creates_no_second_arrival(
     assert await _post(city, certs["dy-kenli"], root.cert, pid, body, ["dy-city"]) == (200, {"status": "duplicate"})
     state = await city.state()
     assert [r["package_id"] for r in state["inbox"]] == [pid]
-    receipts = [r for r in state["outbox"] if r["kind"] == "receipt"]
-    assert len(receipts) == 1 and receipts[0]["units"] == ["dy-kenli"]  # one delivered receipt, not two
+
+    async def receipts() -> list[dict[str, Any]]:  # signed after the commit (an effect)
+        return [r for r in (await city.state())["outbox"] if r["kind"] == "receipt"]
+
+    found = await until(receipts, nodes=(city,))
+    await asyncio.sleep(1.5)  # a second one would be queued by now
+    found = await receipts()
+    assert len(found) == 1 and found[0]["units"] == ["dy-kenli"]  # one delivered receipt, not two
     # the same id with other bytes is not a duplicate: it is quarantined
     _, other = _package(certs["dy-kenli"], [certs["dy-city"]], ["dy-city"], package_id=pid)
     assert await _post(city, certs["dy-kenli"], root.cert, pid, other, ["dy-city"]) == (

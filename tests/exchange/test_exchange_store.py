@@ -15,8 +15,10 @@ from aiohttp import web
 from exchange_bridge.wiring import EXCHANGE
 from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cert, server_context
 from exchange_bridge.transport import Exchange, Outbox, exchange_app
+from exchange_bridge.transport.service import RECEIPT_EFFECT
 from hub.config import Config
 from hub.db import create_engine, upgrade
+from hub.effects import Effects
 from hub.errors import BadRequest, Conflict, NotFound
 
 XML = "<公文><标题>关于召开全市安全生产会议的通知</标题></公文>".encode()
@@ -73,6 +75,8 @@ async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub:
     await asyncio.to_thread(upgrade, Config(data_dir=hekou_data))
     hekou_engine = create_engine(Config(data_dir=hekou_data).effective_database_url)
     hekou = Exchange(hekou_engine, hekou_data, 10 * 1024 * 1024)
+    hekou_effects = Effects(hekou_engine, Config(data_dir=hekou_data))  # no worker loop: run by hand below
+    hekou_effects.register(RECEIPT_EFFECT, hekou.sign_receipt)
     city_site, hekou_site = Site(city), Site(hekou)
     await city_site.up()
     await hekou_site.up()
@@ -106,10 +110,12 @@ async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub:
         assert [a.package_id for a in arrivals] == [pid] and arrivals[0].content.attachments == {"会议议程.docx": b"PK\x03\x04 agenda"}
         assert arrivals[0].title == "关于召开全市安全生产会议的通知" and arrivals[0].sender == "dy-city"
 
-        assert await hekou_out.run_once() == 1  # the delivered receipt
+        assert await hekou_effects.run_until_idle() == 1  # the delivered receipt, signed after the commit
+        assert await hekou_out.run_once() == 1  # and sent
         assert await _sent(city, pid) == {"dy-hekou": ("delivered", "")}
         await hekou.sign_for(pid)
         await hekou.mark_read(pid)
+        assert await hekou_effects.run_until_idle() == 2
         assert await hekou_out.run_once() == 2  # both receipts at once, in either order
         assert await _sent(city, pid) == {"dy-hekou": ("read", "")}  # never back to "signed"
         signed_receipts = [status for unit, status in receipts if status in ("delivered", "signed", "read", "returned")]
@@ -123,6 +129,7 @@ async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub:
             await hekou.return_package(pid, "  ")
         with pytest.raises(NotFound):
             await hekou.sign_for("0" * 32)
+        assert await hekou_effects.run_until_idle() == 0
         assert await hekou_out.run_once() == 0
     finally:
         await city_out.stop()
