@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -31,13 +31,13 @@ class Config(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Directory for the SQLite database, blobs and keys.")
     host: str = Field("127.0.0.1", description="Address `changtong serve` listens on.")
     port: int = Field(8080, description="Port `changtong serve` listens on.")
-    database_url: str = Field(
-        "",
+    database_url: SecretStr = Field(
+        SecretStr(""),
         description="SQLAlchemy URL. Empty: `sqlite+aiosqlite:///<data_dir>/changtong.db`. "
         "Scale-out: `postgresql+asyncpg://user@host/db`.",
     )
-    redis_url: str = Field(
-        "",
+    redis_url: SecretStr = Field(
+        SecretStr(""),
         description="Redis URL for scale-out: Socket.IO fan-out across processes and presence "
         "(`redis://host:6379/0`). Empty = in-process.",
     )
@@ -190,13 +190,24 @@ class Config(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        """The database URL to connect with (passwords included: never log it)."""
+        url = _plain(self.database_url)
+        if url:
+            return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'changtong.db').resolve()}"
+
+    @property
+    def redis(self) -> str:
+        """The Redis URL to connect with, "" when in-process (passwords included: never log it)."""
+        return _plain(self.redis_url)
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+
+def _plain(value: SecretStr | str) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
@@ -243,7 +254,7 @@ def settings_reference() -> str:
         "|---|---|---|---|",
     ]
     for name, field in Config.model_fields.items():
-        default = field.default
+        default = _plain(field.default) if isinstance(field.default, SecretStr) else field.default
         shown = f"`{default}`" if default not in ("", None) else "(empty)"
         lines.append(f"| `{name}` | `CHANGTONG_{name.upper()}` | {shown} | {field.description} |")
     lines.append("")

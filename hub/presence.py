@@ -178,12 +178,12 @@ def setup(app: web.Application) -> None:
     realtime = app[REALTIME]
     config = app[CONFIG]
     presence: Presence
-    if config.redis_url:
+    if config.redis:
         from .presence_redis import RedisPresence
 
         presence = RedisPresence(
             realtime,
-            config.redis_url,
+            config.redis,
             grace_seconds=config.presence_grace_seconds,
             ttl_seconds=config.presence_ttl_seconds,
             prefix=f"{config.redis_prefix}:presence",

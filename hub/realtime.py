@@ -202,7 +202,7 @@ class Realtime:
         config = app[CONFIG]
         self.app = app
         self.metrics = app[METRICS]
-        manager = RedisFanoutManager(config.redis_url, config.redis_prefix) if config.redis_url else FastEmitManager()
+        manager = RedisFanoutManager(config.redis, config.redis_prefix) if config.redis else FastEmitManager()
         manager.metrics = self.metrics
         manager.compress_min_bytes = config.websocket_compress_min_bytes
         self.sio = FastAckServer(
@@ -218,7 +218,7 @@ class Realtime:
         )
         manager.hold(PRESENCE_ROOM, config.presence_push_window_seconds)
         self.sio.attach(app, socketio_path="socket.io")
-        self.bus = make_bus(config.redis_url, config.redis_prefix)
+        self.bus = make_bus(config.redis, config.redis_prefix)
         self.bus.on("join", self._apply_join)
         self.bus.on("leave", self._apply_leave)
         self.bus.on("disconnect", self._apply_disconnect)

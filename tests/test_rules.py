@@ -63,3 +63,13 @@ def test_settings_reference_is_current():
     assert (ROOT / "docs" / "settings.md").read_text(encoding="utf-8") == settings_reference(), (
         "docs/settings.md is stale: regenerate it (see its last line)"
     )
+
+
+def test_database_and_redis_passwords_never_show_in_the_settings():
+    from hub.config import Config
+
+    c = Config(database_url="postgresql+asyncpg://hub:s3cret-pw@db/changtong", redis_url="redis://:s3cret-pw@cache:6379/0")
+    assert "s3cret-pw" not in repr(c) and "s3cret-pw" not in str(c.model_dump())
+    assert c.effective_database_url == "postgresql+asyncpg://hub:s3cret-pw@db/changtong"
+    assert c.redis == "redis://:s3cret-pw@cache:6379/0"
+    assert Config().redis == "" and Config().effective_database_url.startswith("sqlite+aiosqlite:///")
