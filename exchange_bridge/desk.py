@@ -83,7 +83,7 @@ class Desk:
                     bot_id = made["id"]
                 else:
                     bot_id = row.id
-            self.bot = Principal(bot_id, BOT_USERNAME, t("desk.bot_name"), ("admin",), 0)
+            self.bot = Principal(bot_id, BOT_USERNAME, t("desk.bot_name"), ("admin",), 0, is_bot=True)
         return self.bot
 
     async def channel(self, box: str) -> int:

@@ -34,6 +34,7 @@ class Principal:
     display_name: str
     roles: tuple[str, ...]
     token_id: int
+    is_bot: bool = False  # a program's account: shown with the 机器人 badge
 
     @property
     def is_admin(self) -> bool:
@@ -50,6 +51,7 @@ _TOKEN_ROW = (
         users.c.display_name,
         users.c.roles,
         users.c.disabled,
+        users.c.is_bot,
     )
     .join(users, users.c.id == tokens.c.user_id)
     .where(tokens.c.token_hash == sa.bindparam("token_hash"))
@@ -131,7 +133,8 @@ class Auth:
             raise Unauthorized("error.bad_old_password")
         self._per_account.forgive(key, at)
 
-    async def issue_token(self, user_id: int, client: str = "") -> str:
+    async def issue_token(self, user_id: int, client: str = "", ttl_hours: float | None = None) -> str:
+        """A new token for the user, valid `ttl_hours` (default: `token_ttl_hours`)."""
         token = secrets.token_urlsafe(32)
         created = now()
         async with begin(self.engine) as conn:
@@ -140,7 +143,7 @@ class Auth:
                     token_hash=hash_token(token),
                     user_id=user_id,
                     created_at=created,
-                    expires_at=created + timedelta(hours=self.config.token_ttl_hours),
+                    expires_at=created + timedelta(hours=self.config.token_ttl_hours if ttl_hours is None else ttl_hours),
                     client=client[:200],
                 )
             )
@@ -157,7 +160,7 @@ class Auth:
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now().tzinfo)
         if expires <= now():
             raise Unauthorized("error.token_expired")
-        return Principal(row.user_id, row.username, row.display_name, tuple(row.roles.split()), row.id)
+        return Principal(row.user_id, row.username, row.display_name, tuple(row.roles.split()), row.id, bool(row.is_bot))
 
     async def revoke(self, token_id: int) -> None:
         async with begin(self.engine) as conn:

@@ -80,7 +80,7 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(**overrides)
 
 
-async def _with_app(config: Config, fn: Any) -> Any:
+async def with_app(config: Config, fn: Any) -> Any:
     """Run `fn(app)` against a fully set-up (but not listening) app."""
     from aiohttp import web
 
@@ -174,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                 pass
             return 0
         if args.command == "user":
-            return asyncio.run(_with_app(config, lambda app: _user_add(app, args)))
+            return asyncio.run(with_app(config, lambda app: _user_add(app, args)))
         if args.command == "unit":
-            return asyncio.run(_with_app(config, lambda app: _unit_add(app, args)))
+            return asyncio.run(with_app(config, lambda app: _unit_add(app, args)))
     except HubError as exc:
         print(f"{translate(exc.key, **exc.params)} ({exc.code})", file=sys.stderr)
         return 1

@@ -136,6 +136,13 @@ class Config(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
+    bot_token_ttl_days: float = Field(
+        3650, gt=0, description="How long a bot's token (`changtong bot add`, `POST /api/v1/admin/bots`) stays valid."
+    )
+    webhook_posts_per_second: float = Field(5, gt=0, description="Posts one incoming webhook may make per second (burst 2x).")
+    command_timeout_seconds: float = Field(
+        5, gt=0, description="How long a slash command's service may take to answer before the caller is told it failed."
+    )
     effects_poll_seconds: float = Field(
         1.0, gt=0, description="How often each process looks for due effects (work queued by another process, "
         "retries); work queued by this process starts at once after its commit."

@@ -5,6 +5,7 @@ routing read this list."""
 
 from __future__ import annotations
 
+from bots.feature import FEATURE as BOTS
 from exchange_bridge.feature import FEATURE as EXCHANGE
 from rooms.feature import FEATURE as ROOMS
 
@@ -13,4 +14,4 @@ from .feature import Feature
 __all__ = ["FEATURES"]
 
 # In order of setup: a feature's setup may use what an earlier one put in the app.
-FEATURES: tuple[Feature, ...] = (ROOMS, EXCHANGE)
+FEATURES: tuple[Feature, ...] = (ROOMS, EXCHANGE, BOTS)

@@ -132,9 +132,9 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def json_body(request: web.Request, model: type[M]) -> M:
-    """Parse and validate a JSON body against a pydantic model."""
-    raw = await read_body(request, MAX_JSON_BYTES)
+async def json_body(request: web.Request, model: type[M], limit: int = MAX_JSON_BYTES) -> M:
+    """Parse and validate a JSON body (at most `limit` bytes) against a pydantic model."""
+    raw = await read_body(request, limit)
     try:
         data = loads(raw or b"{}")
         return model.model_validate(data)

@@ -359,7 +359,7 @@ class Rooms:
             )
         # The sender has read what they wrote.
         conn.execute(_SEND_READ, {"cid": cid, "uid": uid, "seq": seq})
-        sender = {"id": uid, "username": who.username, "display_name": who.display_name}
+        sender = {"id": uid, "username": who.username, "display_name": who.display_name, "is_bot": who.is_bot}
         view = store.message_view({"id": message_id, "edited_at": None, "recalled_at": None, **values}, sender, file)
         after_commit(conn, partial(self.realtime.emit_to_channel, cid, "message", view))
         if self.hooks.message_posted:

@@ -210,8 +210,17 @@ def hub_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def hub(data_dir: tuple[Path, str], tmp_path: Path, hub_settings: dict[str, Any]) -> AsyncIterator[Hub]:
+def hub_prepare() -> Callable[[web.Application], None]:
+    """Override in a test module to change the app before it starts (register a bot)."""
+    return lambda app: None
+
+
+@pytest.fixture
+async def hub(
+    data_dir: tuple[Path, str], tmp_path: Path, hub_settings: dict[str, Any], hub_prepare: Callable[[web.Application], None]
+) -> AsyncIterator[Hub]:
     app = create_app(hub_config(tmp_path, data_dir[1], **hub_settings))
+    hub_prepare(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -45,9 +45,9 @@ def test_every_feature_package_is_listed_once_with_what_it_brings():
 def test_a_features_descriptor_imports_nothing_heavy():
     """`changtong --help` must answer at once: the feature list costs no aiohttp,
     SQLAlchemy or feature code."""
-    code = "import sys, hub.features; print(sorted(m for m in sys.modules if m.split('.')[0] in {'aiohttp','sqlalchemy','pydantic','rooms','exchange_bridge'}))"
+    code = "import sys, hub.features; print(sorted(m for m in sys.modules if m.split('.')[0] in {'aiohttp','sqlalchemy','pydantic','rooms','exchange_bridge','bots'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    assert out.strip() == str(sorted(["rooms", "rooms.feature", "exchange_bridge", "exchange_bridge.feature"]))
+    assert out.strip() == str(sorted(["bots", "bots.feature", "rooms", "rooms.feature", "exchange_bridge", "exchange_bridge.feature"]))
 
 
 def test_help_lists_every_feature_command_and_a_features_help_is_its_own():

@@ -1,0 +1,29 @@
+"""How bots plug into the app: the in-process runtime (app[BOTS]), the integrations'
+routes and the `command:run` event. In-process bots register with
+`app[BOTS].register(MyBot())` before the app starts."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from hub.effects import EFFECTS
+
+from .integrations import COMMAND_EFFECT, Integrations, register_events, routes
+from .runtime import BotRuntime, setup_runtime
+
+__all__ = ["BOTS", "INTEGRATIONS", "setup"]
+
+BOTS: Final = web.AppKey("bots", BotRuntime)
+INTEGRATIONS: Final = web.AppKey("bot_integrations", Integrations)
+
+
+def setup(app: web.Application) -> None:
+    runtime = setup_runtime(app)
+    app[BOTS] = runtime
+    integrations = Integrations(app, runtime)
+    app[INTEGRATIONS] = integrations
+    app[EFFECTS].register(COMMAND_EFFECT, integrations.command_effect)
+    register_events(app, integrations)
+    app.add_routes(routes(integrations))
