@@ -1,5 +1,5 @@
 // The wire objects of docs/protocol.md ("Objects"), as the client reads them.
-export interface UserRef { id: number; username: string; display_name: string }
+export interface UserRef { id: number; username: string; display_name: string; is_bot?: boolean }
 
 export interface Post { unit_id: number; unit_code: string; unit_name: string; title: string; is_primary: boolean }
 

@@ -81,6 +81,7 @@ const en: typeof zh = {
     retry: 'Retry',
     discard: 'Delete',
     editFailed: 'Edit',
+    bot: 'Bot',
     tooLarge: 'Too large to send (at most {kib} KiB at once)',
     queued: 'Waiting for network',
     readBy: '{read} read / {unread} unread',
@@ -109,8 +110,9 @@ const en: typeof zh = {
     uploading: 'Uploading {name}',
     cancelUpload: 'Cancel upload',
     uploadFailed: 'Upload failed: {msg}',
+    tooLong: '{over} characters over the limit of {max}: it will be refused',
+    commandQueued: 'Ran {name}; a bot will send you the answer',
     dropHere: 'Drop to send the file',
-    tooLong: 'Message too long',
   },
   card: {
     comment: 'Comment',

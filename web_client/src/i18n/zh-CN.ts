@@ -79,6 +79,7 @@ export default {
     retry: '重试',
     discard: '删除',
     editFailed: '编辑',
+    bot: '机器人',
     tooLarge: '内容过大（单次最多 {kib} KiB），未发送',
     queued: '等待网络',
     readBy: '{read}人已读 / {unread}人未读',
@@ -107,8 +108,9 @@ export default {
     uploading: '正在上传 {name}',
     cancelUpload: '取消上传',
     uploadFailed: '上传失败：{msg}',
+    tooLong: '超出 {over} 字（每条最多 {max} 字），发送将被拒绝',
+    commandQueued: '已执行 {name}，结果将由机器人发给你',
     dropHere: '松开即可发送文件',
-    tooLong: '消息过长',
   },
   card: {
     comment: '意见',

@@ -627,6 +627,10 @@ export const useChatStore = defineStore('chat', () => {
     const a = await call<{ message: Message }>(need(), 'card:action', payload)
     if (a.message) ingest(a.message, 'ack')
   }
+  /** `/trigger args`: run a slash command; its answer arrives as a bot's message. */
+  async function runCommand(channelId: number, text: string) {
+    await call<{ command: string }>(need(), 'command:run', { channel_id: channelId, text })
+  }
   async function createChannel(p: { name: string; kind: 'public' | 'private'; topic?: string; member_ids?: number[] }) {
     const a = await call<{ channel: Channel }>(need(), 'channel:create', p)
     channels.value[a.channel.id] = a.channel
@@ -682,7 +686,7 @@ export const useChatStore = defineStore('chat', () => {
     me, socket, status, channels, channelList, currentId, current, outbox, versions, history, members, reads, typing,
     totalUnread, sessionEnded, syncedOnce,
     start, stop, openChannel, loadOlder, loadThread, loadMembers, markRead, scheduleRead, sendTyping,
-    restored, send, retry, discard, takeBack, edit, recall, cardAction, createChannel, listPublic, join, openDm,
+    restored, send, retry, discard, takeBack, edit, runCommand, recall, cardAction, createChannel, listPublic, join, openDm,
     messagesOf, messageById, hist, syncAll,
   }
 })
