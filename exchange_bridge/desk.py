@@ -109,18 +109,9 @@ class Desk:
             return await self.channel(box)
         return int(channel["id"])
 
-    async def _post(self, box: str, package_id: str | None, card: Card) -> dict[str, Any]:
-        channel_id = await self.channel(box)
-        bot = await self._bot()
-        client_msg_id = f"{box}-{package_id}" if package_id else uuid.uuid4().hex
-        message = await self.app[CARDS].post(bot, channel_id, card, client_msg_id=client_msg_id)
-        if package_id:
-            try:
-                async with begin(self.engine) as conn:
-                    await conn.execute(exchange_desk_cards.insert().values(package_id=package_id, box=box, message_id=message["id"]))
-            except sa.exc.IntegrityError:
-                pass  # the same card posted again (idempotent by client_msg_id)
-        return message
+    async def _post(self, box: str, card: Card) -> dict[str, Any]:
+        """A card of no package (a quarantined one) in the 收文 or 发文 channel."""
+        return await self.app[CARDS].post(await self._bot(), await self.channel(box), card, client_msg_id=uuid.uuid4().hex)
 
     async def _card_message(self, conn: AsyncConnection, package_id: str, box: str) -> int | None:
         q = sa.select(exchange_desk_cards.c.message_id).where(
@@ -134,17 +125,30 @@ class Desk:
 
     # ---- arriving -------------------------------------------------------------------
 
-    async def on_arrival(self, arrival: Arrival) -> None:
+    # The arrival's 收文 card and its desk row are stored in the transaction that stores
+    # the arrival (the transport's ArrivalStore): an arrival never lacks its card.
+
+    async def prepare(self, arrival: Arrival) -> tuple[int, Principal, Card]:
         doc = load_xml(arrival.content.document)
         async with connect(self.engine) as conn:
             sender = (await self.unit_names(conn, [arrival.sender])).get(arrival.sender, arrival.sender)
-        await self._post("in", arrival.package_id, cards.incoming_card(doc, arrival.package_id, sender))
+        return await self.channel("in"), await self._bot(), cards.incoming_card(doc, arrival.package_id, sender)
+
+    async def store(self, conn: AsyncConnection, arrival: Arrival, prepared: tuple[int, Principal, Card]) -> None:
+        channel_id, bot, card = prepared
+        await self._post_in(conn, "in", channel_id, bot, arrival.package_id, card)
+
+    async def _post_in(self, conn: AsyncConnection, box: str, channel_id: int, bot: Principal, package_id: str, card: Card) -> dict[str, Any]:
+        """The desk's card and the row that links it to its package, in the caller's transaction."""
+        message = await conn.run_sync(self.app[CARDS].post_in, bot, channel_id, card, f"{box}-{package_id}")
+        await conn.execute(exchange_desk_cards.insert().values(package_id=package_id, box=box, message_id=message["id"]))
+        return message
 
     async def on_quarantine(self, event: QuarantineEvent) -> None:
         async with connect(self.engine) as conn:
             sender = (await self.unit_names(conn, [event.sender])).get(event.sender, event.sender)
         card = cards.quarantine_card(event.quarantine_id, event.message_id, sender, event.reason, event.detail)
-        await self._post("in", None, card)
+        await self._post("in", card)
 
     async def on_receipt(self, event: ReceiptEvent) -> None:
         await self.refresh_tracking(event.package_id)
@@ -173,17 +177,22 @@ class Desk:
         if not DESK_ROLES & set(who.roles):
             raise Forbidden("error.desk_not_clerk")
         xml = dump_xml(doc)  # validates against the schema: nothing invalid leaves
-        package_id = await self.exchange.send_document(title=doc.title or "", document=xml, recipients=recipients)
         await self._add_to_desk(who, "out")
+        channel_id, bot = await self.channel("out"), await self._bot()
         async with connect(self.engine) as conn:
             names = await self.unit_names(conn, recipients)
-        card = cards.outgoing_card(
-            doc.title or "", doc.number.text if doc.number else None, package_id,
-            [{"unit": u, "name": names.get(u, u), "status": "queued", "reason": ""} for u in recipients],
-        )
-        message = await self._post("out", package_id, card)
+        posted: dict[str, Any] = {}
+
+        async def track(conn: AsyncConnection, package_id: str) -> None:  # with the package, or not at all
+            card = cards.outgoing_card(
+                doc.title or "", doc.number.text if doc.number else None, package_id,
+                [{"unit": u, "name": names.get(u, u), "status": "queued", "reason": ""} for u in recipients],
+            )
+            posted["message"] = await self._post_in(conn, "out", channel_id, bot, package_id, card)
+
+        package_id = await self.exchange.send_document(title=doc.title or "", document=xml, recipients=recipients, also=track)
         await self.refresh_tracking(package_id)  # a fast neighbour may have answered already
-        return {"package_id": package_id, "message": message}
+        return {"package_id": package_id, "message": posted["message"]}
 
     async def _add_to_desk(self, who: Principal, box: str) -> None:
         channel_id = await self.channel(box)
@@ -245,7 +254,7 @@ def register(app: web.Application, desk: Desk) -> None:
     handlers = app[CARD_HANDLERS]
     handlers.register(cards.INCOMING, desk.on_incoming_action)
     handlers.register(cards.QUARANTINED, desk.on_quarantine_action)
-    desk.exchange.on_arrival.append(desk.on_arrival)
+    desk.exchange.arrival_store = desk
     desk.exchange.on_quarantine.append(desk.on_quarantine)
     desk.exchange.on_receipt.append(desk.on_receipt)
     desk.exchange.check_document = check_exchange_xml

@@ -109,6 +109,19 @@ def route(peers: dict[str, dict[str, Any]], unit: str) -> str:
     return via["name"]
 
 
+class ArrivalStore:
+    """What stores an arrival's own rows in the transaction that stores the arrival (the
+    desk: its 收文 card and the row that links it), so they commit together or not at
+    all. `prepare` runs first, outside the transaction (slow work: parsing, lookups, a
+    channel made on first use); `store` runs inside it with what `prepare` returned."""
+
+    async def prepare(self, arrival: Arrival) -> Any:
+        return None
+
+    async def store(self, conn: Any, arrival: Arrival, prepared: Any) -> None:
+        pass
+
+
 class Exchange:
     def __init__(self, engine: AsyncEngine, data_dir: Path, max_package_bytes: int) -> None:
         self.engine = engine
@@ -118,6 +131,7 @@ class Exchange:
         self.on_arrival: list[Hook] = []
         self.on_receipt: list[Hook] = []
         self.on_quarantine: list[Hook] = []
+        self.arrival_store = ArrivalStore()  # the desk replaces it
         # Checks the document inside a verified package (the desk: our XML schema);
         # raises PackageError to quarantine it.
         self.check_document: Callable[[bytes], None] | None = None
@@ -157,10 +171,12 @@ class Exchange:
 
     async def send_document(
         self, *, title: str, document: bytes, recipients: list[str], attachments: dict[str, bytes] | None = None,
-        extra: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None, also: Callable[[Any, str], Awaitable[Any]] | None = None,
     ) -> str:
         """Sign, encrypt and queue a document for `recipients` (unit codes); returns the
-        package id. Raises NotFound (`exchange_no_route`) for a unit we cannot reach."""
+        package id. Raises NotFound (`exchange_no_route`) for a unit we cannot reach.
+        `also(conn, package_id)` runs inside the transaction that queues it (the desk's
+        tracking card): both commit, or neither."""
         me = self.identity
         recipients = list(dict.fromkeys(recipients))
         if not recipients or me.unit in recipients:
@@ -185,6 +201,8 @@ class Exchange:
             await store.track(conn, package_id, recipients, title)
             for hop, units in hops.items():
                 await store.enqueue(conn, kind="package", message_id=package_id, hop=hop, sender=me.unit, units=units, path=path)
+            if also is not None:
+                await also(conn, package_id)
             after_commit(conn, self._after(self._wake))
         return package_id
 
@@ -310,6 +328,12 @@ class Exchange:
                 return await self._quarantine(header, body, hop, exc.reason, getattr(exc, "detail", ""))
         folder = "in" if mine and header.kind == "package" else ("receipts-in" if mine else "relay")
         path = await self.write(folder, f"{header.message_id}.p7m", body)
+        arrival: Arrival | None = None
+        prepared: Any = None
+        if mine and header.kind == "package":
+            content = opened[0]
+            arrival = Arrival(header.message_id, header.sender, content.title, content)
+            prepared = await self.arrival_store.prepare(arrival)
         outcome = ("arrival" if header.kind == "package" else "receipt") if mine else "relayed"
         try:
             async with begin(self.engine) as conn:
@@ -320,11 +344,11 @@ class Exchange:
                         units=units, path=path, relayed=True,
                     )
                     after_commit(conn, self._after(self._wake))
-                if mine and header.kind == "package":
-                    content, _signer = opened
+                if arrival is not None:
+                    content = arrival.content
                     await store.add_arrival(conn, header.message_id, header.sender, content.title, content.manifest, path)
+                    await self.arrival_store.store(conn, arrival, prepared)
                     await self._queue_receipt(conn, header.message_id, header.sender, "delivered")
-                    arrival = Arrival(header.message_id, header.sender, content.title, content)
                     after_commit(conn, self._hooks(self.on_arrival, arrival))
                 elif mine:
                     receipt: Receipt = opened

@@ -165,3 +165,104 @@ def test_a_relay_may_report_only_quarantine_or_refusal_for_another_unit() -> Non
         with pytest.raises(PackageError) as bad:
             Receipt.from_bytes(forged.to_bytes(), by_city)
         assert bad.value.reason == "header_mismatch"
+
+
+async def test_an_arrival_its_card_and_its_desk_row_commit_together_or_not_at_all(hub: Any, tmp_path: Path, ca: Any) -> None:
+    """The desk stores the 收文 card inside the arrival's transaction: a failure after the
+    card was written (a crash before the commit, say) leaves no arrival, no card and no
+    desk row, the sender keeps its package queued, and its next attempt lands whole."""
+    import sqlalchemy as sa
+
+    from exchange_bridge.desk_tables import exchange_desk_cards
+    from exchange_bridge.model import Document
+    from exchange_bridge.xml_codec import dump_xml
+    from hub.db import ENGINE, read
+    from rooms.schema import messages
+
+    _install(hub.config.data_dir, ca, "dy-city")
+    city: Exchange = hub.app[EXCHANGE]
+    hekou_data = tmp_path / "hekou"
+    _install(hekou_data, ca, "dy-hekou")
+    await asyncio.to_thread(upgrade, Config(data_dir=hekou_data))
+    hekou_engine = create_engine(Config(data_dir=hekou_data).effective_database_url)
+    hekou = Exchange(hekou_engine, hekou_data, 10 * 1024 * 1024)
+    city_site = Site(city)
+    await city_site.up()
+    await hekou.add_peer("dy-city", city_site.url, load_cert(ca[1]["dy-city"].cert))
+    await city.add_peer("dy-hekou", "https://127.0.0.1:1", load_cert(ca[1]["dy-hekou"].cert))
+    hekou_out = Outbox(hekou, base=600, cap=600, poll=0.1)
+    desk = city.arrival_store
+    real_store = desk.store
+
+    async def crash_after_the_card(conn: Any, arrival: Any, prepared: Any) -> None:
+        await real_store(conn, arrival, prepared)
+        raise RuntimeError("the process died before the commit")
+
+    async def city_rows() -> tuple[int, int, int, int]:
+        def count(conn: Any) -> tuple[int, int, int, int]:
+            from exchange_bridge.transport.tables import exchange_inbox, exchange_received
+
+            n = lambda t: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            cards = conn.execute(sa.select(sa.func.count()).select_from(messages).where(messages.c.kind == "card")).scalar_one()
+            return n(exchange_inbox), n(exchange_received), cards, n(exchange_desk_cards)
+
+        return await read(hub.app[ENGINE], count)
+
+    xml = dump_xml(Document(title="关于召开全市安全生产会议的通知", kind="通知"))
+    try:
+        desk.store = crash_after_the_card  # type: ignore[method-assign]
+        pid = await hekou.send_document(title="关于召开全市安全生产会议的通知", document=xml, recipients=["dy-city"])
+        assert await hekou_out.run_once() == 1
+        assert (await hekou.state())["outbox"][0]["state"] == "pending"  # refused: the sender keeps it
+        assert await city_rows() == (0, 0, 0, 0)  # nothing half-done at the city
+
+        desk.store = real_store  # type: ignore[method-assign]
+        assert await hekou.retry_now("dy-city") == 1
+        assert await hekou_out.run_once() == 1
+        assert await city_rows() == (1, 1, 1, 1)  # the arrival, its dedup row, its card, its desk row
+        state = await city.state()
+        assert [r["package_id"] for r in state["inbox"]] == [pid]
+    finally:
+        desk.store = real_store  # type: ignore[method-assign]
+        await hekou_out.stop()
+        await city_site.down()
+        await hekou_engine.dispose()
+
+
+async def test_a_sent_document_and_its_tracking_card_commit_together(hub: Any, ca: Any) -> None:
+    import sqlalchemy as sa
+
+    from exchange_bridge.model import Document
+    from exchange_bridge.transport.tables import exchange_outbox, exchange_tracking
+    from exchange_bridge.wiring import DESK
+    from hub.auth import Principal
+    from hub.db import ENGINE, read
+    from rooms.schema import messages
+
+    _install(hub.config.data_dir, ca, "dy-city")
+    city: Exchange = hub.app[EXCHANGE]
+    await city.add_peer("dy-hekou", "https://127.0.0.1:1", load_cert(ca[1]["dy-hekou"].cert))
+    clerk_user = await hub.user("clerk", "收发员", roles=("clerk",))
+    clerk = Principal(clerk_user["id"], "clerk", "收发员", ("clerk",), 0)
+    desk = hub.app[DESK]
+    real = desk._post_in
+
+    async def crash(*args: Any) -> Any:
+        await real(*args)
+        raise RuntimeError("the process died before the commit")
+
+    async def rows() -> tuple[int, int, int]:
+        def count(conn: Any) -> tuple[int, int, int]:
+            n = lambda t, *w: conn.execute(sa.select(sa.func.count()).select_from(t).where(*w)).scalar_one()
+            return n(exchange_outbox), n(exchange_tracking), n(messages, messages.c.kind == "card")
+
+        return await read(hub.app[ENGINE], count)
+
+    doc = Document(title="关于报送年度安全生产总结的通知", kind="通知")
+    desk._post_in = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await desk.send(clerk, doc, ["dy-hekou"])
+    assert await rows() == (0, 0, 0)  # no package queued without its tracking card, nor the reverse
+    desk._post_in = real  # type: ignore[method-assign]
+    sent = await desk.send(clerk, doc, ["dy-hekou"])
+    assert sent["message"]["card"]["title"] and await rows() == (1, 1, 1)
