@@ -14,4 +14,5 @@ FEATURE = Feature(
     commands={"bot": "bots: external bot accounts and their tokens"},
     cli="bots.cli",
     url_prefixes=("/hooks/",),
+    settings="bots.settings:BotsSettings",
 )

@@ -92,7 +92,7 @@ class CommandAnswer(Strict):
 async def issue_bot(app: web.Application, username: str, display_name: str) -> tuple[Principal, str]:
     """A bot account (made on first use) and a new long-lived token for it."""
     bot = await ensure_bot_user(app, username, display_name)
-    ttl = app[CONFIG].bot_token_ttl_days * 24
+    ttl = app[CONFIG].bots.token_ttl_days * 24
     token = await app[AUTH].issue_token(bot.user_id, "bot", ttl_hours=ttl)
     return bot, token
 
@@ -102,7 +102,7 @@ class Integrations:
         self.app = app
         self.runtime = runtime
         self._buckets: dict[int, TokenBucket] = {}
-        rate = app[CONFIG].webhook_posts_per_second
+        rate = app[CONFIG].bots.webhook_posts_per_second
         self._rate = rate
 
     # ---- incoming webhooks ---------------------------------------------------------
@@ -240,7 +240,7 @@ class Integrations:
             "X-Changtong-Signature": f"sha256={signature}",
             "X-Changtong-Delivery": str(delivery),
         }
-        timeout = aiohttp.ClientTimeout(total=self.app[CONFIG].command_timeout_seconds)
+        timeout = aiohttp.ClientTimeout(total=self.app[CONFIG].bots.command_timeout_seconds)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 async with http.post(row.url, data=body, headers=headers, allow_redirects=False) as r:

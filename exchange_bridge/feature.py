@@ -18,4 +18,5 @@ FEATURE = Feature(
     },
     cli="exchange_bridge.cli",
     url_prefixes=("/exchange/",),
+    settings="exchange_bridge.settings:ExchangeSettings",
 )

@@ -98,7 +98,7 @@ async def _with_exchange(config: Any, fn: Any) -> int:
 
     engine = create_engine(config.effective_database_url)
     try:
-        return await fn(Exchange(engine, config.data_dir, config.exchange_max_package_bytes))
+        return await fn(Exchange(engine, config.data_dir, config.exchange.max_package_bytes))
     finally:
         await engine.dispose()
 

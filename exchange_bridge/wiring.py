@@ -2,7 +2,7 @@
 
 `setup(app)` makes the node's `Exchange` (app[EXCHANGE]) available to the rest of the
 hub: `send_document(...)`, `sign_for`, `mark_read`, `return_package`, `open_arrival`,
-and the hooks `on_arrival`, `on_receipt`, `on_quarantine`. When `exchange_port` is set
+and the hooks `on_arrival`, `on_receipt`, `on_quarantine`. When `[exchange] port` is set
 and the node has a unit certificate (`changtong exchange identity`), it also serves
 `/exchange/v1` behind mutual TLS on that port and runs the outbox worker.
 """
@@ -36,7 +36,7 @@ DESK: Final = web.AppKey("desk", Desk)
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
-    app[EXCHANGE] = Exchange(app[ENGINE], config.data_dir, config.exchange_max_package_bytes)
+    app[EXCHANGE] = Exchange(app[ENGINE], config.data_dir, config.exchange.max_package_bytes)
     app[EFFECTS].register(RECEIPT_EFFECT, app[EXCHANGE].sign_receipt)  # receipts are signed after the commit
     app.cleanup_ctx.append(_exchange_node)
     # The 收发 desk: arrivals, receipts and quarantine as cards; the REST edge for clerks.
@@ -49,25 +49,25 @@ def setup(app: web.Application) -> None:
 async def _exchange_node(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the mTLS site and the outbox worker, when this process is a node."""
     config, exchange = app[CONFIG], app[EXCHANGE]
-    if not config.exchange_port:
+    if not config.exchange.port:
         yield
         return
     pki = exchange.pki
     if not pki.has_identity():
-        log.warning("exchange_port is set but this node has no unit certificate: run `changtong exchange identity`")
+        log.warning("[exchange] port is set but this node has no unit certificate: run `changtong exchange identity`")
         yield
         return
     runner = web.AppRunner(exchange_app(exchange), access_log=None, shutdown_timeout=2)
     await runner.setup()
     ctx = server_context(pki.identity.cert, pki.identity.key, pki.trust_file)
-    site = web.TCPSite(runner, config.exchange_host, config.exchange_port, ssl_context=ctx)
+    site = web.TCPSite(runner, config.exchange.host, config.exchange.port, ssl_context=ctx)
     await site.start()
     outbox = Outbox(
-        exchange, base=config.exchange_retry_base_seconds, cap=config.exchange_retry_max_seconds,
-        poll=config.exchange_poll_seconds,
+        exchange, base=config.exchange.retry_base_seconds, cap=config.exchange.retry_max_seconds,
+        poll=config.exchange.poll_seconds,
     )
     await outbox.start()
-    log.info("exchange node %s on https://%s:%d/exchange/v1", exchange.identity.unit, config.exchange_host, config.exchange_port)
+    log.info("exchange node %s on https://%s:%d/exchange/v1", exchange.identity.unit, config.exchange.host, config.exchange.port)
     try:
         yield
     finally:

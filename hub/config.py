@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from aiohttp import web
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -22,11 +22,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["CONFIG", "Config", "load_config"]
+__all__ = ["CONFIG", "Config", "KernelConfig", "load_config"]
 
 
-class Config(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHANGTONG_", extra="forbid", frozen=True)
+class KernelConfig(BaseSettings):
+    """The kernel's settings; `Config` adds a section per feature (`Feature.settings`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHANGTONG_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path("data"), description="Directory for the SQLite database, blobs and keys.")
     host: str = Field("127.0.0.1", description="Address `changtong serve` listens on.")
@@ -136,13 +138,6 @@ class Config(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(False, description="Log one JSON object per line (for log collectors).")
-    bot_token_ttl_days: float = Field(
-        3650, gt=0, description="How long a bot's token (`changtong bot add`, `POST /api/v1/admin/bots`) stays valid."
-    )
-    webhook_posts_per_second: float = Field(5, gt=0, description="Posts one incoming webhook may make per second (burst 2x).")
-    command_timeout_seconds: float = Field(
-        5, gt=0, description="How long a slash command's service may take to answer before the caller is told it failed."
-    )
     effects_poll_seconds: float = Field(
         1.0, gt=0, description="How often each process looks for due effects (work queued by another process, "
         "retries); work queued by this process starts at once after its commit."
@@ -153,21 +148,6 @@ class Config(BaseSettings):
     effects_retry_max_seconds: float = Field(600.0, gt=0, description="Longest delay between two attempts of an effect.")
     effects_max_attempts: int = Field(
         12, gt=0, description="Attempts before an effect is marked failed (kept, with its last error)."
-    )
-    exchange_host: str = Field("0.0.0.0", description="Address of the document exchange's mutual-TLS port.")
-    exchange_port: int = Field(
-        0, description="Port of the document exchange (`/exchange/v1`, mutual TLS; needs `changtong exchange identity`). "
-        "0 = no exchange port."
-    )
-    exchange_retry_base_seconds: float = Field(
-        1.0, gt=0, description="First retry delay of the exchange outbox; doubles per failed attempt."
-    )
-    exchange_retry_max_seconds: float = Field(300.0, gt=0, description="Longest delay between two outbox attempts.")
-    exchange_poll_seconds: float = Field(
-        1.0, gt=0, description="How often the exchange outbox looks for due packages (other processes may queue them)."
-    )
-    exchange_max_package_bytes: int = Field(
-        200 * 1024 * 1024, description="Largest exchange package (encrypted, attachments included) a node accepts."
     )
 
     @field_validator("trusted_proxies", mode="before")
@@ -228,12 +208,37 @@ def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _with_feature_sections() -> type[KernelConfig]:
+    """Config: the kernel's settings and one section per feature that has settings
+    (`[exchange]` in TOML, `CHANGTONG_EXCHANGE__PORT` in the environment)."""
+    from pydantic import create_model
+
+    from .feature import load
+    from .features import FEATURES
+
+    sections: dict[str, Any] = {}
+    for feature in FEATURES:
+        if feature.settings:
+            model = load(feature.settings)
+            sections[feature.name] = (model, Field(default_factory=model, description=f"The [{feature.name}] section."))
+    return create_model("Config", __base__=KernelConfig, **sections)
+
+
+Config = _with_feature_sections()
+
+
 def load_config(**overrides: Any) -> Config:
     """Build the settings; ``overrides`` (flags) win, ``None`` values are ignored."""
     return Config(**{k: v for k, v in overrides.items() if v is not None})
 
 
 CONFIG: Final = web.AppKey("config", Config)
+
+
+def _reference_row(name: str, env: str, field: Any) -> str:
+    default = _plain(field.default) if isinstance(field.default, SecretStr) else field.default
+    shown = f"`{default}`" if default not in ("", None) else "(empty)"
+    return f"| {name} | {env} | {shown} | {field.description} |"
 
 
 def settings_reference() -> str:
@@ -249,21 +254,34 @@ def settings_reference() -> str:
         "3. a TOML file: `$CHANGTONG_CONFIG`, or else `<data_dir>/changtong.toml`, with the names below as keys;",
         "4. the defaults below.",
         "",
+        "A feature's settings are a section of their own: `[exchange]` in TOML, `CHANGTONG_EXCHANGE__PORT`",
+        "(two underscores) in the environment, `config.exchange.port` in code. The database and Redis URLs",
+        "are secrets: they never show in a log or a dump of the settings.",
+        "",
         "Example `data/changtong.toml`:",
         "",
         "```toml",
         'port = 8080',
         'database_url = "postgresql+asyncpg://changtong@db.example/changtong"',
         "max_upload_bytes = 209715200",
+        "",
+        "[exchange]",
+        "port = 8443",
         "```",
         "",
         "| setting | environment variable | default | meaning |",
         "|---|---|---|---|",
     ]
+    sections = []
     for name, field in Config.model_fields.items():
-        default = _plain(field.default) if isinstance(field.default, SecretStr) else field.default
-        shown = f"`{default}`" if default not in ("", None) else "(empty)"
-        lines.append(f"| `{name}` | `CHANGTONG_{name.upper()}` | {shown} | {field.description} |")
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            sections.append((name, field.annotation))
+            continue
+        lines.append(_reference_row(f"`{name}`", f"`CHANGTONG_{name.upper()}`", field))
+    for section, model in sections:
+        lines += ["", f"### `[{section}]`", "", "| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            lines.append(_reference_row(f"`{name}`", f"`CHANGTONG_{section.upper()}__{name.upper()}`", field))
     lines.append("")
     lines.append("Regenerate this file with `python -c 'from hub.config import settings_reference as s; print(s(), end=\"\")' > docs/settings.md`.")
     lines.append("")

@@ -14,8 +14,11 @@ file: the parts are named by dotted paths and imported when they are used.
                  module with `add_commands(subparsers)` and `run(args, config) -> int`
                  (imported only when one of them runs);
 * `url_prefixes` the paths it serves, which the web client's history fallback leaves alone;
-* `demo`         "module:function", `await fn(app, admin_id)` after the kernel's demo
-                 organisation is in (`changtong serve --demo`).
+* `demo`         "module:function", `await fn(app, admin)` after the kernel's demo
+                 organisation is in (`changtong serve --demo`);
+* `settings`     "module:Model", a pydantic model: the feature's section of the settings,
+                 `[<name>]` in TOML, `CHANGTONG_<NAME>__<FIELD>` in the environment,
+                 `config.<name>` in code (hub/config.py composes them).
 """
 
 from __future__ import annotations
@@ -46,3 +49,4 @@ class Feature:
     cli: str | None = None
     url_prefixes: tuple[str, ...] = ()
     demo: str | None = None
+    settings: str | None = None

@@ -73,3 +73,18 @@ def test_database_and_redis_passwords_never_show_in_the_settings():
     assert c.effective_database_url == "postgresql+asyncpg://hub:s3cret-pw@db/changtong"
     assert c.redis == "redis://:s3cret-pw@cache:6379/0"
     assert Config().redis == "" and Config().effective_database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_a_features_settings_are_a_section_in_toml_and_the_environment(tmp_path, monkeypatch):
+    from hub.config import Config
+
+    (tmp_path / "changtong.toml").write_text('port = 9000\n\n[exchange]\nport = 8443\nhost = "10.0.0.5"\n\n[bots]\ncommand_timeout_seconds = 2\n')
+    monkeypatch.setenv("CHANGTONG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CHANGTONG_EXCHANGE__POLL_SECONDS", "0.5")
+    c = Config()
+    assert (c.port, c.exchange.port, c.exchange.host, c.exchange.poll_seconds, c.bots.command_timeout_seconds) == (9000, 8443, "10.0.0.5", 0.5, 2)
+    (tmp_path / "changtong.toml").write_text("[exchange]\nprot = 8443\n")  # a typo is refused, not ignored
+    import pytest
+
+    with pytest.raises(ValueError):
+        Config()

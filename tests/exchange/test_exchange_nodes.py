@@ -86,11 +86,11 @@ class Node:
         env = {
             **os.environ,
             "CHANGTONG_DATA_DIR": str(self.data),
-            "CHANGTONG_EXCHANGE_PORT": str(self.exchange_port),
-            "CHANGTONG_EXCHANGE_HOST": "127.0.0.1",
-            "CHANGTONG_EXCHANGE_RETRY_BASE_SECONDS": "0.2",
-            "CHANGTONG_EXCHANGE_RETRY_MAX_SECONDS": "1",
-            "CHANGTONG_EXCHANGE_POLL_SECONDS": "0.2",
+            "CHANGTONG_EXCHANGE__PORT": str(self.exchange_port),
+            "CHANGTONG_EXCHANGE__HOST": "127.0.0.1",
+            "CHANGTONG_EXCHANGE__RETRY_BASE_SECONDS": "0.2",
+            "CHANGTONG_EXCHANGE__RETRY_MAX_SECONDS": "1",
+            "CHANGTONG_EXCHANGE__POLL_SECONDS": "0.2",
             "CHANGTONG_LOG_LEVEL": "INFO",
         }
         env.pop("CHANGTONG_DATABASE_URL", None)
