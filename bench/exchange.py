@@ -76,8 +76,8 @@ class Node:
 
     def start(self) -> None:
         self.hub = HubProcess(self.data, env={
-            "CHANGTONG_EXCHANGE_PORT": str(self.xport), "CHANGTONG_EXCHANGE_HOST": "127.0.0.1",
-            "CHANGTONG_EXCHANGE_POLL_SECONDS": "0.2",
+            "CHANGTONG_EXCHANGE__PORT": str(self.xport), "CHANGTONG_EXCHANGE__HOST": "127.0.0.1",
+            "CHANGTONG_EXCHANGE__POLL_SECONDS": "0.2",
         })
         self.hub.wait_ready()
 

@@ -227,8 +227,25 @@ def _with_feature_sections() -> type[KernelConfig]:
 Config = _with_feature_sections()
 
 
+def _renamed_in_environment() -> list[str]:
+    """`CHANGTONG_EXCHANGE_PORT` and the like: a section's setting under its old flat
+    name, which the environment would otherwise ignore without a word."""
+    found = []
+    for name, field in Config.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            for sub in field.annotation.model_fields:
+                old = f"CHANGTONG_{name.upper()}_{sub.upper()}"
+                if old in os.environ:
+                    found.append(f"{old} → CHANGTONG_{name.upper()}__{sub.upper()}")
+    return found
+
+
 def load_config(**overrides: Any) -> Config:
-    """Build the settings; ``overrides`` (flags) win, ``None`` values are ignored."""
+    """Build the settings; ``overrides`` (flags) win, ``None`` values are ignored. A
+    setting the environment names the old way is refused with its new name."""
+    renamed = _renamed_in_environment()
+    if renamed:
+        raise ValueError("renamed settings (two underscores now): " + ", ".join(renamed))
     return Config(**{k: v for k, v in overrides.items() if v is not None})
 
 

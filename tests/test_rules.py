@@ -88,3 +88,13 @@ def test_a_features_settings_are_a_section_in_toml_and_the_environment(tmp_path,
 
     with pytest.raises(ValueError):
         Config()
+
+
+def test_a_sections_setting_under_its_old_flat_name_is_refused_with_the_new_one(monkeypatch):
+    import pytest
+
+    from hub.config import load_config
+
+    monkeypatch.setenv("CHANGTONG_EXCHANGE_PORT", "8443")
+    with pytest.raises(ValueError, match="CHANGTONG_EXCHANGE__PORT"):
+        load_config()
