@@ -6,8 +6,9 @@ import { computed, markRaw, reactive, ref, shallowRef } from 'vue'
 import type { Card, Channel, Member, Message, PresenceStatus, PresenceUnit, PublicChannel, UserRef } from '@/apis/types'
 import { ApiError, getBearer } from '@/http/request'
 import { applyMessage, advanceCursor, emptyLog, type Log } from '@/realtime/apply'
-import { cachedTail, openDb, type ClientDb, type OutboxEntry } from '@/realtime/db'
-import { call, connect, MAX_EVENT_BYTES, PERMANENT, RETRYABLE, type Socket } from '@/realtime/socket'
+import { cachedTail, openDb, type ClientDb } from '@/realtime/db'
+import { call, connect, type Socket } from '@/realtime/socket'
+import { createOutbox } from './outbox'
 import { currentLocale, i18n } from '@/i18n'
 import { pinia } from './pinia'
 import { usePresenceStore } from './presence'
@@ -31,14 +32,6 @@ interface SyncAnswer {
 const HISTORY_PAGE = 100
 const RECEIPTS_MAX = 50
 
-function uuid(): string {
-  if (crypto.randomUUID) return crypto.randomUUID()
-  return 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (c) => {
-    const r = (Math.random() * 16) | 0
-    return (c === 'x' ? r : (r & 0x3) | 0x8).toString(16)
-  })
-}
-
 export function channelTitle(ch: Channel | undefined, me?: number): string {
   if (!ch) return ''
   if (ch.kind === 'direct') {
@@ -54,7 +47,6 @@ export const useChatStore = defineStore('chat', () => {
   const status = ref<ConnStatus>('connecting')
   const channels = ref<Record<number, Channel>>({})
   const currentId = ref<number | null>(null)
-  const outbox = ref<OutboxEntry[]>([])
   const versions = reactive<Record<number, number>>({})
   const history = reactive<Record<number, HistoryState>>({})
   const members = ref<Record<number, Member[]>>({})
@@ -73,8 +65,6 @@ export const useChatStore = defineStore('chat', () => {
   let persistTimer: ReturnType<typeof setTimeout> | null = null
   let cursorTimer: ReturnType<typeof setTimeout> | null = null
   let presenceTimer: ReturnType<typeof setTimeout> | null = null
-  const retryTimers = new Map<string, ReturnType<typeof setTimeout>>()
-  const inFlight = new Set<string>()
   let lastTyping = 0
   let onNotify: ((m: Message, ch: Channel) => void) | null = null
   let onEnded: (() => void) | null = null
@@ -192,14 +182,14 @@ export const useChatStore = defineStore('chat', () => {
     sessionEnded.value = false
     store = openDb(user.id)
     try {
-      const [cur, chans, box] = await Promise.all([
+      const [cur, chans, saved] = await Promise.all([
         store.meta.get('cursors'),
         store.channels.toArray(),
         store.outbox.orderBy('created_at').toArray(),
       ])
       cursors = (cur?.value as Record<string, number>) ?? {}
       if (!Object.keys(channels.value).length) for (const c of chans) channels.value[c.id] = c
-      outbox.value = box
+      outbox.value = saved
     } catch {
       cursors = {}
     }
@@ -509,103 +499,13 @@ export const useChatStore = defineStore('chat', () => {
     if (s?.connected) s.emit('typing', { channel_id: channelId }, () => {})
   }
 
-  // ---------- sending: everything goes through the outbox ----------
-  function dropOutbox(clientMsgId: string) {
-    if (!outbox.value.some((e) => e.client_msg_id === clientMsgId)) return
-    outbox.value = outbox.value.filter((e) => e.client_msg_id !== clientMsgId)
-    const t = retryTimers.get(clientMsgId)
-    if (t) clearTimeout(t)
-    retryTimers.delete(clientMsgId)
-    store?.outbox.delete(clientMsgId).catch(() => {})
-  }
-
-  async function send(channelId: number, text: string, opts: { file_id?: string; file_name?: string; thread_root_id?: number } = {}) {
-    const entry: OutboxEntry = {
-      client_msg_id: uuid(),
-      channel_id: channelId,
-      text,
-      created_at: new Date().toISOString(),
-      state: 'pending',
-      ...opts,
-    }
-    // Durable first, shown second: a row marked pending is already in IndexedDB, so a
-    // reload (or a closed tab) right after Enter cannot lose it.
-    try {
-      await store?.outbox.put(entry)
-    } catch {
-      /* kept in memory at least */
-    }
-    outbox.value = [...outbox.value, entry]
-    void trySend(entry, 0)
-  }
-
-  async function trySend(entry: OutboxEntry, attempt: number) {
-    const s = socket.value
-    if (entry.state !== 'pending' || !s?.connected || inFlight.has(entry.client_msg_id)) return
-    const payload: Record<string, unknown> = { channel_id: entry.channel_id, client_msg_id: entry.client_msg_id, text: entry.text }
-    if (entry.file_id) payload.file_id = entry.file_id
-    if (entry.thread_root_id) payload.thread_root_id = entry.thread_root_id
-    if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_EVENT_BYTES) {
-      // the hub would refuse it: say so now, without a round trip
-      markFailed(entry, new ApiError('too_large', i18n.global.t('chat.tooLarge', { kib: MAX_EVENT_BYTES / 1024 })))
-      return
-    }
-    inFlight.add(entry.client_msg_id)
-    try {
-      const a = await call<{ message: Message }>(s, 'message:send', payload, 15_000)
-      ingest(a.message, 'ack')
-      dropOutbox(entry.client_msg_id)
-    } catch (e) {
-      const err = e as ApiError
-      const still = outbox.value.find((x) => x.client_msg_id === entry.client_msg_id)
-      if (!still) return
-      if (RETRYABLE.has(err.code) && attempt < 6) {
-        // same client_msg_id: a retry never makes a second message
-        const delay = Math.min(30_000, 1000 * 2 ** attempt)
-        retryTimers.set(entry.client_msg_id, setTimeout(() => void trySend(still, attempt + 1), delay))
-      } else {
-        markFailed(still, err)
-      }
-    } finally {
-      inFlight.delete(entry.client_msg_id)
-    }
-  }
-
-  function markFailed(entry: OutboxEntry, err: ApiError) {
-    const updated: OutboxEntry = { ...entry, state: 'failed', error: err.message || err.code, error_code: err.code }
-    outbox.value = outbox.value.map((e) => (e.client_msg_id === entry.client_msg_id ? updated : e))
-    store?.outbox.put(updated).catch(() => {})
-  }
-
-  function flushOutbox() {
-    const pending = outbox.value.filter((e) => e.state === 'pending')
-    // in the order they were written, one after another
-    void (async () => {
-      for (const e of pending) await trySend(e, 0)
-    })()
-  }
-
-  function retry(clientMsgId: string) {
-    const e = outbox.value.find((x) => x.client_msg_id === clientMsgId)
-    if (!e || (e.error_code && PERMANENT.has(e.error_code))) return // the same text would be refused again
-    const again: OutboxEntry = { ...e, state: 'pending', error: undefined, error_code: undefined }
-    outbox.value = outbox.value.map((x) => (x.client_msg_id === clientMsgId ? again : x))
-    store?.outbox.put(again).catch(() => {})
-    void trySend(again, 0)
-  }
-
-  function discard(clientMsgId: string) {
-    dropOutbox(clientMsgId)
-  }
-
-  /** A refused entry goes back into its channel's composer to be edited (and leaves the outbox). */
-  const restored = ref<{ channel_id: number; thread_root_id?: number; text: string } | null>(null)
-  function takeBack(clientMsgId: string) {
-    const e = outbox.value.find((x) => x.client_msg_id === clientMsgId)
-    if (!e) return
-    restored.value = { channel_id: e.channel_id, thread_root_id: e.thread_root_id, text: e.text }
-    dropOutbox(clientMsgId)
-  }
+  // ---------- sending: everything goes through the outbox (stores/outbox.ts) ----------
+  const box = createOutbox({ socket: () => socket.value, db: () => store, acked: (m) => ingest(m, 'ack') })
+  const outbox = box.entries
+  const restored = box.restored
+  const dropOutbox = box.drop
+  const flushOutbox = box.flush
+  const { send, retry, discard, takeBack } = box
 
   // ---------- other actions ----------
   function need(): Socket {
@@ -671,11 +571,9 @@ export const useChatStore = defineStore('chat', () => {
     socket.value?.removeAllListeners()
     socket.value?.disconnect()
     socket.value = null
-    for (const t of retryTimers.values()) clearTimeout(t)
-    retryTimers.clear()
+    box.clear()
     logs.clear()
     channels.value = {}
-    outbox.value = []
     currentId.value = null
     cursors = {}
     store = null
