@@ -34,26 +34,10 @@ RECEIPT_CHANNEL_MAX = 50
 # The statements of a send, built once (SQLAlchemy then finds their compiled form in its
 # cache by key, without building the statement again on every send).
 _cm = channel_members
-_SEND_CHANNEL = (
-    sa.select(channels.c.id, channels.c.archived, channels.c.read_only, _cm.c.role)
-    .join(_cm, sa.and_(_cm.c.channel_id == channels.c.id, _cm.c.user_id == sa.bindparam("uid")))
-    .where(channels.c.id == sa.bindparam("cid"))
-)
 _SEND_THREAD_ROOT = sa.select(messages.c.channel_id, messages.c.thread_root_id).where(messages.c.id == sa.bindparam("mid"))
 _SEND_FILE = sa.select(
     files.c.id, files.c.name, files.c.size, files.c.mime, files.c.has_thumbnail, files.c.uploader_id
 ).where(files.c.id == sa.bindparam("fid"))
-_SEND_MENTIONED = (
-    sa.select(users.c.id, users.c.username)
-    .join(_cm, _cm.c.user_id == users.c.id)
-    .where(_cm.c.channel_id == sa.bindparam("cid"), users.c.username.in_(sa.bindparam("names", expanding=True)))
-)
-_SEND_NEXT_SEQ = (
-    channels.update()
-    .where(channels.c.id == sa.bindparam("cid"))
-    .values(head_seq=channels.c.head_seq + 1)
-    .returning(channels.c.head_seq)
-)
 _SEND_INSERT = messages.insert().returning(messages.c.id)
 _SEND_MENTION_ROWS = mentions.insert()
 _SEND_READ = (
@@ -247,18 +231,7 @@ class Rooms:
         return text
 
     async def _mention_ids(self, conn: AsyncConnection, channel_id: int, text: str) -> list[int]:
-        names = rules.mentioned_usernames(text)
-        if not names:
-            return []
-        rows = (
-            await conn.execute(
-                sa.select(users.c.id, users.c.username)
-                .join(channel_members, channel_members.c.user_id == users.c.id)
-                .where(channel_members.c.channel_id == channel_id, users.c.username.in_(names))
-            )
-        ).all()
-        by_name = {r.username: r.id for r in rows}
-        return [by_name[n] for n in names if n in by_name]
+        return await conn.run_sync(store.mentioned_ids, channel_id, rules.mentioned_usernames(text))
 
     async def _store_mentions(
         self, conn: AsyncConnection, message_id: int, channel_id: int, seq: int, user_ids: list[int], author_id: int,
@@ -311,7 +284,7 @@ class Rooms:
         the unique constraint at the insert and rolls back, its seq with it. The pushed
         view is built from what was written, not read back."""
         uid = who.user_id
-        ch = conn.execute(_SEND_CHANNEL, {"cid": req.channel_id, "uid": uid}).first()
+        ch = store.channel_as_member(conn, req.channel_id, uid)
         if ch is None:
             raise NotFound("error.channel_not_found")
         if ch.archived:
@@ -330,12 +303,8 @@ class Rooms:
                 raise NotFound("error.file_not_found")
             kind = "file"
             file = {"file_id": f.id, "name": f.name, "size": f.size, "mime": f.mime, "thumbnail": bool(f.has_thumbnail)}
-        mention_ids: list[int] = []
-        names = rules.mentioned_usernames(text)
-        if names:
-            by_name = {r.username: r.id for r in conn.execute(_SEND_MENTIONED, {"cid": cid, "names": names})}
-            mention_ids = [by_name[n] for n in names if n in by_name]
-        seq = conn.execute(_SEND_NEXT_SEQ, {"cid": cid}).scalar_one()
+        mention_ids = store.mentioned_ids(conn, cid, rules.mentioned_usernames(text))
+        seq = conn.execute(store.NEXT_SEQ, {"cid": cid}).scalar_one()
         values = {
             "channel_id": cid,
             "seq": seq,

@@ -155,11 +155,8 @@ def channel_as_member(conn: sa.Connection, channel_id: int, user_id: int) -> Any
 
 
 async def membership(conn: AsyncConnection, channel_id: int, user_id: int) -> Any:
-    return (
-        await conn.execute(
-            sa.select(channel_members).where(channel_members.c.channel_id == channel_id, channel_members.c.user_id == user_id)
-        )
-    ).first()
+    """The caller's member row with its channel (`channel_as_member`), or None."""
+    return await conn.run_sync(channel_as_member, channel_id, user_id)
 
 
 async def member_ids(conn: AsyncConnection, channel_id: int) -> list[int]:
@@ -199,18 +196,34 @@ async def create_channel(conn: AsyncConnection, **values: Any) -> int:
     ).scalar_one()
 
 
+# Take the channel's next seq. The UPDATE holds the channel row's lock until the
+# transaction ends, so concurrent writers queue and a rollback returns the number: seqs
+# stay unique and gap-free. The one statement for it (sends and changes alike).
+NEXT_SEQ = (
+    channels.update()
+    .where(channels.c.id == sa.bindparam("cid"))
+    .values(head_seq=channels.c.head_seq + 1)
+    .returning(channels.c.head_seq)
+)
+
+# Members of a channel among the @-mentioned usernames (the one statement for it).
+MENTIONED = (
+    sa.select(users.c.id, users.c.username)
+    .join(channel_members, channel_members.c.user_id == users.c.id)
+    .where(channel_members.c.channel_id == sa.bindparam("cid"), users.c.username.in_(sa.bindparam("names", expanding=True)))
+)
+
+
+def mentioned_ids(conn: sa.Connection, channel_id: int, names: list[str]) -> list[int]:
+    """The ids of the members named by `names`, in the order they were named."""
+    if not names:
+        return []
+    by_name = {r.username: r.id for r in conn.execute(MENTIONED, {"cid": channel_id, "names": names})}
+    return [by_name[n] for n in names if n in by_name]
+
+
 async def next_seq(conn: AsyncConnection, channel_id: int) -> int:
-    """Take the channel's next seq. The UPDATE holds the channel row's lock until the
-    transaction ends, so concurrent writers queue and a rollback returns the number:
-    seqs stay unique and gap-free."""
-    return (
-        await conn.execute(
-            channels.update()
-            .where(channels.c.id == channel_id)
-            .values(head_seq=channels.c.head_seq + 1)
-            .returning(channels.c.head_seq)
-        )
-    ).scalar_one()
+    return (await conn.execute(NEXT_SEQ, {"cid": channel_id})).scalar_one()
 
 
 def channel_views(conn: sa.Connection, user_id: int, channel_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:

@@ -63,6 +63,15 @@ def _install(data: Path, ca: tuple[CertPair, dict[str, CertPair]], unit: str) ->
     pki.install_identity(ca[1][unit].cert, ca[1][unit].key)
 
 
+async def _county(tmp_path: Path, ca: Any) -> tuple[Path, Any, Exchange]:
+    """dy-hekou: a second node in this process, on a database of its own."""
+    data = tmp_path / "hekou"
+    _install(data, ca, "dy-hekou")
+    await asyncio.to_thread(upgrade, Config(data_dir=data))
+    engine = create_engine(Config(data_dir=data).effective_database_url)
+    return data, engine, Exchange(engine, data, 10 * 1024 * 1024)
+
+
 async def _sent(ex: Exchange, pid: str) -> dict[str, tuple[str, str]]:
     return {r["unit"]: (r["status"], r["reason"]) for r in (await ex.state())["sent"] if r["package_id"] == pid}
 
@@ -70,11 +79,7 @@ async def _sent(ex: Exchange, pid: str) -> dict[str, tuple[str, str]]:
 async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub: Any, tmp_path: Path, ca: Any) -> None:
     _install(hub.config.data_dir, ca, "dy-city")
     city: Exchange = hub.app[EXCHANGE]
-    hekou_data = tmp_path / "hekou"
-    _install(hekou_data, ca, "dy-hekou")
-    await asyncio.to_thread(upgrade, Config(data_dir=hekou_data))
-    hekou_engine = create_engine(Config(data_dir=hekou_data).effective_database_url)
-    hekou = Exchange(hekou_engine, hekou_data, 10 * 1024 * 1024)
+    hekou_data, hekou_engine, hekou = await _county(tmp_path, ca)
     hekou_effects = Effects(hekou_engine, Config(data_dir=hekou_data))  # no worker loop: run by hand below
     hekou_effects.register(RECEIPT_EFFECT, hekou.sign_receipt)
     city_site, hekou_site = Site(city), Site(hekou)
@@ -181,11 +186,7 @@ async def test_an_arrival_its_card_and_its_desk_row_commit_together_or_not_at_al
 
     _install(hub.config.data_dir, ca, "dy-city")
     city: Exchange = hub.app[EXCHANGE]
-    hekou_data = tmp_path / "hekou"
-    _install(hekou_data, ca, "dy-hekou")
-    await asyncio.to_thread(upgrade, Config(data_dir=hekou_data))
-    hekou_engine = create_engine(Config(data_dir=hekou_data).effective_database_url)
-    hekou = Exchange(hekou_engine, hekou_data, 10 * 1024 * 1024)
+    hekou_data, hekou_engine, hekou = await _county(tmp_path, ca)
     city_site = Site(city)
     await city_site.up()
     await hekou.add_peer("dy-city", city_site.url, load_cert(ca[1]["dy-city"].cert))
