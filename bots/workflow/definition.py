@@ -1,0 +1,187 @@
+"""Flow definitions: YAML in, a validated `FlowDefinition` out, or every error at once
+with the line it is on (JSON Schema for the shape, then the graph's own rules).
+
+    key: leave
+    name: 请假
+    version: 1
+    nodes:
+      - {id: start, type: start, next: dept}
+      - {id: dept, type: task, name: 部门负责人审批, assignee: {role: leader, unit: initiator}, next: days}
+      - {id: days, type: exclusive, branches: [{when: "days > 3", to: office}, {to: end}]}
+      - {id: office, type: countersign, mode: all, assignees: [{user: wangjianguo}, {user: lihaiyan}], next: end}
+      - {id: end, type: end}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+__all__ = ["DefinitionError", "FlowDefinition", "Node", "compile_condition", "load_definition"]
+
+SCHEMA = json.loads((Path(__file__).parent / "flow.schema.json").read_text(encoding="utf-8"))
+_VALIDATOR = Draft202012Validator(SCHEMA)
+MAX_BYTES = 256 * 1024
+
+
+class DefinitionError(ValueError):
+    """Every problem found, each `{line, path, message}` (line 0: the file as a whole)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"line {e['line']}: {e['path'] or '/'}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    type: str
+    name: str = ""
+    next: str | None = None
+    mode: str = "any"  # countersign: all | any | sequential; a task with several people: any
+    assignees: tuple[dict[str, Any], ...] = ()
+    opinion: str = "optional"
+    branches: tuple[tuple[str | None, str], ...] = ()  # exclusive: (condition, target), in order
+
+
+@dataclass(frozen=True)
+class FlowDefinition:
+    key: str
+    name: str
+    version: int
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    @property
+    def start(self) -> Node:
+        return next(n for n in self.nodes.values() if n.type == "start")
+
+
+def _lines(text: str) -> dict[tuple[Any, ...], int]:
+    """JSON path (as a tuple) -> 1-based line, from YAML's node marks."""
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        out.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                out[(*path, k.value)] = k.start_mark.line + 1
+                walk(v, (*path, k.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def _line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 0)
+
+
+def compile_condition(expression: str) -> Any:
+    """A gateway's condition in simpleeval's safe expression language (comparisons,
+    and/or/not, arithmetic, `in`, over the form's fields): never Python's eval."""
+    evaluator = EvalWithCompoundTypes(functions={})
+    parsed = evaluator.parse(expression)
+    return evaluator, parsed
+
+
+def load_definition(text: str | bytes) -> FlowDefinition:
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise DefinitionError([{"line": 0, "path": "", "message": f"larger than {MAX_BYTES // 1024} KiB"}])
+        text = text.decode("utf-8")
+    if len(text) > MAX_BYTES:
+        raise DefinitionError([{"line": 0, "path": "", "message": f"larger than {MAX_BYTES // 1024} KiB"}])
+    try:
+        data = yaml.safe_load(text)
+        lines = _lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DefinitionError([{"line": mark.line + 1 if mark else 0, "path": "", "message": f"not YAML: {getattr(exc, 'problem', exc)}"}]) from None
+    errors = [_schema_error(e, lines) for e in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+    if errors:
+        raise DefinitionError(errors)
+    nodes: dict[str, Node] = {}
+    for i, raw in enumerate(data["nodes"]):
+        where = {"line": _line(lines, ("nodes", i)), "path": f"/nodes/{i}"}
+        if raw["id"] in nodes:
+            errors.append({**where, "message": f"node id {raw['id']!r} used twice"})
+            continue
+        assignees = tuple(raw.get("assignees") or ([raw["assignee"]] if "assignee" in raw else []))
+        branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
+        nodes[raw["id"]] = Node(
+            raw["id"], raw["type"], raw.get("name", ""), raw.get("next"), raw.get("mode", "any"), assignees,
+            raw.get("opinion", "optional"), branches,
+        )
+    errors += _graph_errors(nodes, lines, data["nodes"])
+    if errors:
+        raise DefinitionError(errors)
+    return FlowDefinition(data["key"], data["name"], data["version"], nodes)
+
+
+def _schema_error(e: Any, lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:
+    path = tuple(e.absolute_path)
+    if e.validator == "additionalProperties" and isinstance(e.instance, dict):  # point at the unexpected key
+        extra = [k for k in e.instance if k not in e.schema.get("properties", {})]
+        if extra:
+            path = (*path, extra[0])
+    return {"line": _line(lines, path), "path": "/" + "/".join(str(p) for p in path), "message": e.message}
+
+
+def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    index = {r["id"]: i for i, r in enumerate(raw)}
+
+    def err(node_id: str, message: str, key: str | None = None) -> None:
+        path = ("nodes", index[node_id]) + ((key,) if key else ())
+        errors.append({"line": _line(lines, path), "path": "/" + "/".join(map(str, path)), "message": message})
+
+    starts = [n for n in nodes.values() if n.type == "start"]
+    if len(starts) != 1:
+        errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": f"needs exactly one start node, has {len(starts)}"})
+    if not any(n.type == "end" for n in nodes.values()):
+        errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": "needs an end node"})
+    for n in nodes.values():
+        if n.type in ("start", "task", "countersign") and (n.next is None or n.next not in nodes):
+            err(n.id, f"next {n.next!r} is not a node" if n.next else "needs next", "next")
+        if n.type in ("task", "countersign") and not n.assignees:
+            err(n.id, "needs assignee or assignees")
+        if n.type == "exclusive":
+            if not n.branches:
+                err(n.id, "needs branches")
+            for j, (when, to) in enumerate(n.branches):
+                if to not in nodes:
+                    err(n.id, f"branch to {to!r}: no such node", "branches")
+                if when is not None:
+                    try:
+                        compile_condition(when)
+                    except (InvalidExpression, SyntaxError, ValueError) as exc:
+                        err(n.id, f"branch {j}: condition {when!r} does not parse ({exc})", "branches")
+            if n.branches and n.branches[-1][0] is not None:
+                err(n.id, "the last branch must have no condition (the default)", "branches")
+    if starts and not errors:
+        seen, todo = set(), [starts[0].id]
+        while todo:
+            cur = nodes[todo.pop()]
+            if cur.id in seen:
+                continue
+            seen.add(cur.id)
+            todo += [cur.next] if cur.next else []
+            todo += [to for _, to in cur.branches]
+        if not any(nodes[s].type == "end" for s in seen):
+            errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": "no end is reachable from the start"})
+        for n in nodes.values():
+            if n.id not in seen:
+                err(n.id, "not reachable from the start")
+    return errors
