@@ -7,7 +7,7 @@ import argparse
 import asyncio
 from typing import Any
 
-COMMANDS = frozenset({"bot"})
+COMMANDS = frozenset({"bot", "flow"})
 
 
 def add_commands(sub: Any) -> None:
@@ -17,9 +17,15 @@ def add_commands(sub: Any) -> None:
     add.add_argument("--display-name", help="the name people see (default: the username)")
     token = bot.add_parser("token", help="print a new token for an existing bot")
     token.add_argument("username")
+    flow = sub.add_parser("flow", help="workflows: import, validate, list flow definitions").add_subparsers(dest="action", required=True)
+    flow.add_parser("import", help="store a flow definition (YAML) as a new version").add_argument("file")
+    flow.add_parser("validate", help="check a flow definition; exit 1 with its errors").add_argument("file")
+    flow.add_parser("list", help="the flows and their latest versions")
 
 
 def run(args: argparse.Namespace, config: Any) -> int:
+    if args.command == "flow":
+        return _flow(args, config)
     from hub.cli import with_app
     from hub.errors import BadRequest
 
@@ -53,3 +59,46 @@ def run(args: argparse.Namespace, config: Any) -> int:
 
     upgrade(config)
     return asyncio.run(with_app(config, issue))
+
+
+def _flow(args: argparse.Namespace, config: Any) -> int:
+    import sys
+    from pathlib import Path
+
+    from .workflow.definition import DefinitionError, load_definition
+
+    if args.action in ("import", "validate"):
+        path = Path(args.file)
+        try:
+            source = path.read_text(encoding="utf-8")
+            defn = load_definition(source)
+        except OSError as exc:
+            print(f"读取失败 (cannot read) {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except (UnicodeDecodeError, DefinitionError) as exc:
+            for e in getattr(exc, "errors", [{"line": 0, "path": "", "message": "not UTF-8"}]):
+                print(f"{path}:{e['line']}: {e['path'] or '/'}: {e['message']}", file=sys.stderr)
+            return 1
+        if args.action == "validate":
+            print(f"流程定义有效 (valid): {defn.key} v{defn.version} {defn.name}")
+            return 0
+    from hub.db import create_engine, read, upgrade, write
+
+    from .workflow import service
+
+    upgrade(config)
+
+    async def act() -> int:
+        engine = create_engine(config.effective_database_url)
+        try:
+            if args.action == "list":
+                for f in await read(engine, service.list_definitions):
+                    print(f"{f['key']:<20} v{f['version']:<4} {f['name']}")
+                return 0
+            defn, created = await write(engine, service.import_definition, source)
+            print(("已导入 (imported)" if created else "未变化 (unchanged)") + f": {defn.key} v{defn.version} {defn.name}")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(act())

@@ -11,8 +11,9 @@ FEATURE = Feature(
     setup="bots.wiring:setup",
     tables=("bots.schema",),
     migrations=Path(__file__).parent / "migrations" / "versions",
-    commands={"bot": "bots: external bot accounts and their tokens"},
+    commands={"bot": "bots: external bot accounts and their tokens", "flow": "workflows: import, validate, list flow definitions"},
     cli="bots.cli",
     url_prefixes=("/hooks/",),
+    demo="bots.workflow.demo:seed",
     settings="bots.settings:BotsSettings",
 )

@@ -212,7 +212,7 @@ class Integrations:
         )
         if row is None:
             return  # removed since
-        hub = BotHub(self.app, row.username, Principal(row.bot_id, row.username, row.display_name, (), 0, is_bot=True))
+        hub = BotHub(self.app, row.username, row.display_name, Principal(row.bot_id, row.username, row.display_name, (), 0, is_bot=True))
         answer = await self._call(row, command, effect.id)
         if answer is None:
             await hub.dm(command.user["id"], t("bots.command_failed", trigger=command.trigger), client_msg_id=f"cmd-{effect.id}")

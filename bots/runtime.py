@@ -37,6 +37,7 @@ from hub.db import ENGINE, begin, read, write
 from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
 from hub.effects import EFFECTS, Effect, enqueue
 from hub.errors import Conflict
+from hub.schema import users
 from rooms.rules import DmOpen, MessageSend
 from rooms.schema import channel_members, channels
 from rooms.wiring import CARDS, ROOMS
@@ -104,25 +105,39 @@ class Bot:
 class BotHub:
     """What a bot may do, as itself."""
 
-    def __init__(self, app: web.Application, username: str, principal: Principal) -> None:
+    def __init__(
+        self, app: web.Application, username: str, display_name: str, principal: Principal | None = None,
+        made: Any = None,
+    ) -> None:
         self.app = app
         self.username = username
-        self.me = principal
+        self.display_name = display_name
+        self.me = principal  # None until the bot's user exists (made on first use)
+        self._made = made
         self.card_handler = f"bot.{username}"
+
+    async def identity(self) -> Principal:
+        """The bot's user, made the first time the bot acts (a hub that never uses a bot
+        has no user for it)."""
+        if self.me is None:
+            self.me = await ensure_bot_user(self.app, self.username, self.display_name)
+            if self._made is not None:
+                self._made(self.me)
+        return self.me
 
     async def say(self, channel_id: int, text: str, *, client_msg_id: str | None = None, thread_root_id: int | None = None) -> dict[str, Any]:
         req = MessageSend(channel_id=channel_id, client_msg_id=client_msg_id or _new_id(), text=text, thread_root_id=thread_root_id)
-        return await self.app[ROOMS].send(self.me, req)
+        return await self.app[ROOMS].send(await self.identity(), req)
 
     async def direct_channel(self, user_id: int) -> int:
-        channel = await self.app[ROOMS].open_dm(self.me, DmOpen(user_id=user_id))
+        channel = await self.app[ROOMS].open_dm(await self.identity(), DmOpen(user_id=user_id))
         return int(channel["id"])
 
     async def dm(self, user_id: int, text: str, *, client_msg_id: str | None = None) -> dict[str, Any]:
         return await self.say(await self.direct_channel(user_id), text, client_msg_id=client_msg_id)
 
     async def post_card(self, channel_id: int, card: Card, *, client_msg_id: str | None = None) -> dict[str, Any]:
-        return await self.app[CARDS].post(self.me, channel_id, card.model_copy(update={"handler": self.card_handler}), client_msg_id)
+        return await self.app[CARDS].post(await self.identity(), channel_id, card.model_copy(update={"handler": self.card_handler}), client_msg_id)
 
     async def dm_card(self, user_id: int, card: Card, *, client_msg_id: str | None = None) -> dict[str, Any]:
         return await self.post_card(await self.direct_channel(user_id), card, client_msg_id=client_msg_id)
@@ -160,11 +175,21 @@ class BotRuntime:
         return next((b for b in self.bots.values() if trigger in b.commands), None)
 
     async def start(self, app: web.Application) -> None:
-        """on_startup: each bot's user (made on first start), then its hub."""
+        """on_startup: each bot's hub, with its user where it exists already (read only:
+        a bot's user is made when the bot first acts, not by every `changtong` command)."""
+        names = list(self.bots)
+
+        def existing(conn: sa.Connection) -> dict[str, Any]:
+            rows = conn.execute(sa.select(users.c.id, users.c.username, users.c.display_name, users.c.is_bot).where(users.c.username.in_(names)))
+            return {r.username: r for r in rows}
+
+        found = await read(app[ENGINE], existing) if names else {}
         for bot in self.bots.values():
-            principal = await ensure_bot_user(app, bot.username, bot.display_name)
-            bot.hub = BotHub(app, bot.username, principal)
-            self.by_id[principal.user_id] = bot
+            row = found.get(bot.username)
+            principal = Principal(int(row.id), row.username, row.display_name, (), 0, is_bot=True) if row is not None and row.is_bot else None
+            bot.hub = BotHub(app, bot.username, bot.display_name, principal, made=lambda p, b=bot: self.by_id.__setitem__(p.user_id, b))
+            if principal is not None:
+                self.by_id[principal.user_id] = bot
 
     # ---- the hooks -------------------------------------------------------------------
 

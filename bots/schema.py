@@ -35,3 +35,48 @@ bot_commands = sa.Table(
     sa.Column("created_by", BigId, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )
+
+# ---- workflows (bots/workflow/) ----------------------------------------------------------
+
+# A flow definition's versions: the YAML as imported; a running instance keeps its own.
+flow_definitions = sa.Table(
+    "flow_definitions",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# An instance's whole state (the engine's Instance as JSON); `revision` makes two people
+# acting at once on it apply one after the other: the second write finds it moved.
+flow_instances = sa.Table(
+    "flow_instances",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow_key", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("initiator_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Every task of every instance, for 我的待办 / 已办 and to find a task's card.
+flow_tasks = sa.Table(
+    "flow_tasks",
+    metadata,
+    sa.Column("instance_id", BigId, sa.ForeignKey("flow_instances.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | done | cancelled
+    sa.Column("message_id", BigId, nullable=True),  # its card in the assignee's DM with the bot
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_flow_tasks_user_status", "user_id", "status"),
+)

@@ -12,6 +12,9 @@ from hub.effects import EFFECTS
 
 from .integrations import COMMAND_EFFECT, Integrations, register_events, routes
 from .runtime import BotRuntime, setup_runtime
+from .workflow import api as workflow_api
+from .workflow.chat import WorkflowBot
+from .workflow.service import CARDS_EFFECT, NOTIFY_EFFECT
 
 __all__ = ["BOTS", "INTEGRATIONS", "setup"]
 
@@ -27,3 +30,9 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(COMMAND_EFFECT, integrations.command_effect)
     register_events(app, integrations)
     app.add_routes(routes(integrations))
+    # the workflow bot (流程助手): tasks as cards in people's DMs, decisions by button or reply
+    flows = WorkflowBot(app)
+    runtime.register(flows)
+    app[EFFECTS].register(NOTIFY_EFFECT, flows.notify)
+    app[EFFECTS].register(CARDS_EFFECT, flows.refresh_cards)
+    app.add_routes(workflow_api.routes())

@@ -111,7 +111,7 @@ async def test_tokens_are_stored_hashed_and_passwords_with_argon2id(hub):
     token = await hub.login("zhangsan")
     async with connect(hub.app[ENGINE]) as conn:
         rows = (await conn.execute(sa.select(tokens))).mappings().all()
-        password_hash = (await conn.execute(sa.select(users.c.password_hash))).scalar_one()
+        password_hash = (await conn.execute(sa.select(users.c.password_hash).where(users.c.username == "zhangsan"))).scalar_one()
     assert len(rows) == 2  # hub.user() logged in once, then once more here
     assert all(token not in str(value) for row in rows for value in row.values())
     assert hashlib.sha256(token.encode()).hexdigest() in {row["token_hash"] for row in rows}

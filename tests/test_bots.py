@@ -61,35 +61,37 @@ def hub_prepare():
     return lambda app: app[BOTS].register(Helper())
 
 
-def bot_id(hub: Hub) -> int:
-    return hub.app[BOTS].bots["helper-bot"].hub.me.user_id
+async def helper_id(hub: Hub) -> int:
+    return (await hub.app[BOTS].bots["helper-bot"].hub.identity()).user_id
 
 
 async def test_an_in_process_bot_answers_in_its_dm_and_when_mentioned(hub):
+    bid = await helper_id(hub)
     zhang = await hub.user("zhangsan", "张三")
     li = await hub.user("lisi", "李四")
     z = await hub.client(zhang)
-    dm = (await z.call("dm:open", {"user_id": bot_id(hub)}))["channel"]
+    dm = (await z.call("dm:open", {"user_id": bid}))["channel"]
     await z.call("message:send", {"channel_id": dm["id"], "client_msg_id": "1", "text": "你好"})
-    reply = await z.wait_for("message", lambda m: m["sender"]["id"] == bot_id(hub))
+    reply = await z.wait_for("message", lambda m: m["sender"]["id"] == bid)
     assert reply["text"] == "收到：你好" and reply["sender"]["is_bot"] is True and reply["sender"]["display_name"] == "小助手"
     # in a channel it answers only when mentioned
-    ch = (await z.call("channel:create", {"name": "办公室", "kind": "private", "member_ids": [li["id"], bot_id(hub)]}))["channel"]
+    ch = (await z.call("channel:create", {"name": "办公室", "kind": "private", "member_ids": [li["id"], bid]}))["channel"]
     await z.call("message:send", {"channel_id": ch["id"], "client_msg_id": "2", "text": "今天开会"})
     await z.call("message:send", {"channel_id": ch["id"], "client_msg_id": "3", "text": "@helper-bot 几点开会"})
-    answer = await z.wait_for("message", lambda m: m["sender"]["id"] == bot_id(hub) and m["channel_id"] == ch["id"])
+    answer = await z.wait_for("message", lambda m: m["sender"]["id"] == bid and m["channel_id"] == ch["id"])
     assert answer["text"] == "收到：@helper-bot 几点开会"
     await asyncio.sleep(0.3)
-    assert [m["text"] for m in z.received("message") if m["sender"]["id"] == bot_id(hub) and m["channel_id"] == ch["id"]] == [answer["text"]]
+    assert [m["text"] for m in z.received("message") if m["sender"]["id"] == bid and m["channel_id"] == ch["id"]] == [answer["text"]]
     # a bot never logs in with a password
     status, body = await hub.request("POST", "/api/v1/auth/login", json={"username": "helper-bot", "password": "!"})
     assert status == 401
 
 
 async def test_a_bots_card_button_is_answered_by_the_bot(hub):
+    bid = await helper_id(hub)
     zhang = await hub.user("zhangsan", "张三")
     z = await hub.client(zhang)
-    dm = (await z.call("dm:open", {"user_id": bot_id(hub)}))["channel"]
+    dm = (await z.call("dm:open", {"user_id": bid}))["channel"]
     await z.call("message:send", {"channel_id": dm["id"], "client_msg_id": "1", "text": "卡片"})
     card = await z.wait_for("message", lambda m: m["kind"] == "card")
     assert card["card"]["handler"] == "bot.helper-bot" and card["card"]["status"]["text"] == "待确认"
@@ -99,12 +101,13 @@ async def test_a_bots_card_button_is_answered_by_the_bot(hub):
 
 
 async def test_an_in_process_slash_command_answers_in_the_dm(hub):
+    bid = await helper_id(hub)
     zhang = await hub.user("zhangsan", "张三")
     z = await hub.client(zhang)
     ch = (await z.call("channel:create", {"name": "值班", "kind": "private", "member_ids": []}))["channel"]
     ack = await z.call("command:run", {"channel_id": ch["id"], "text": "/ping 东营"})
     assert ack["ok"] and ack["command"] == "ping", ack
-    answer = await z.wait_for("message", lambda m: m["sender"]["id"] == bot_id(hub))
+    answer = await z.wait_for("message", lambda m: m["sender"]["id"] == bid)
     assert answer["text"] == "pong 东营"
     unknown = await z.call("command:run", {"channel_id": ch["id"], "text": "/nosuch"})
     assert unknown["error"]["code"] == "not_found" and "/nosuch" in unknown["error"]["message"]

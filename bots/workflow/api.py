@@ -1,0 +1,84 @@
+"""REST for workflows: the flows one may start, starting one, an instance, one's tasks."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.db import ENGINE, read, write
+from hub.errors import BadRequest, Forbidden, NotFound
+from hub.http import json_body, json_response, principal, read_body
+from rooms.rules import Strict
+
+from ..schema import flow_tasks
+from . import service
+from .definition import DefinitionError
+
+
+class StartBody(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    box: Literal["todo", "done", "started"] = "todo"
+
+
+def routes() -> list[web.RouteDef]:
+    async def flows(request: web.Request) -> web.Response:
+        await principal(request)
+        return json_response({"flows": await read(request.app[ENGINE], service.list_definitions)})
+
+    async def import_flow(request: web.Request) -> web.Response:
+        who = await principal(request)
+        if not who.is_admin:
+            raise Forbidden("error.admin_only")
+        raw = await read_body(request, 256 * 1024)
+        try:
+            source = raw.decode("utf-8")
+            defn, created = await write(request.app[ENGINE], service.import_definition, source)
+        except (UnicodeDecodeError, DefinitionError) as exc:
+            errors = getattr(exc, "errors", [{"line": 0, "path": "", "message": "not UTF-8"}])
+            return json_response({"error": {"code": "bad_request", "message": str(exc)[:2000], "errors": errors}}, status=400)
+        return json_response({"flow": {"key": defn.key, "version": defn.version, "name": defn.name}, "created": created}, status=201 if created else 200)
+
+    async def start(request: web.Request) -> web.Response:
+        who = await principal(request)
+        body = await json_body(request, StartBody)
+        key = request.match_info["key"]
+        instance = await write(request.app[ENGINE], service.start_tx, who.user_id, key, body.title, body.form)
+        return json_response({"instance": instance}, status=201)
+
+    async def instance(request: web.Request) -> web.Response:
+        who = await principal(request)
+        digits = request.match_info["instance_id"]
+        instance_id = int(digits) if len(digits) < 19 else 0
+
+        def visible(conn: sa.Connection) -> dict[str, Any]:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
+            if who.user_id != inst.initiator and who.user_id not in holders and not who.is_admin:
+                raise NotFound("error.flow_instance_not_found")  # a stranger learns nothing
+            return service.view(defn, inst, title)
+
+        return json_response({"instance": await read(request.app[ENGINE], visible)})
+
+    async def tasks(request: web.Request) -> web.Response:
+        who = await principal(request)
+        try:
+            q = TaskQuery.model_validate(dict(request.query))
+        except ValueError as exc:
+            raise BadRequest("error.bad_request") from exc
+        return json_response({"tasks": await read(request.app[ENGINE], service.tasks_of, who.user_id, q.box)})
+
+    return [
+        web.get("/api/v1/flows", flows),
+        web.post("/api/v1/flows", import_flow),
+        web.post(r"/api/v1/flows/{key}/instances", start),
+        web.get(r"/api/v1/flows/instances/{instance_id:\d+}", instance),
+        web.get("/api/v1/tasks", tasks),
+    ]

@@ -1,0 +1,176 @@
+"""The workflow bot (流程助手): it brings each task to the person who must act, as a card
+in their DM with the bot, and takes their decision there, by a button or by a reply such
+as "同意，请办公室抓紧落实" (replies.py). The card updates in place for everyone after
+each step (the `flow.cards` effect), and the next assignees get theirs (`flow.notify`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.cards import Card, CardAction, CardActionContext, CardField, CardStatus
+from hub.db import ENGINE, begin, read, write
+from hub.effects import Effect
+from hub.errors import Conflict, HubError
+from hub.i18n import translate as t
+from hub.schema import users
+from rooms.wiring import ROOMS
+
+from ..runtime import Bot, Incoming
+from ..schema import flow_tasks
+from . import engine, service
+from .definition import FlowDefinition
+from .replies import parse_reply
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("approve", "reject", "return")
+
+
+def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str]) -> Card:
+    """The card of one task, from the instance's state alone (pure)."""
+    node = defn.nodes[task.node]
+    if task.status == "open" and inst.status == "running":
+        status = CardStatus(text=t("flow.status.open"), tone="warning")
+        required = "required" if node.opinion == "required" else "optional"
+        actions = [
+            CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required),
+            CardAction(id="reject", label=t("flow.action.reject"), style="danger", comment="required"),
+            CardAction(id="return", label=t("flow.action.return"), comment="required"),
+        ]
+    else:
+        key = f"flow.status.{inst.status}" if inst.status != "running" and task.status == "open" else f"flow.status.{task.decision or 'cancelled'}"
+        tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision in ("reject",) else "info")
+        status, actions = CardStatus(text=t(key)[:50], tone=tone), []
+    opinions = "\n".join(
+        f"{names.get(s.user, str(s.user))} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
+        for s in inst.trail
+    )
+    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in list(inst.form.items())[:6]]
+    current = engine.open_tasks(inst)
+    step = defn.nodes[current[0].node].name if current else t(f"flow.status.{inst.status}")
+    return Card(
+        handler="x",  # BotHub.post_card sets the bot's own
+        title=t("flow.card.title", flow=defn.name, title=title)[:200],
+        status=status,
+        fields=[
+            CardField(label=t("flow.card.initiator"), value=names.get(inst.initiator, str(inst.initiator))),
+            *form_fields,
+            CardField(label=t("flow.card.step"), value=step or "—"),
+            CardField(label=t("flow.card.opinions"), value=opinions[:2000] or "—"),
+        ],
+        actions=actions,
+        data={"instance_id": inst.id, "task_id": task.id},
+    )
+
+
+def _names(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
+    ids = {inst.initiator, *(x.user for x in inst.tasks), *(s.user for s in inst.trail)}
+    return {r.id: r.display_name for r in conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.id.in_(ids)))}
+
+
+class WorkflowBot(Bot):
+    username = "liucheng-bot"
+    display_name = "流程助手"
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    # ---- acting: a button, a reply, or REST (api.py), all through service.act_tx ------
+
+    async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+        if ctx.action not in ACTIONS:
+            raise Conflict("error.card_action_gone")
+        instance_id, task_id = int(ctx.card.data["instance_id"]), int(ctx.card.data["task_id"])
+        to = "previous" if ctx.action == "return" else None
+        op = engine.Operation(ctx.action, task_id, ctx.comment, to)  # type: ignore[arg-type]
+        await conn.run_sync(service.act_tx, ctx.actor.user_id, instance_id, op)
+
+        def card(c: sa.Connection) -> Card:
+            defn, inst, title = service.instance_tx(c, instance_id)
+            task = next(x for x in inst.tasks if x.id == task_id)
+            return task_card(defn, inst, title, task, _names(c, inst)).model_copy(update={"handler": self.hub.card_handler})
+
+        return await conn.run_sync(card)
+
+    async def on_message(self, incoming: Incoming) -> None:
+        if not incoming.direct:
+            return
+        user = incoming.sender["id"]
+        reply = parse_reply(incoming.text)
+        answer_id = f"flow-re-{incoming.message['id']}"
+        if reply is None:
+            await self.hub.say(incoming.channel_id, t("flow.reply.help"), client_msg_id=answer_id)
+            return
+        todo = await read(self.app[ENGINE], service.tasks_of, user, "todo")
+        if not todo:
+            await self.hub.say(incoming.channel_id, t("flow.reply.none"), client_msg_id=answer_id)
+            return
+        if reply.number is None and len(todo) > 1:
+            listing = "\n".join(f"{i}. {row['title']}" for i, row in enumerate(todo, 1))
+            await self.hub.say(incoming.channel_id, t("flow.reply.which", n=len(todo), list=listing), client_msg_id=answer_id)
+            return
+        index = (reply.number or 1) - 1
+        if not 0 <= index < len(todo):
+            await self.hub.say(incoming.channel_id, t("flow.reply.no_number", number=reply.number), client_msg_id=answer_id)
+            return
+        row = todo[index]
+        op = engine.Operation(reply.kind, row["task_id"], reply.opinion, "previous" if reply.kind == "return" else None)  # type: ignore[arg-type]
+        try:
+            await write(self.app[ENGINE], service.act_tx, user, row["instance_id"], op)
+        except HubError as exc:
+            await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
+            return
+        await self.hub.say(incoming.channel_id, t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"]), client_msg_id=answer_id)
+
+    # ---- effects: cards to new assignees, cards brought up to date ----------------------
+
+    async def notify(self, effect: Effect) -> None:
+        instance_id, task_id = int(effect.payload["instance_id"]), int(effect.payload["task_id"])
+
+        def card_of(conn: sa.Connection) -> tuple[int, Card] | None:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            task = next((x for x in inst.tasks if x.id == task_id), None)
+            return None if task is None else (task.user, task_card(defn, inst, title, task, _names(conn, inst)))
+
+        found = await read(self.app[ENGINE], card_of)
+        if found is None:
+            return
+        user, card = found
+        message = await self.hub.dm_card(user, card, client_msg_id=f"flow-{instance_id}-{task_id}")  # once, whatever the retries
+        await write(
+            self.app[ENGINE],
+            lambda conn: conn.execute(
+                flow_tasks.update().where(flow_tasks.c.instance_id == instance_id, flow_tasks.c.task_id == task_id).values(message_id=message["id"])
+            ),
+        )
+
+    async def refresh_cards(self, effect: Effect) -> None:
+        instance_id = int(effect.payload["instance_id"])
+
+        def cards(conn: sa.Connection) -> list[tuple[int, Card]]:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            names = _names(conn, inst)
+            rows = conn.execute(
+                sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id).where(flow_tasks.c.instance_id == instance_id, flow_tasks.c.message_id.is_not(None))
+            )
+            by_id = {x.id: x for x in inst.tasks}
+            return [(int(r.message_id), task_card(defn, inst, title, by_id[r.task_id], names)) for r in rows if r.task_id in by_id]
+
+        for message_id, card in await read(self.app[ENGINE], cards):
+            stored = card.model_copy(update={"handler": self.hub.card_handler}).stored()
+            async with begin(self.app[ENGINE]) as conn:
+                current = await conn.run_sync(_card_of, message_id)
+                if current != stored:
+                    await self.app[ROOMS].update_card(conn, message_id, stored)
+
+
+def _card_of(conn: sa.Connection, message_id: int) -> Any:
+    from rooms.schema import messages
+
+    return conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id)).scalar()

@@ -1,0 +1,47 @@
+"""What an approver types in the DM with the workflow bot, read as a decision (pure).
+
+    同意                       approve
+    同意，请办公室抓紧落实      approve, with the opinion
+    不同意 理由…  /  /reject 理由   reject
+    退回 意见…  /  /return 意见     return to the previous step
+    /approve 意见              approve
+    2 同意 意见  /  ２同意      the second of several pending tasks
+
+A full-width number reads as its digits (２ as 2); the opinion is kept as typed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Reply", "parse_reply"]
+
+_WORDS = (
+    ("不同意", "reject"), ("拒绝", "reject"), ("/reject", "reject"),
+    ("退回", "return"), ("/return", "return"),
+    ("同意", "approve"), ("批准", "approve"), ("/approve", "approve"),
+)
+_NUMBER = re.compile(r"^([0-9０-９]{1,3})\s*[.、．)）]?\s*")
+_LEAD = " \t,，.。:：;；、!！"
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # approve | reject | return
+    opinion: str
+    number: int | None = None  # which of several pending tasks (1-based)
+
+
+def parse_reply(text: str) -> Reply | None:
+    s = (text or "").strip()
+    number = None
+    m = _NUMBER.match(s)
+    if m:
+        number, s = int(unicodedata.normalize("NFKC", m.group(1))), s[m.end():]
+    head = unicodedata.normalize("NFKC", s[:10]).lower()  # ／approve reads as /approve
+    for word, kind in _WORDS:
+        if head.startswith(word):
+            return Reply(kind, s[len(word):].strip(_LEAD).strip(), number)
+    return None

@@ -1,0 +1,224 @@
+"""Workflows around the pure engine: definitions and instances in the database, the
+transactions that start one and act on it, and what people see of them.
+
+Every change of an instance is one write transaction (`hub.db.write`): read the row,
+let the engine decide, write the new state only if nobody changed it meanwhile
+(`revision`), update the task index, and queue effects for what must follow the commit
+(the new assignees' cards, the refreshed cards of the instance). Two people acting at
+once on one task: one wins, the other gets `conflict`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.db import now
+from hub.effects import enqueue
+from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
+from hub.schema import posts, users
+
+from ..schema import flow_definitions, flow_instances, flow_tasks
+from . import engine, state
+from .definition import DefinitionError, FlowDefinition, load_definition
+
+NOTIFY_EFFECT = "flow.notify"  # post a new task's card to its assignee
+CARDS_EFFECT = "flow.cards"  # bring every card of an instance up to date
+
+_REFUSALS = {"forbidden": Forbidden, "conflict": Conflict, "bad_request": BadRequest}
+
+
+@functools.lru_cache(maxsize=256)
+def definition_from_source(source: str) -> FlowDefinition:
+    return load_definition(source)
+
+
+def refused(exc: engine.Refused) -> HubError:
+    return _REFUSALS[exc.code](exc.key)
+
+
+# ---- definitions ---------------------------------------------------------------------
+
+
+def import_definition(conn: sa.Connection, source: str) -> tuple[FlowDefinition, bool]:
+    """Store a definition's version; an identical re-import changes nothing, another
+    text under an existing version is refused (a version is immutable)."""
+    defn = load_definition(source)
+    row = conn.execute(
+        sa.select(flow_definitions.c.source).where(flow_definitions.c.key == defn.key, flow_definitions.c.version == defn.version)
+    ).first()
+    if row is not None:
+        if row.source != source:
+            raise Conflict("error.flow_version_exists", flow=defn.key, version=defn.version)
+        return defn, False
+    conn.execute(flow_definitions.insert().values(key=defn.key, version=defn.version, name=defn.name, source=source, created_at=now()))
+    return defn, True
+
+
+def latest_definition(conn: sa.Connection, key: str) -> FlowDefinition:
+    row = conn.execute(
+        sa.select(flow_definitions.c.source).where(flow_definitions.c.key == key).order_by(flow_definitions.c.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound("error.flow_not_found", flow=key)
+    return definition_from_source(row.source)
+
+
+def definition_of(conn: sa.Connection, key: str, version: int) -> FlowDefinition:
+    source = conn.execute(
+        sa.select(flow_definitions.c.source).where(flow_definitions.c.key == key, flow_definitions.c.version == version)
+    ).scalar_one()
+    return definition_from_source(source)
+
+
+def list_definitions(conn: sa.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(flow_definitions.c.key, flow_definitions.c.version, flow_definitions.c.name).order_by(flow_definitions.c.key, flow_definitions.c.version))
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        latest[r.key] = {"key": r.key, "version": r.version, "name": r.name}
+    return list(latest.values())
+
+
+# ---- who is assigned ----------------------------------------------------------------
+
+
+def _resolver(conn: sa.Connection, defn: FlowDefinition, initiator: int, form: dict[str, Any]) -> engine.Resolver:
+    """The engine's resolver, with every assignee spec of the definition looked up now."""
+    found: dict[str, list[int]] = {}
+    for node in defn.nodes.values():
+        for spec in node.assignees:
+            found[json.dumps(spec, sort_keys=True)] = _lookup(conn, spec, initiator, form)
+
+    def resolve(spec: dict[str, Any], inst: engine.Instance) -> list[int]:
+        return found.get(json.dumps(spec, sort_keys=True), [])
+
+    return resolve
+
+
+def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dict[str, Any]) -> list[int]:
+    active = users.c.disabled == sa.false()
+    if spec.get("initiator"):
+        return [initiator]
+    name = spec.get("user") or (form.get(spec["field"]) if "field" in spec else None)
+    if name is not None:
+        col = users.c.id if isinstance(name, int) else users.c.username
+        return [int(r.id) for r in conn.execute(sa.select(users.c.id).where(col == name, active))]
+    if "role" in spec:
+        q = sa.select(users.c.id, users.c.roles).where(active).order_by(users.c.id)
+        if spec.get("unit") == "initiator":
+            units = sa.select(posts.c.unit_id).where(posts.c.user_id == initiator)
+            q = q.where(users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
+        return [int(r.id) for r in conn.execute(q) if spec["role"] in (r.roles or "").split() and r.id != initiator]
+    return []
+
+
+# ---- starting and acting ------------------------------------------------------------------
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _index_tasks(conn: sa.Connection, inst: engine.Instance) -> None:
+    """flow_tasks follows the instance's tasks (new ones inserted, closed ones marked)."""
+    known = {r.task_id: r.status for r in conn.execute(sa.select(flow_tasks.c.task_id, flow_tasks.c.status).where(flow_tasks.c.instance_id == inst.id))}
+    at = now()
+    for t in inst.tasks:
+        if t.id not in known:
+            conn.execute(flow_tasks.insert().values(instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, updated_at=at))
+        elif known[t.id] != t.status:
+            conn.execute(
+                flow_tasks.update().where(flow_tasks.c.instance_id == inst.id, flow_tasks.c.task_id == t.id).values(status=t.status, updated_at=at)
+            )
+
+
+def _follow(conn: sa.Connection, inst: engine.Instance, effects: list[engine.Effect]) -> None:
+    for e in effects:
+        if e.kind == "task_assigned":
+            enqueue(conn, NOTIFY_EFFECT, {"instance_id": inst.id, "task_id": e.task_id})
+    enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id})
+
+
+def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str, Any]) -> dict[str, Any]:
+    defn = latest_definition(conn, key)
+    at = now()
+    instance_id = conn.execute(
+        flow_instances.insert()
+        .values(flow_key=defn.key, version=defn.version, title=title, initiator_id=who, status="running", state={}, created_at=at, updated_at=at)
+        .returning(flow_instances.c.id)
+    ).scalar_one()
+    try:
+        inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, defn, who, form), _stamp())
+    except engine.Refused as exc:
+        raise refused(exc) from None
+    conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
+    _index_tasks(conn, inst)
+    _follow(conn, inst, effects)
+    return view(defn, inst, title)
+
+
+def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation) -> dict[str, Any]:
+    row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).first()
+    if row is None:
+        raise NotFound("error.flow_instance_not_found")
+    defn = definition_of(conn, row.flow_key, row.version)  # the version it started with
+    inst = state.load(row.state)
+    try:
+        new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, defn, inst.initiator, inst.form), _stamp())
+    except engine.Refused as exc:
+        raise refused(exc) from None
+    moved = conn.execute(
+        flow_instances.update()
+        .where(flow_instances.c.id == instance_id, flow_instances.c.revision == row.revision)
+        .values(state=state.dump(new), status=new.status, revision=row.revision + 1, updated_at=now())
+    )
+    if moved.rowcount != 1:
+        raise Conflict("error.flow_task_done")  # someone acted first
+    _index_tasks(conn, new)
+    _follow(conn, new, effects)
+    return view(defn, new, row.title)
+
+
+def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, engine.Instance, str]:
+    row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).first()
+    if row is None:
+        raise NotFound("error.flow_instance_not_found")
+    return definition_of(conn, row.flow_key, row.version), state.load(row.state), row.title
+
+
+def view(defn: FlowDefinition, inst: engine.Instance, title: str) -> dict[str, Any]:
+    return {
+        "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
+        "status": inst.status, "initiator_id": inst.initiator, "form": inst.form,
+        "open_tasks": [{"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user} for t in engine.open_tasks(inst)],
+        "trail": [{"at": s.at, "user_id": s.user, "node": s.node, "operation": s.operation, "opinion": s.opinion} for s in inst.trail],
+    }
+
+
+def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]]:
+    """我的待办 (todo), 已办 (done), 我发起的 (started)."""
+    if box == "started":
+        rows = conn.execute(
+            sa.select(flow_instances.c.id, flow_instances.c.title, flow_instances.c.status, flow_instances.c.flow_key, flow_instances.c.updated_at)
+            .where(flow_instances.c.initiator_id == user_id)
+            .order_by(flow_instances.c.id.desc())
+            .limit(200)
+        )
+        return [{"instance_id": r.id, "title": r.title, "status": r.status, "flow": r.flow_key} for r in rows]
+    status = ["open"] if box == "todo" else ["done"]
+    rows = conn.execute(
+        sa.select(flow_tasks.c.instance_id, flow_tasks.c.task_id, flow_tasks.c.node, flow_tasks.c.status, flow_instances.c.title,
+                  flow_instances.c.flow_key, flow_instances.c.status.label("instance_status"))
+        .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
+        .where(flow_tasks.c.user_id == user_id, flow_tasks.c.status.in_(status))
+        .order_by(flow_tasks.c.updated_at, flow_tasks.c.instance_id, flow_tasks.c.task_id)
+        .limit(200)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+__all__ = ["CARDS_EFFECT", "NOTIFY_EFFECT", "DefinitionError", "act_tx", "import_definition", "start_tx", "tasks_of"]

@@ -1,0 +1,150 @@
+"""Workflows in chat over real sockets: a flow started over REST brings a task card to
+each assignee's DM with 流程助手; the assignee acts by the card's button or by replying
+"同意 …" / "不同意 …"; the card updates in place, the next assignee gets theirs, and the
+initiator sees where it stands. Refusals in Chinese; one winner when two act at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bots.wiring import BOTS
+
+FLOW = """\
+key: purchase
+name: 采购申请
+version: 1
+nodes:
+  - {id: start, type: start, next: boss}
+  - {id: boss, type: task, name: 负责人审批, assignee: {role: leader, unit: initiator}, next: amount}
+  - {id: amount, type: exclusive, branches: [{when: "amount > 10000", to: finance}, {to: end}]}
+  - {id: finance, type: countersign, name: 财务会签, mode: sequential, assignees: [{user: caiwu1}, {user: caiwu2}], next: end}
+  - {id: end, type: end}
+"""
+ANY = FLOW.replace("key: purchase", "key: quick").replace("mode: sequential", "mode: any").replace('"amount > 10000"', '"amount > 0"')
+
+
+async def flow_bot(hub) -> int:
+    return (await hub.app[BOTS].bots["liucheng-bot"].hub.identity()).user_id
+
+
+async def world(hub) -> dict[str, Any]:
+    await hub.unit("tj", "交通局")
+    people = {
+        "admin": await hub.user("admin9", "管理员", roles=("admin",)),
+        "zhang": await hub.user("zhangsan", "张三", units=("tj",)),
+        "boss": await hub.user("boss", "王局长", units=("tj",), roles=("leader",)),
+        "c1": await hub.user("caiwu1", "财务甲"),
+        "c2": await hub.user("caiwu2", "财务乙"),
+    }
+    for flow in (FLOW, ANY):
+        status, body = await hub.request("POST", "/api/v1/flows", token=people["admin"]["token"], data=flow.encode())
+        assert status == 201, body
+    return people
+
+
+def card_from_bot(hub, m: dict[str, Any]) -> bool:
+    return m["kind"] == "card" and m["sender"]["username"] == "liucheng-bot"
+
+
+async def test_a_purchase_goes_from_the_leader_to_finance_by_button_and_by_reply(hub):
+    p = await world(hub)
+    boss, c1, c2, zhang = [await hub.client(p[k]) for k in ("boss", "c1", "c2", "zhang")]
+    status, started = await hub.request(
+        "POST", "/api/v1/flows/purchase/instances", token=p["zhang"]["token"],
+        json={"title": "采购办公电脑20台", "form": {"amount": 96000, "用途": "新员工"}},
+    )
+    assert status == 201, started
+    inst = started["instance"]
+    assert [t["node"] for t in inst["open_tasks"]] == ["boss"]
+
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert card["card"]["title"] == "采购申请：采购办公电脑20台"
+    assert card["sender"]["is_bot"] and card["card"]["status"]["text"] == "待办理"
+    assert [a["label"] for a in card["card"]["actions"]] == ["同意", "不同意", "退回"]
+    fields = {f["label"]: f["value"] for f in card["card"]["fields"]}
+    assert fields["发起人"] == "张三" and fields["amount"] == "96000" and fields["当前步骤"] == "负责人审批"
+
+    refused = await boss.call("card:action", {"message_id": card["id"], "action": "reject"})
+    assert refused["error"]["code"] == "bad_request"  # 不同意 needs a reason
+    pressed = await boss.call("card:action", {"message_id": card["id"], "action": "approve", "comment": "同意采购"})
+    assert pressed["ok"], pressed
+    assert pressed["message"]["card"]["status"]["text"] == "已同意" and pressed["message"]["card"]["actions"] == []
+    again = await boss.call("card:action", {"message_id": card["id"], "action": "approve"})
+    assert again["error"]["code"] == "conflict"
+
+    first = await c1.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert "王局长 同意：同意采购" in {f["label"]: f["value"] for f in first["card"]["fields"]}["办理意见"]
+    dm = first["channel_id"]
+    await c1.call("message:send", {"channel_id": dm, "client_msg_id": "r1", "text": "同意，请尽快下单"})
+    said = await c1.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text")
+    assert said["text"] == "已同意：采购办公电脑20台"
+    updated = await c1.wait_for("message:update", lambda m: m["id"] == first["id"])
+    assert updated["card"]["status"]["text"] == "已同意"
+
+    second = await c2.wait_for("message", lambda m: card_from_bot(hub, m))
+    await c2.call("message:send", {"channel_id": second["channel_id"], "client_msg_id": "r2", "text": "不同意 报价单不全"})
+    await c2.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text" and "不同意" in m["text"])
+
+    status, mine = await hub.request("GET", "/api/v1/tasks?box=started", token=p["zhang"]["token"])
+    assert status == 200 and [(t["title"], t["status"]) for t in mine["tasks"]] == [("采购办公电脑20台", "rejected")]
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=p["zhang"]["token"])
+    assert [(s["operation"], s["opinion"]) for s in got["instance"]["trail"]] == [
+        ("start", ""), ("approve", "同意采购"), ("approve", "请尽快下单"), ("reject", "报价单不全"),
+    ]
+    # a stranger learns nothing of it
+    assert (await hub.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=p["admin"]["token"]))[0] == 200
+    other = await hub.user("lisi", "李四")
+    assert (await hub.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=other["token"]))[0] == 404
+    # and one with nothing to do is told so
+    z_dm = (await zhang.call("dm:open", {"user_id": await flow_bot(hub)}))["channel"]["id"]
+    await zhang.call("message:send", {"channel_id": z_dm, "client_msg_id": "z1", "text": "同意"})
+    none = await zhang.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot")
+    assert none["text"] == "你目前没有待办。"
+
+
+async def test_two_approvers_of_an_or_sign_step_race_and_one_wins(hub):
+    p = await world(hub)
+    boss, c1, c2 = [await hub.client(p[k]) for k in ("boss", "c1", "c2")]
+    await hub.request("POST", "/api/v1/flows/quick/instances", token=p["zhang"]["token"], json={"title": "买打印纸", "form": {"amount": 300}})
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert (await boss.call("card:action", {"message_id": card["id"], "action": "approve"}))["ok"]
+    k1 = await c1.wait_for("message", lambda m: card_from_bot(hub, m))
+    k2 = await c2.wait_for("message", lambda m: card_from_bot(hub, m))
+    a, b = await asyncio.gather(
+        c1.call("card:action", {"message_id": k1["id"], "action": "approve", "comment": "甲同意"}),
+        c2.call("card:action", {"message_id": k2["id"], "action": "approve", "comment": "乙同意"}),
+    )
+    assert sorted([a["ok"], b["ok"]]) == [False, True], (a, b)
+    loser = a if not a["ok"] else b
+    assert loser["error"]["code"] == "conflict"
+
+
+async def test_several_pending_tasks_are_listed_and_picked_by_number(hub):
+    p = await world(hub)
+    boss = await hub.client(p["boss"])
+    for title in ("买打印纸", "买墨盒"):
+        await hub.request("POST", "/api/v1/flows/quick/instances", token=p["zhang"]["token"], json={"title": title, "form": {"amount": 1}})
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    await boss.call("message:send", {"channel_id": card["channel_id"], "client_msg_id": "b1", "text": "同意"})
+    listing = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text")
+    assert listing["text"].startswith("你有 2 个待办") and "1. 买打印纸" in listing["text"] and "2. 买墨盒" in listing["text"]
+    await boss.call("message:send", {"channel_id": card["channel_id"], "client_msg_id": "b2", "text": "２　同意"})
+    done = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["text"].startswith("已同意"))
+    assert done["text"] == "已同意：买墨盒"
+    status, todo = await hub.request("GET", "/api/v1/tasks?box=todo", token=p["boss"]["token"])
+    assert [t["title"] for t in todo["tasks"]] == ["买打印纸"]
+
+
+async def test_a_definition_is_validated_with_lines_and_versions_are_immutable(hub):
+    p = await world(hub)
+    admin = p["admin"]["token"]
+    status, body = await hub.request("POST", "/api/v1/flows", token=admin, data=FLOW.replace("next: amount", "next: nowhere").encode())
+    assert status == 400 and body["error"]["errors"][0]["line"] == 6  # the boss step's line
+    assert (await hub.request("POST", "/api/v1/flows", token=admin, data=FLOW.encode()))[0] == 200  # the same again: unchanged
+    status, body = await hub.request("POST", "/api/v1/flows", token=admin, data=FLOW.replace("负责人审批", "领导审批").encode())
+    assert status == 409 and "请提高版本号" in body["error"]["message"]
+    assert (await hub.request("POST", "/api/v1/flows", token=p["zhang"]["token"], data=FLOW.encode()))[0] == 403
+    status, listed = await hub.request("GET", "/api/v1/flows", token=p["zhang"]["token"])
+    assert {f["key"] for f in listed["flows"]} == {"purchase", "quick"}
+    assert (await hub.request("POST", "/api/v1/flows/nosuch/instances", token=p["zhang"]["token"], json={"title": "x"}))[0] == 404
