@@ -35,4 +35,14 @@ def setup(app: web.Application) -> None:
     runtime.register(flows)
     app[EFFECTS].register(NOTIFY_EFFECT, flows.notify)
     app[EFFECTS].register(CARDS_EFFECT, flows.refresh_cards)
-    app.add_routes(workflow_api.routes())
+    app.add_routes(workflow_api.routes(_Assistant(flows)))
+
+
+class _Assistant:
+    """The workflow bot's identity for the REST routes (its hub exists once the app starts)."""
+
+    def __init__(self, bot: WorkflowBot) -> None:
+        self.bot = bot
+
+    async def identity(self):  # type: ignore[no-untyped-def]
+        return await self.bot.hub.identity()

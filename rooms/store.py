@@ -278,13 +278,15 @@ def channel_views(conn: sa.Connection, user_id: int, channel_ids: Iterable[int] 
     if direct_ids:
         for p in (
             conn.execute(
-                sa.select(cm.c.channel_id, users.c.id, users.c.username, users.c.display_name)
+                sa.select(cm.c.channel_id, users.c.id, users.c.username, users.c.display_name, users.c.is_bot)
                 .join(users, users.c.id == cm.c.user_id)
                 .where(cm.c.channel_id.in_(direct_ids), cm.c.user_id != user_id)
                 .order_by(users.c.id)
             )
         ).all():
-            peers.setdefault(p.channel_id, []).append({"id": p.id, "username": p.username, "display_name": p.display_name})
+            peers.setdefault(p.channel_id, []).append(
+                {"id": p.id, "username": p.username, "display_name": p.display_name, "is_bot": bool(p.is_bot)}
+            )
     return [
         {
             "id": r.id,

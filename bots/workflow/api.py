@@ -28,10 +28,15 @@ class TaskQuery(BaseModel):
     box: Literal["todo", "done", "started"] = "todo"
 
 
-def routes() -> list[web.RouteDef]:
+def routes(assistant: Any) -> list[web.RouteDef]:
+    """`assistant`: the workflow bot's BotHub (its identity: where the task cards come from)."""
     async def flows(request: web.Request) -> web.Response:
         await principal(request)
-        return json_response({"flows": await read(request.app[ENGINE], service.list_definitions)})
+        me = await assistant.identity()
+        return json_response({
+            "flows": await read(request.app[ENGINE], service.list_definitions),
+            "assistant": {"id": me.user_id, "username": me.username, "display_name": me.display_name, "is_bot": True},
+        })
 
     async def import_flow(request: web.Request) -> web.Response:
         who = await principal(request)

@@ -47,7 +47,7 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         key = f"flow.status.{inst.status}" if inst.status != "running" and task.status == "open" else f"flow.status.{task.decision or 'cancelled'}"
         tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision in ("reject",) else "info")
         status, actions = CardStatus(text=t(key)[:50], tone=tone), []
-    opinions = "\n".join(
+    opinions = "；".join(
         f"{names.get(s.user, str(s.user))} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
         for s in inst.trail
     )

@@ -1,6 +1,6 @@
 // Typed REST calls (docs/protocol.md, "REST API").
 import { request, upload } from '@/http/request'
-import type { FileInfo, UnitNode, User } from './types'
+import type { FileInfo, UnitNode, User, UserRef } from './types'
 
 export interface LoginAnswer { user: User; csrf_token?: string; token?: string }
 
@@ -25,6 +25,16 @@ export const api = {
   removeContact: (user_id: number) => request<{ ok: true }>('DELETE', `/api/v1/contacts/${user_id}`),
   uploadFile: (file: File, onProgress: (p: number) => void) =>
     upload<FileInfo>(`/api/v1/files?name=${encodeURIComponent(file.name || 'file')}`, file, onProgress),
+}
+
+export interface FlowInfo { key: string; version: number; name: string }
+export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string }
+
+export const flowsApi = {
+  flows: () => request<{ flows: FlowInfo[]; assistant: UserRef }>('GET', '/api/v1/flows'),
+  tasks: (box: 'todo' | 'done' | 'started') => request<{ tasks: TaskRow[] }>('GET', `/api/v1/tasks?box=${box}`),
+  start: (key: string, title: string, form: Record<string, unknown>) =>
+    request<{ instance: { id: number } }>('POST', `/api/v1/flows/${encodeURIComponent(key)}/instances`, { title, form }),
 }
 
 export const fileUrl = (id: string, inline = false) => `/api/v1/files/${encodeURIComponent(id)}${inline ? '?inline=1' : ''}`

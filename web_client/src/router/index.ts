@@ -16,7 +16,7 @@ export const router = createRouter({
         { path: 'chat/:channelId?', name: 'chat', component: ChatPage },
         // heavy or rarely used screens load on demand
         { path: 'directory', name: 'directory', component: () => import('@/pages/directory/DirectoryPage.vue') },
-        { path: 'todo', name: 'todo', component: () => import('@/pages/placeholder/ComingPage.vue'), props: { section: 'todo' } },
+        { path: 'todo', name: 'todo', component: () => import('@/pages/todo/TodoPage.vue') },
         { path: 'video', name: 'video', component: () => import('@/pages/placeholder/ComingPage.vue'), props: { section: 'video' } },
         // 发文 (not under /exchange/: the hub keeps that prefix for the exchange's own API)
         { path: 'desk/send', name: 'exchange-send', component: () => import('@/pages/exchange/ExchangeSendPage.vue') },

@@ -1,0 +1,51 @@
+"""A 请假 in the browser, as two clerks live it: 李海燕 starts it from 待办, her unit's
+leader 王建国 finds it in his 待办, opens it in 流程助手, presses 同意 with an opinion,
+and 李海燕's 我发起的 shows it approved. Desktop and phone width."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import DESKTOP, PHONE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, viewport):
+    title = f"12月8日至10日请假 {uuid.uuid4().hex[:4]}"
+    clerk = people("lihaiyan", viewport)
+    leader = people("wangjianguo", viewport)
+    clerk.login()
+    clerk.page.get_by_role("link", name="待办").click()
+    clerk.page.get_by_role("button", name="发起流程").click()
+    clerk.page.get_by_label("标题，例如：12月8日至10日请假").fill(title)
+    clerk.page.get_by_label("说明（可选）").fill("回老家办理户口")
+    clerk.page.get_by_role("button", name="提交").click()
+    expect(clerk.page.get_by_role("status")).to_contain_text(f"已发起：{title}")
+    expect(clerk.page.locator(".row", has_text=title)).to_contain_text("办理中")
+    clerk.shot(f"todo-started-{viewport['width']}")
+
+    leader.login()
+    leader.page.get_by_role("link", name="待办").click()
+    row = leader.page.locator(".row", has_text=title)
+    expect(row).to_be_visible()
+    leader.shot(f"todo-mine-{viewport['width']}")
+    row.get_by_role("button", name="去办理").click()
+    card = leader.page.get_by_role("article", name=f"请假：{title}")
+    expect(card).to_contain_text("待办理")
+    expect(card).to_contain_text("回老家办理户口")
+    card.get_by_role("button", name="同意", exact=True).click()
+    leader.page.get_by_label("意见").fill("同意，注意安全")
+    card.get_by_role("button", name="同意", exact=True).click()
+    expect(card).to_contain_text("已同意")
+    expect(card).to_contain_text("王建国 同意：同意，注意安全")
+    leader.shot(f"todo-card-approved-{viewport['width']}")
+
+    clerk.page.get_by_role("tab", name="我的待办").click()
+    clerk.page.get_by_role("tab", name="我发起的").click()
+    expect(clerk.page.locator(".row", has_text=title)).to_contain_text("已通过")
+    assert not clerk.errors and not leader.errors, (clerk.errors, leader.errors)
