@@ -98,6 +98,13 @@ class KernelConfig(BaseSettings):
         "A connection that never gets a long one never allocates a compressor (about 100 KB). Room pushes "
         "are always written uncompressed. 0: compress every queued packet.",
     )
+    fast_fanout: bool = Field(
+        True,
+        description="Pushes written straight to each websocket, encoded once (hub/fanout.py), and presence pushes "
+        "held for `presence_push_window_seconds`. This reaches into private parts of python-engineio and aiohttp "
+        "(pinned in pyproject.toml, checked by tests/test_private_attributes.py). Off: python-socketio's own managers, "
+        "slower but touching nothing private — the fallback if an upgrade breaks the fast path.",
+    )
     events_per_second: float = Field(50, description="Socket.IO events a connection may send per second (burst 2x).")
     presence_grace_seconds: float = Field(
         2.0, description="How long after a user's last connection closes before they show offline."

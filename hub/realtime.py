@@ -202,10 +202,18 @@ class Realtime:
         config = app[CONFIG]
         self.app = app
         self.metrics = app[METRICS]
-        manager = RedisFanoutManager(config.redis, config.redis_prefix) if config.redis else FastEmitManager()
-        manager.metrics = self.metrics
-        manager.compress_min_bytes = config.websocket_compress_min_bytes
-        self.sio = FastAckServer(
+        manager: socketio.AsyncManager
+        server_class: type[socketio.AsyncServer]
+        if config.fast_fanout:
+            manager = RedisFanoutManager(config.redis, config.redis_prefix) if config.redis else FastEmitManager()
+            manager.metrics = self.metrics
+            manager.compress_min_bytes = config.websocket_compress_min_bytes
+            server_class = FastAckServer
+        else:  # python-socketio as it comes: no private attribute of engineio or aiohttp is touched
+            redis_channel = f"{config.redis_prefix}:socketio"
+            manager = socketio.AsyncRedisManager(config.redis, channel=redis_channel) if config.redis else socketio.AsyncManager()
+            server_class = socketio.AsyncServer
+        self.sio = server_class(
             async_mode="aiohttp",
             client_manager=manager,
             serializer=packet_class(config.max_payload_bytes),
@@ -216,7 +224,8 @@ class Realtime:
             logger=False,
             engineio_logger=False,
         )
-        manager.hold(PRESENCE_ROOM, config.presence_push_window_seconds)
+        if isinstance(manager, FastEmitManager):
+            manager.hold(PRESENCE_ROOM, config.presence_push_window_seconds)
         self.sio.attach(app, socketio_path="socket.io")
         self.bus = make_bus(config.redis, config.redis_prefix)
         self.bus.on("join", self._apply_join)
