@@ -35,8 +35,8 @@ from hub.auth import AUTH, Principal, hash_token
 from hub.cards import Card
 from hub.config import CONFIG
 from hub.db import ENGINE, begin, connect, now, read, write
-from hub.effects import EFFECTS, Effect, enqueue
-from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.effects import Effect, enqueue
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from hub.http import json_body, json_response, principal
 from hub.i18n import translate as t
 from hub.ratelimit import TokenBucket
@@ -141,8 +141,6 @@ class Integrations:
             raise NotFound("error.webhook_not_found")
         bucket = self._buckets.setdefault(row.id, TokenBucket(self._rate, self._rate * 2))
         if not bucket.take():
-            from hub.errors import RateLimited
-
             raise RateLimited("error.rate_limited")
         bot = Principal(row.bot_id, row.username, row.display_name, (), 0, is_bot=True)
         if body.card is not None:

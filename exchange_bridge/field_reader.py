@@ -24,8 +24,6 @@ from hub.errors import HubError
 from .model import (
     ACCEPTED_KINDS,
     KIND_ALIASES,
-    SECRECY_LEVELS,
-    URGENCIES,
     Document,
     parse_date,
     parse_number,
