@@ -44,8 +44,10 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
             CardAction(id="return", label=t("flow.action.return"), comment="required"),
         ]
     else:
-        key = f"flow.status.{inst.status}" if inst.status != "running" and task.status == "open" else f"flow.status.{task.decision or 'cancelled'}"
-        tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision in ("reject",) else "info")
+        # a task the instance's end closed (rejected, withdrawn, approved elsewhere) says how it ended
+        ended_it = task.decision == "cancelled" and inst.status != "running"
+        key = f"flow.status.{inst.status}" if ended_it else f"flow.status.{task.decision or 'cancelled'}"
+        tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision == "reject" else "info")
         status, actions = CardStatus(text=t(key)[:50], tone=tone), []
     opinions = "；".join(
         f"{names.get(s.user, str(s.user))} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
@@ -76,7 +78,7 @@ def _names(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
 
 class WorkflowBot(Bot):
     username = "liucheng-bot"
-    display_name = "流程助手"
+    display_name = t("flow.bot_name")
 
     def __init__(self, app: web.Application) -> None:
         self.app = app

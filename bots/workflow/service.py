@@ -86,15 +86,16 @@ def list_definitions(conn: sa.Connection) -> list[dict[str, Any]]:
 # ---- who is assigned ----------------------------------------------------------------
 
 
-def _resolver(conn: sa.Connection, defn: FlowDefinition, initiator: int, form: dict[str, Any]) -> engine.Resolver:
-    """The engine's resolver, with every assignee spec of the definition looked up now."""
+def _resolver(conn: sa.Connection, initiator: int, form: dict[str, Any]) -> engine.Resolver:
+    """The engine's resolver: a spec is looked up in the open transaction the first time
+    the engine enters a step that names it (not every step's, on every action)."""
     found: dict[str, list[int]] = {}
-    for node in defn.nodes.values():
-        for spec in node.assignees:
-            found[json.dumps(spec, sort_keys=True)] = _lookup(conn, spec, initiator, form)
 
     def resolve(spec: dict[str, Any], inst: engine.Instance) -> list[int]:
-        return found.get(json.dumps(spec, sort_keys=True), [])
+        key = json.dumps(spec, sort_keys=True)
+        if key not in found:
+            found[key] = _lookup(conn, spec, initiator, form)
+        return found[key]
 
     return resolve
 
@@ -108,7 +109,8 @@ def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dic
         col = users.c.id if isinstance(name, int) else users.c.username
         return [int(r.id) for r in conn.execute(sa.select(users.c.id).where(col == name, active))]
     if "role" in spec:
-        q = sa.select(users.c.id, users.c.roles).where(active).order_by(users.c.id)
+        # roles are one space-separated column: narrow in SQL, decide exactly below
+        q = sa.select(users.c.id, users.c.roles).where(active, users.c.roles.contains(spec["role"], autoescape=True)).order_by(users.c.id)
         if spec.get("unit") == "initiator":
             units = sa.select(posts.c.unit_id).where(posts.c.user_id == initiator)
             q = q.where(users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
@@ -152,7 +154,7 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
         .returning(flow_instances.c.id)
     ).scalar_one()
     try:
-        inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, defn, who, form), _stamp())
+        inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, who, form), _stamp())
     except engine.Refused as exc:
         raise refused(exc) from None
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
@@ -168,7 +170,7 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
     defn = definition_of(conn, row.flow_key, row.version)  # the version it started with
     inst = state.load(row.state)
     try:
-        new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, defn, inst.initiator, inst.form), _stamp())
+        new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp())
     except engine.Refused as exc:
         raise refused(exc) from None
     moved = conn.execute(
