@@ -102,8 +102,7 @@ class Integrations:
         self.app = app
         self.runtime = runtime
         self._buckets: dict[int, TokenBucket] = {}
-        rate = app[CONFIG].bots.webhook_posts_per_second
-        self._rate = rate
+        self._rate = app[CONFIG].bots.webhook_posts_per_second
 
     # ---- incoming webhooks ---------------------------------------------------------
 

@@ -24,6 +24,7 @@ Bots never see their own messages or other bots' (no loops).
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -126,7 +127,7 @@ class BotHub:
         return self.me
 
     async def say(self, channel_id: int, text: str, *, client_msg_id: str | None = None, thread_root_id: int | None = None) -> dict[str, Any]:
-        req = MessageSend(channel_id=channel_id, client_msg_id=client_msg_id or _new_id(), text=text, thread_root_id=thread_root_id)
+        req = MessageSend(channel_id=channel_id, client_msg_id=client_msg_id or uuid.uuid4().hex, text=text, thread_root_id=thread_root_id)
         return await self.app[ROOMS].send(await self.identity(), req)
 
     async def direct_channel(self, user_id: int) -> int:
@@ -150,12 +151,6 @@ class BotHub:
     async def schedule_later(self, delay_seconds: float, payload: dict[str, Any]) -> int:
         """`schedule` in a transaction of its own."""
         return await write(self.app[ENGINE], self.schedule, delay_seconds, payload)
-
-
-def _new_id() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
 
 
 @dataclass

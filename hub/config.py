@@ -200,7 +200,8 @@ class KernelConfig(BaseSettings):
         return self.data_dir / "blobs"
 
 
-def _plain(value: SecretStr | str) -> str:
+def _plain(value: Any) -> Any:
+    """A secret's value; anything else as it is."""
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
@@ -234,16 +235,24 @@ def _with_feature_sections() -> type[KernelConfig]:
 Config = _with_feature_sections()
 
 
+def feature_sections() -> list[tuple[str, type[BaseModel]]]:
+    """(name, model) of each feature's section of Config."""
+    return [
+        (name, field.annotation)
+        for name, field in Config.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    ]
+
+
 def _renamed_in_environment() -> list[str]:
     """`CHANGTONG_EXCHANGE_PORT` and the like: a section's setting under its old flat
     name, which the environment would otherwise ignore without a word."""
     found = []
-    for name, field in Config.model_fields.items():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            for sub in field.annotation.model_fields:
-                old = f"CHANGTONG_{name.upper()}_{sub.upper()}"
-                if old in os.environ:
-                    found.append(f"{old} → CHANGTONG_{name.upper()}__{sub.upper()}")
+    for name, model in feature_sections():
+        for sub in model.model_fields:
+            old = f"CHANGTONG_{name.upper()}_{sub.upper()}"
+            if old in os.environ:
+                found.append(f"{old} → CHANGTONG_{name.upper()}__{sub.upper()}")
     return found
 
 
@@ -260,7 +269,7 @@ CONFIG: Final = web.AppKey("config", Config)
 
 
 def _reference_row(name: str, env: str, field: Any) -> str:
-    default = _plain(field.default) if isinstance(field.default, SecretStr) else field.default
+    default = _plain(field.default)
     shown = f"`{default}`" if default not in ("", None) else "(empty)"
     return f"| {name} | {env} | {shown} | {field.description} |"
 
@@ -296,12 +305,10 @@ def settings_reference() -> str:
         "| setting | environment variable | default | meaning |",
         "|---|---|---|---|",
     ]
-    sections = []
+    sections = feature_sections()
     for name, field in Config.model_fields.items():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            sections.append((name, field.annotation))
-            continue
-        lines.append(_reference_row(f"`{name}`", f"`CHANGTONG_{name.upper()}`", field))
+        if name not in dict(sections):
+            lines.append(_reference_row(f"`{name}`", f"`CHANGTONG_{name.upper()}`", field))
     for section, model in sections:
         lines += ["", f"### `[{section}]`", "", "| setting | environment variable | default | meaning |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():

@@ -14,8 +14,8 @@ catch-up pages:
 Incoming packets decode through the same codec. A client may still send binary events:
 the packet type says so, not a walk.
 
-Oversized events: the transport accepts frames up to `max_frame_bytes` (socket.io's
-1 MB), but an event's payload is refused past `max_payload_bytes` (256 KiB). Such a
+Oversized events: the transport accepts frames up to `max_frame_bytes` (2 MiB), but an
+event's payload is refused past `max_payload_bytes` (256 KiB). Such a
 packet is not parsed: its event name and ack id are read off its head and its payload
 becomes `OVERSIZED`, which the dispatcher answers with `too_large` through the ack.
 The connection stays open, so a pasted 200,000-character text costs one refused send,
