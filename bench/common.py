@@ -42,7 +42,7 @@ async def _seed(data_dir: Path, n_users: int, channel: bool, out: Path) -> None:
 
     from hub.auth import hash_token
     from hub.config import load_config
-    from hub.db import begin, create_engine, now
+    from hub.db import Database, now
     from hub.passwords import Passwords
     from hub.pinyin import search_keys
     from hub.schema import tokens, users
@@ -50,7 +50,7 @@ async def _seed(data_dir: Path, n_users: int, channel: bool, out: Path) -> None:
     from rooms.schema import channel_members
 
     config = load_config(data_dir=data_dir)
-    engine = create_engine(config.effective_database_url)
+    db = Database(config.effective_database_url)
     pw = Passwords(1, 8).hash("bench-password")
     created = now()
     full, initials = search_keys("压测用户")
@@ -70,7 +70,7 @@ async def _seed(data_dir: Path, n_users: int, channel: bool, out: Path) -> None:
         }
         for i in range(n_users)
     ]
-    async with begin(engine) as conn:
+    async with db.begin() as conn:
         await conn.execute(users.insert(), rows)
         ids = list(
             (
@@ -110,7 +110,7 @@ async def _seed(data_dir: Path, n_users: int, channel: bool, out: Path) -> None:
                     for i, uid in enumerate(ids)
                 ],
             )
-    await engine.dispose()
+    await db.close()
     out.write_text(json.dumps({"channel_id": cid, "users": [[u, t] for u, t in zip(ids, toks, strict=True)]}))
 
 

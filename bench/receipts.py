@@ -35,7 +35,7 @@ from exchange_bridge.wiring import EXCHANGE  # noqa: E402
 from hub.app import create_app  # noqa: E402
 from hub.auth import AUTH  # noqa: E402
 from hub.config import Config  # noqa: E402
-from hub.db import ENGINE, begin, read, upgrade  # noqa: E402
+from hub.db import DATABASE, upgrade  # noqa: E402
 from exchange_bridge.transport.tables import exchange_outbox  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from hub.directory import DIRECTORY_HOOKS, add_user  # noqa: E402
@@ -73,7 +73,7 @@ async def main(docs: int, concurrency: int, quiet_seconds: float) -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     exchange = app[EXCHANGE]
     await exchange.add_peer("dy-kenli", "https://127.0.0.1:1", load_cert(kenli.cert))
-    async with begin(app[ENGINE]) as conn:
+    async with app[DATABASE].begin() as conn:
         for name in ("clerk", "peer"):
             await add_user(conn, app[DIRECTORY_HOOKS], username=name, password_hash=await app[AUTH].passwords.hash_async(PASSWORD), display_name=name)
         for i in range(docs):
@@ -108,7 +108,7 @@ async def main(docs: int, concurrency: int, quiet_seconds: float) -> None:
     # one COUNT every 50 ms (the full `exchange.state()` here cost more CPU than the sends)
     count = sa.select(sa.func.count()).select_from(exchange_outbox).where(exchange_outbox.c.kind == "receipt")
     for _ in range(1200):
-        if await read(app[ENGINE], lambda conn: conn.execute(count).scalar_one()) >= docs:
+        if await app[DATABASE].read(lambda conn: conn.execute(count).scalar_one()) >= docs:
             break
         await asyncio.sleep(0.05)
     all_done_s = time.perf_counter() - t0

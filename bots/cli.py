@@ -37,11 +37,11 @@ def run(args: argparse.Namespace, config: Any) -> int:
         raise BadRequest("error.bad_username")
 
     async def issue(app: Any) -> int:
-        from hub.db import ENGINE, connect
+        from hub.db import DATABASE
         from hub.directory import user_by_username
 
         if args.action == "token":
-            async with connect(app[ENGINE]) as conn:
+            async with app[DATABASE].connect() as conn:
                 row = await user_by_username(conn, args.username)
             if row is None or not row.is_bot:
                 from hub.errors import NotFound
@@ -82,23 +82,23 @@ def _flow(args: argparse.Namespace, config: Any) -> int:
         if args.action == "validate":
             print(f"流程定义有效 (valid): {defn.key} v{defn.version} {defn.name}")
             return 0
-    from hub.db import create_engine, read, upgrade, write
+    from hub.db import Database, upgrade
 
     from .workflow import service
 
     upgrade(config)
 
     async def act() -> int:
-        engine = create_engine(config.effective_database_url)
+        db = Database(config.effective_database_url)
         try:
             if args.action == "list":
-                for f in await read(engine, service.list_definitions):
+                for f in await db.read(service.list_definitions):
                     print(f"{f['key']:<20} v{f['version']:<4} {f['name']}")
                 return 0
-            defn, created = await write(engine, service.import_definition, source)
+            defn, created = await db.write(service.import_definition, source)
             print(("已导入 (imported)" if created else "未变化 (unchanged)") + f": {defn.key} v{defn.version} {defn.name}")
             return 0
         finally:
-            await engine.dispose()
+            await db.close()
 
     return asyncio.run(act())

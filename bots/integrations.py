@@ -34,7 +34,7 @@ from pydantic import Field
 from hub.auth import AUTH, Principal, hash_token
 from hub.cards import Card
 from hub.config import CONFIG
-from hub.db import ENGINE, begin, connect, now, read, write
+from hub.db import DATABASE, now
 from hub.effects import Effect, enqueue
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from hub.http import json_body, json_response, principal
@@ -108,11 +108,11 @@ class Integrations:
 
     async def create_webhook(self, who: Principal, channel_id: int, name: str) -> dict[str, Any]:
         rooms = self.app[ROOMS]
-        async with connect(self.app[ENGINE]) as conn:
+        async with self.app[DATABASE].connect() as conn:
             await rooms.check_admin(conn, channel_id, who)
         token = secrets.token_urlsafe(32)
         bot = await ensure_bot_user(self.app, f"hook-{secrets.token_hex(6)}", name)
-        async with begin(self.app[ENGINE]) as conn:
+        async with self.app[DATABASE].begin() as conn:
             await room_store.add_member(conn, channel_id, bot.user_id)
             hook_id = (
                 await conn.execute(
@@ -127,8 +127,7 @@ class Integrations:
     async def post_by_hook(self, token: str, body: HookPost) -> dict[str, Any]:
         if not (body.text and body.text.strip()) and body.card is None:
             raise BadRequest("error.empty_message")
-        row = await read(
-            self.app[ENGINE],
+        row = await self.app[DATABASE].read(
             lambda conn: conn.execute(
                 sa.select(bot_webhooks.c.id, bot_webhooks.c.channel_id, users.c.id.label("bot_id"), users.c.username,
                           users.c.display_name)
@@ -156,7 +155,7 @@ class Integrations:
         bot = await ensure_bot_user(self.app, f"cmd-{req.trigger}", req.display_name)
         secret = secrets.token_hex(32)
         try:
-            async with begin(self.app[ENGINE]) as conn:
+            async with self.app[DATABASE].begin() as conn:
                 cid = (
                     await conn.execute(
                         bot_commands.insert()
@@ -175,15 +174,15 @@ class Integrations:
         if m is None:
             raise BadRequest("error.bad_command")
         trigger, args = m.group(1), (m.group(2) or "").strip()
-        engine = self.app[ENGINE]
-        async with connect(engine) as conn:
+        db = self.app[DATABASE]
+        async with db.connect() as conn:
             await self.app[ROOMS].check_member(conn, req.channel_id, who.user_id)
             known = (await conn.execute(sa.select(bot_commands.c.id).where(bot_commands.c.trigger == trigger))).scalar()
         if known is None and self.runtime.command_owner(trigger) is None:
             raise NotFound("error.command_not_found", trigger=trigger)
         user = {"id": who.user_id, "username": who.username, "display_name": who.display_name}
         payload = {"trigger": trigger, "args": args, "channel_id": req.channel_id, "user": user}
-        effect_id = await write(engine, lambda conn: enqueue(conn, COMMAND_EFFECT, payload))
+        effect_id = await db.write(lambda conn: enqueue(conn, COMMAND_EFFECT, payload))
         return {"command": trigger, "queued": effect_id}
 
     async def command_effect(self, effect: Effect) -> None:
@@ -199,8 +198,7 @@ class Integrations:
             if text:
                 await owner.hub.dm(command.user["id"], text, client_msg_id=f"cmd-{effect.id}")
             return
-        row = await read(
-            self.app[ENGINE],
+        row = await self.app[DATABASE].read(
             lambda conn: conn.execute(
                 sa.select(bot_commands, users.c.username, users.c.display_name)
                 .join(users, users.c.id == bot_commands.c.bot_id)

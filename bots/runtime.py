@@ -10,7 +10,7 @@ reacts to:
   message reads its channels through `sync`.
 * `on_card_action(conn, ctx)`: a member pressed a button on a card this bot posted
   (cards it posts carry the handler `bot.<username>`); runs inside the card's write
-  transaction and answers the card's new state.
+  transaction and answers `Acted(card, effects)`: the new state and the effects to queue.
 * `on_timer(payload)`: a durable timer it set with `hub.schedule(...)`: an effect row
   with a due time (hub/effects.py), so it fires after a restart, once.
 * `on_command(command)`: `/trigger args` for each trigger in `commands`; the text it
@@ -33,8 +33,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
-from hub.cards import CARD_HANDLERS, Card, CardActionContext
-from hub.db import ENGINE, begin, read, write
+from hub.cards import CARD_HANDLERS, Acted, Card, CardActionContext
+from hub.db import DATABASE
 from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
 from hub.effects import EFFECTS, Effect, enqueue
 from hub.errors import Conflict
@@ -92,7 +92,7 @@ class Bot:
     async def on_message(self, incoming: Incoming) -> None:
         """A message in one of the bot's channels (DMs included)."""
 
-    async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+    async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         raise Conflict("error.card_action_gone")
 
     async def on_timer(self, payload: dict[str, Any]) -> None:
@@ -150,7 +150,7 @@ class BotHub:
 
     async def schedule_later(self, delay_seconds: float, payload: dict[str, Any]) -> int:
         """`schedule` in a transaction of its own."""
-        return await write(self.app[ENGINE], self.schedule, delay_seconds, payload)
+        return await self.app[DATABASE].write(self.schedule, delay_seconds, payload)
 
 
 @dataclass
@@ -178,7 +178,7 @@ class BotRuntime:
             rows = conn.execute(sa.select(users.c.id, users.c.username, users.c.display_name, users.c.is_bot).where(users.c.username.in_(names)))
             return {r.username: r for r in rows}
 
-        found = await read(app[ENGINE], existing) if names else {}
+        found = await app[DATABASE].read(existing) if names else {}
         for bot in self.bots.values():
             row = found.get(bot.username)
             principal = Principal(int(row.id), row.username, row.display_name, (), 0, is_bot=True) if row is not None and row.is_bot else None
@@ -192,7 +192,7 @@ class BotRuntime:
         if not self.by_id or view["sender"]["id"] in self.by_id or view.get("sender", {}).get("is_bot"):
             return
         cid = view["channel_id"]
-        kind, members, count = await read(self.app[ENGINE], _bot_members, cid, list(self.by_id))
+        kind, members, count = await self.app[DATABASE].read(_bot_members, cid, list(self.by_id))
         mentioned = set(view.get("mentions") or [])
         for uid in members:
             bot = self.by_id[uid]
@@ -231,7 +231,7 @@ def _bot_members(conn: sa.Connection, channel_id: int, bot_ids: list[int]) -> tu
 
 async def ensure_bot_user(app: web.Application, username: str, display_name: str) -> Principal:
     """The bot's user, made on first use (`is_bot`, no password can match)."""
-    async with begin(app[ENGINE]) as conn:
+    async with app[DATABASE].begin() as conn:
         row = await user_by_username(conn, username)
         if row is None:
             made = await add_user(

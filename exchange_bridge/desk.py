@@ -26,8 +26,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
-from hub.cards import CARD_HANDLERS, Card, CardActionContext, CardStatus
-from hub.db import ENGINE, after_commit, begin, connect
+from hub.cards import CARD_HANDLERS, Acted, Card, CardActionContext, CardStatus
+from hub.db import DATABASE, Database
+from hub.effects import EFFECTS, Effect, Later
 from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
 from hub.errors import Forbidden, HubError
 from hub.i18n import translate as t
@@ -48,6 +49,7 @@ from .xml_codec import dump_xml, load_xml
 log = logging.getLogger(__name__)
 
 BOT_USERNAME = "gongwen-bot"
+REPROCESS_EFFECT = "exchange.reprocess"  # 重新处理 a quarantined package, after the card said 处理中
 DESK_ROLES = frozenset({"admin", "clerk"})
 
 
@@ -66,14 +68,14 @@ class Desk:
         self.bot: Principal | None = None
 
     @property
-    def engine(self) -> Any:
-        return self.app[ENGINE]
+    def db(self) -> Database:
+        return self.app[DATABASE]
 
     # ---- set-up (on first use: a hub that never exchanges has no desk) -------------
 
     async def _bot(self) -> Principal:
         if self.bot is None:
-            async with begin(self.engine) as conn:
+            async with self.db.begin() as conn:
                 row = await user_by_username(conn, BOT_USERNAME)
                 if row is None:
                     made = await add_user(
@@ -89,7 +91,7 @@ class Desk:
     async def channel(self, box: str) -> int:
         """The id of the node's 收文 (`in`) or 发文 (`out`) channel, made on first use."""
         bot = await self._bot()
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             found = (
                 await conn.execute(sa.select(exchange_desk_channels.c.channel_id).where(exchange_desk_channels.c.box == box))
             ).scalar()
@@ -103,7 +105,7 @@ class Desk:
             bot, ChannelCreate(name=name, kind="private", topic=topic, member_ids=staff, read_only=True)
         )
         try:
-            async with begin(self.engine) as conn:
+            async with self.db.begin() as conn:
                 await conn.execute(exchange_desk_channels.insert().values(box=box, channel_id=channel["id"]))
         except sa.exc.IntegrityError:  # another node made it first: use theirs
             return await self.channel(box)
@@ -130,7 +132,7 @@ class Desk:
 
     async def prepare(self, arrival: Arrival) -> tuple[int, Principal, Card]:
         doc = load_xml(arrival.content.document)
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             sender = (await self.unit_names(conn, [arrival.sender])).get(arrival.sender, arrival.sender)
         return await self.channel("in"), await self._bot(), cards.incoming_card(doc, arrival.package_id, sender)
 
@@ -145,7 +147,7 @@ class Desk:
         return message
 
     async def on_quarantine(self, event: QuarantineEvent) -> None:
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             sender = (await self.unit_names(conn, [event.sender])).get(event.sender, event.sender)
         card = cards.quarantine_card(event.quarantine_id, event.message_id, sender, event.reason, event.detail)
         await self._post("in", card)
@@ -154,7 +156,7 @@ class Desk:
         await self.refresh_tracking(event.package_id)
 
     async def refresh_tracking(self, package_id: str) -> None:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             message_id = await self._card_message(conn, package_id, "out")
             if message_id is None:
                 return
@@ -179,7 +181,7 @@ class Desk:
         xml = dump_xml(doc)  # validates against the schema: nothing invalid leaves
         await self._add_to_desk(who, "out")
         channel_id, bot = await self.channel("out"), await self._bot()
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             names = await self.unit_names(conn, recipients)
         posted: dict[str, Any] = {}
 
@@ -203,7 +205,7 @@ class Desk:
 
     # ---- card handlers --------------------------------------------------------------
 
-    async def on_incoming_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+    async def on_incoming_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         package_id = str(ctx.card.data.get("package_id", ""))
         if ctx.action == cards.SIGN:
             await self.exchange.sign_for(package_id, conn=conn)
@@ -214,22 +216,25 @@ class Desk:
         who = ctx.actor.display_name
         card = incoming_state(ctx.card, state, reason)
         card.data.setdefault("history", []).append({"state": state, "by": who, "reason": reason})
-        return card
+        return Acted(card)  # the signed receipt is the exchange's own effect, queued in `conn`
 
-    async def on_quarantine_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+    async def on_quarantine_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
+        """重新处理: the card says 处理中 at once; the reprocessing (verification, storage,
+        a receipt) is an effect, so a restart in between still finishes it."""
         if not (ctx.actor.is_admin or ctx.member_role == "admin"):
             raise Forbidden("error.forbidden")
-        quarantine_id = int(ctx.card.data.get("quarantine_id", 0))
+        payload = {"quarantine_id": int(ctx.card.data.get("quarantine_id", 0)), "message_id": ctx.message["id"]}
+        working = ctx.card.model_copy(update={"status": CardStatus(text=t("desk.q.working"), tone="info"), "actions": []})
+        return Acted(working, (Later(REPROCESS_EFFECT, payload),))
 
-        async def reprocess() -> None:
-            outcome = await self.exchange.reprocess(quarantine_id)
-            await self._quarantine_done(ctx.message["id"], outcome)
-
-        after_commit(conn, reprocess)
-        return ctx.card.model_copy(update={"status": CardStatus(text=t("desk.q.working"), tone="info"), "actions": []})
+    async def reprocess_effect(self, effect: Effect) -> None:
+        """The REPROCESS_EFFECT: run again after a crash, it finds the package already
+        taken in (`duplicate`) and says so on the card."""
+        outcome = await self.exchange.reprocess(int(effect.payload["quarantine_id"]))
+        await self._quarantine_done(int(effect.payload["message_id"]), outcome)
 
     async def _quarantine_done(self, message_id: int, outcome: dict[str, Any]) -> None:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             row = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id))).scalar()
             card = Card.model_validate(row)
             if outcome.get("status") in ("accepted", "receipt", "relayed", "duplicate"):
@@ -254,6 +259,7 @@ def register(app: web.Application, desk: Desk) -> None:
     handlers = app[CARD_HANDLERS]
     handlers.register(cards.INCOMING, desk.on_incoming_action)
     handlers.register(cards.QUARANTINED, desk.on_quarantine_action)
+    app[EFFECTS].register(REPROCESS_EFFECT, desk.reprocess_effect)
     desk.exchange.arrival_store = desk
     desk.exchange.on_quarantine.append(desk.on_quarantine)
     desk.exchange.on_receipt.append(desk.on_receipt)

@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.auth import Principal
-from hub.db import connect
+
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
 from hub.i18n import translate as t
@@ -60,14 +60,14 @@ class SendBody(BaseModel):
 def routes(desk: Desk) -> list[web.RouteDef]:
     async def may_see_desk(who: Principal) -> bool:
         channel_id = await desk.channel("in")
-        async with connect(desk.engine) as conn:
+        async with desk.db.connect() as conn:
             return who.is_admin or await room_store.membership(conn, channel_id, who.user_id) is not None
 
     async def arrived(request: web.Request) -> tuple[dict[str, Any], Document]:
         """The arrival (its inbox row) and its document, for someone on the desk."""
         who = await principal(request)
         package_id = request.match_info["package_id"]
-        async with connect(desk.engine) as conn:
+        async with desk.db.connect() as conn:
             row = await xstore.arrival(conn, package_id)
         if row is None or not await may_see_desk(who):
             raise NotFound("error.not_found")
@@ -121,7 +121,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
         who = await principal(request)
         if not DESK_ROLES & set(who.roles):
             raise Forbidden("error.desk_not_clerk")
-        async with connect(desk.engine) as conn:
+        async with desk.db.connect() as conn:
             known = await xstore.peers(conn)
             names = await desk.unit_names(conn, list(known))
         units = [{"code": code, "name": names.get(code, code), "via": p["via"]} for code, p in sorted(known.items())]

@@ -92,15 +92,15 @@ def run(args: argparse.Namespace, config: Any) -> int:
 
 
 async def _with_exchange(config: Any, fn: Any) -> int:
-    from hub.db import create_engine
+    from hub.db import Database
 
     from .transport import Exchange
 
-    engine = create_engine(config.effective_database_url)
+    db = Database(config.effective_database_url)
     try:
-        return await fn(Exchange(engine, config.data_dir, config.exchange.max_package_bytes))
+        return await fn(Exchange(db, config.data_dir, config.exchange.max_package_bytes))
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 async def _exchange_action(ex: Any, args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from typing import Final
 from aiohttp import web
 
 from hub.config import CONFIG
-from hub.db import ENGINE
+from hub.db import DATABASE
 from hub.effects import EFFECTS
 
 from . import desk_api
@@ -36,7 +36,7 @@ DESK: Final = web.AppKey("desk", Desk)
 
 def setup(app: web.Application) -> None:
     config = app[CONFIG]
-    app[EXCHANGE] = Exchange(app[ENGINE], config.data_dir, config.exchange.max_package_bytes)
+    app[EXCHANGE] = Exchange(app[DATABASE], config.data_dir, config.exchange.max_package_bytes)
     app[EFFECTS].register(RECEIPT_EFFECT, app[EXCHANGE].sign_receipt)  # receipts are signed after the commit
     app.cleanup_ctx.append(_exchange_node)
     # The 收发 desk: arrivals, receipts and quarantine as cards; the REST edge for clerks.

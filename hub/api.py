@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import directory, session_cookie
 from .auth import AUTH, Principal
 from .config import CONFIG
-from .db import ENGINE, begin, connect
+from .db import DATABASE
 from .directory import DIRECTORY_HOOKS
 from .errors import BadRequest, Forbidden
 from .http import json_body, json_response, principal
@@ -119,7 +119,7 @@ async def login(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     address = request.remote or "-"
     token, user_id = await auth.login(body.username, body.password, address, request.headers.get("User-Agent", ""))
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         user = await directory.user_view(conn, user_id)
     if body.session == "token":
         return json_response({"token": token, "user": user})
@@ -132,7 +132,7 @@ async def session(request: web.Request) -> web.Response:
     """The browser's session after a reload: who is logged in, and the CSRF value."""
     who = await principal(request)
     token = request.cookies.get(session_cookie.SESSION_COOKIE)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         user = await directory.user_view(conn, who.user_id)
     return json_response({"user": user, "csrf_token": session_cookie.csrf_token(token) if token else None})
 
@@ -148,14 +148,14 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     who = await principal(request)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         return json_response({"user": await directory.user_view(conn, who.user_id)})
 
 
 async def update_me(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await json_body(request, ProfileBody)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         user = await directory.update_user(conn, who.user_id, **body.model_dump(exclude_none=True))
     return json_response({"user": user})
 
@@ -167,7 +167,7 @@ async def change_password(request: web.Request) -> web.Response:
     auth = request.app[AUTH]
     await auth.check_current_password(who.username, body.old_password)
     new_hash = await auth.passwords.hash_async(body.new_password)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await directory.update_user(conn, who.user_id, password_hash=new_hash)
         await auth.revoke_all(conn, who.user_id)
     token = await auth.issue_token(who.user_id, request.headers.get("User-Agent", ""))
@@ -186,7 +186,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 async def units_tree(request: web.Request) -> web.Response:
     await principal(request)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         return json_response({"units": await directory.unit_tree(conn)})
 
 
@@ -199,14 +199,14 @@ async def users_search(request: web.Request) -> web.Response:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError:
         raise BadRequest("error.bad_request") from None
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         found, total = await directory.search_users(conn, q, unit_id, limit, offset)
     return json_response({"users": found, "total": total})
 
 
 async def user_detail(request: web.Request) -> web.Response:
     await principal(request)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         return json_response({"user": await directory.user_view(conn, _int(request, "user_id"))})
 
 
@@ -215,28 +215,28 @@ async def user_detail(request: web.Request) -> web.Response:
 
 async def contacts_list(request: web.Request) -> web.Response:
     who = await principal(request)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         return json_response({"contacts": await directory.list_contacts(conn, who.user_id)})
 
 
 async def contacts_add(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await json_body(request, ContactBody)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await directory.add_contact(conn, who.user_id, body.user_id, body.note)
     return json_response({"ok": True}, status=201)
 
 
 async def contacts_remove(request: web.Request) -> web.Response:
     who = await principal(request)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await directory.remove_contact(conn, who.user_id, _int(request, "user_id"))
     return json_response({"ok": True})
 
 
 async def groups_list(request: web.Request) -> web.Response:
     who = await principal(request)
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         return json_response({"groups": await directory.list_groups(conn, who.user_id)})
 
 
@@ -244,14 +244,14 @@ async def groups_save(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await json_body(request, GroupBody)
     group_id = _int(request, "group_id") if "group_id" in request.match_info else None
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         gid = await directory.save_group(conn, who.user_id, body.name, body.member_ids, group_id)
     return json_response({"id": gid}, status=200 if group_id else 201)
 
 
 async def groups_delete(request: web.Request) -> web.Response:
     who = await principal(request)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await directory.delete_group(conn, who.user_id, _int(request, "group_id"))
     return json_response({"ok": True})
 
@@ -262,7 +262,7 @@ async def groups_delete(request: web.Request) -> web.Response:
 async def admin_unit_create(request: web.Request) -> web.Response:
     await _admin(request)
     body = await json_body(request, UnitCreate)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         unit = await directory.add_unit(conn, request.app[DIRECTORY_HOOKS], body.code, body.name, body.parent_code, body.sort)
     return json_response({"unit": unit}, status=201)
 
@@ -271,7 +271,7 @@ async def admin_unit_update(request: web.Request) -> web.Response:
     await _admin(request)
     body = await json_body(request, UnitPatch)
     parent: Any = None if body.make_root else (body.parent_id if body.parent_id is not None else ...)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         unit = await directory.update_unit(
             conn, request.app[DIRECTORY_HOOKS], _int(request, "unit_id"), name=body.name, parent_id=parent, disabled=body.disabled
         )
@@ -282,7 +282,7 @@ async def admin_user_create(request: web.Request) -> web.Response:
     await _admin(request)
     body = await json_body(request, UserCreate)
     password_hash = await request.app[AUTH].passwords.hash_async(body.password)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         user = await directory.add_user(
             conn,
             request.app[DIRECTORY_HOOKS],
@@ -303,7 +303,7 @@ async def admin_user_update(request: web.Request) -> web.Response:
     user_id = _int(request, "user_id")
     auth = request.app[AUTH]
     password_hash = await auth.passwords.hash_async(body.password) if body.password else None
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await directory.user_view(conn, user_id)
         if body.posts is not None:
             await directory.set_posts(conn, request.app[DIRECTORY_HOOKS], user_id, [p.model_dump() for p in body.posts])
@@ -332,7 +332,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         await conn.exec_driver_sql("SELECT 1")
     return json_response({"status": "ok"})
 

@@ -10,7 +10,7 @@ from .auth import AUTH, Auth
 from .blobs import BLOBS, BlobStore, sweep_on_startup
 from .cards import CARD_HANDLERS, CardHandlers
 from .config import CONFIG, Config
-from .db import ENGINE, create_engine, dispose_engine
+from .db import DATABASE, Database, close_database
 from .effects import EFFECTS, Effects
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
 from .feature import load
@@ -32,14 +32,14 @@ def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()
-    app[ENGINE] = create_engine(config.effective_database_url)
-    app.cleanup_ctx.append(dispose_engine)
-    app[AUTH] = Auth(app[ENGINE], config)
+    app[DATABASE] = Database(config.effective_database_url)
+    app.cleanup_ctx.append(close_database)
+    app[AUTH] = Auth(app[DATABASE], config)
     app[BLOBS] = BlobStore(config.blob_dir)
     app.on_startup.append(sweep_on_startup)
     app[DIRECTORY_HOOKS] = DirectoryHooks()
     app[CARD_HANDLERS] = CardHandlers()
-    app[EFFECTS] = Effects(app[ENGINE], config)
+    app[EFFECTS] = Effects(app[DATABASE], config)
     app.cleanup_ctx.append(app[EFFECTS].lifetime)
     app[REALTIME] = Realtime(app)
     presence.setup(app)

@@ -13,10 +13,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Config
-from .db import begin, connect, now, read
+from .db import Database, now
 from .errors import RateLimited, Unauthorized
 from .passwords import Passwords
 from .ratelimit import FailureWindow
@@ -68,8 +67,8 @@ def hash_token(token: str) -> str:
 
 
 class Auth:
-    def __init__(self, engine: AsyncEngine, config: Config) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db = db
         self.config = config
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
         self._per_account = FailureWindow(config.login_attempts_per_account, config.login_window_seconds)
@@ -97,7 +96,7 @@ class Auth:
         self._per_account.fail(account_key, at)
         self._in_flight[address] = in_flight + 1
         try:
-            async with connect(self.engine) as conn:
+            async with self.db.connect() as conn:
                 row = (
                     await conn.execute(
                         sa.select(users.c.id, users.c.password_hash, users.c.disabled, users.c.is_bot).where(
@@ -127,7 +126,7 @@ class Auth:
         if self._per_account.blocked(key, at):
             raise RateLimited("error.login_rate_limited")
         self._per_account.fail(key, at)
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             stored = (await conn.execute(sa.select(users.c.password_hash).where(users.c.username == key))).scalar()
         if not await self.passwords.verify(stored, password or ""):
             raise Unauthorized("error.bad_old_password")
@@ -137,7 +136,7 @@ class Auth:
         """A new token for the user, valid `ttl_hours` (default: `token_ttl_hours`)."""
         token = secrets.token_urlsafe(32)
         created = now()
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 tokens.insert().values(
                     token_hash=hash_token(token),
@@ -154,7 +153,7 @@ class Auth:
         revoked, or the user is disabled)."""
         if not token or not isinstance(token, str) or len(token) > 200:
             raise Unauthorized("error.unauthorized")
-        row = await read(self.engine, _token_row, hash_token(token))
+        row = await self.db.read(_token_row, hash_token(token))
         if row is None or row.revoked_at is not None or row.disabled:
             raise Unauthorized("error.unauthorized")
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now().tzinfo)
@@ -163,7 +162,7 @@ class Auth:
         return Principal(row.user_id, row.username, row.display_name, tuple(row.roles.split()), row.id, bool(row.is_bot))
 
     async def revoke(self, token_id: int) -> None:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=now()))
 
     async def revoke_all(self, conn: Any, user_id: int) -> None:

@@ -5,8 +5,11 @@ one renderer; features (notices, workflows, the exchange bridge, media) only fil
 content and register a handler under the card's `handler` name. When a member presses
 an action button, rooms checks the request against the card (the action is offered,
 a required comment is there) and calls the handler inside the write transaction; the
-handler answers the card's new state (or raises a HubError to refuse), which every
-member then sees through `message:update` and `sync`.
+handler answers `Acted`: the card's new state, which every member then sees through
+`message:update` and `sync`, and the effects to queue in that same transaction (slow
+or outside work — a reprocessing, a request to another node — done by the effects
+worker after the commit, at least once, never while the write lock is held). A handler
+refuses by raising a HubError.
 
 Pure: no I/O beyond what a handler does with the connection it is given.
 """
@@ -22,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .auth import Principal
+from .effects import Later
 
-__all__ = ["CARD_HANDLERS", "Card", "CardActionContext", "CardHandlers"]
+__all__ = ["CARD_HANDLERS", "Acted", "Card", "CardActionContext", "CardHandlers"]
 
 NAME = r"^[a-z][a-z0-9_.:-]{0,63}$"
 
@@ -94,7 +98,15 @@ class CardActionContext:
     comment: str
 
 
-CardHandler = Callable[[AsyncConnection, CardActionContext], Awaitable[Card]]
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """A handler's answer: the card's new state and the effects its action causes."""
+
+    card: Card
+    effects: tuple[Later, ...] = ()
+
+
+CardHandler = Callable[[AsyncConnection, CardActionContext], Awaitable[Acted]]
 
 
 class CardHandlers:

@@ -203,11 +203,11 @@ def _migrate_to(config: Config, target_url: str) -> int:
 
 async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
     from .auth import AUTH
-    from .db import ENGINE, begin
+    from .db import DATABASE
     from .directory import DIRECTORY_HOOKS, add_user
 
     password_hash = await app[AUTH].passwords.hash_async(args.password)
-    async with begin(app[ENGINE]) as conn:
+    async with app[DATABASE].begin() as conn:
         user = await add_user(
             conn, app[DIRECTORY_HOOKS], username=args.username, password_hash=password_hash,
             display_name=args.display_name, unit_codes=args.unit, roles=args.role, title=args.title,
@@ -217,10 +217,10 @@ async def _user_add(app: web.Application, args: argparse.Namespace) -> int:
 
 
 async def _unit_add(app: web.Application, args: argparse.Namespace) -> int:
-    from .db import ENGINE, begin
+    from .db import DATABASE
     from .directory import DIRECTORY_HOOKS, add_unit
 
-    async with begin(app[ENGINE]) as conn:
+    async with app[DATABASE].begin() as conn:
         unit = await add_unit(conn, app[DIRECTORY_HOOKS], args.code, args.name, args.parent)
     print(f"已添加单位 (unit added): {unit['code']} {unit['name']} id={unit['id']}")
     return 0

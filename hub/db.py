@@ -27,10 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from .config import Config
 from .errors import Unavailable
 
-__all__ = [
-    "ENGINE", "BigId", "after_commit", "begin", "connect", "create_engine", "dispose_engine", "metadata", "now",
-    "read", "upgrade", "write",
-]
+__all__ = ["DATABASE", "BigId", "Database", "after_commit", "close_database", "create_engine", "metadata", "now", "upgrade"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +44,7 @@ metadata = sa.MetaData(
 # 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit rowid.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-ENGINE: Final = web.AppKey("engine", AsyncEngine)
+
 
 
 def now() -> datetime:
@@ -101,7 +98,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 
 def after_commit(conn: AsyncConnection | sa.Connection, fn: AfterCommit) -> None:
-    """Run `fn` once the transaction of `conn` (opened by `begin` or `write`) has committed:
+    """Run `fn` once the transaction of `conn` (opened by `Database.write` or `.begin`) has committed:
     pushes and room changes happen only for what is durably stored."""
     conn.info.setdefault("after_commit", []).append(fn)
 
@@ -118,27 +115,6 @@ def _unavailable_when_down() -> Iterator[None]:
         raise
     except _DRIVER_ERRORS as exc:
         raise Unavailable("error.database_unavailable") from exc
-
-
-@contextlib.asynccontextmanager
-async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A write transaction. Callbacks registered with `after_commit` run after the
-    commit, in order."""
-    pending: list[AfterCommit] = []
-    with _unavailable_when_down():
-        async with engine.connect() as conn:
-            await conn.execution_options(write=True)
-            conn.info["after_commit"] = pending
-            try:
-                async with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop("after_commit", None)
-    for fn in pending:
-        try:
-            await fn()
-        except Exception:  # a failed push must not undo a committed write
-            log.exception("after-commit callback failed")
 
 
 # ---- the write path of hot, short transactions: one synchronous function per transaction ----
@@ -277,58 +253,6 @@ class SQLiteWriter:
                 self.conn.info.pop("after_commit", None)
 
 
-_WRITERS: weakref.WeakKeyDictionary[AsyncEngine, SQLiteWriter] = weakref.WeakKeyDictionary()
-_PER_FILE_LOCK = threading.Lock()
-
-
-def _per_sqlite_file(cache: weakref.WeakKeyDictionary[AsyncEngine, Any], engine: AsyncEngine, make: Callable[[AsyncEngine], Any]) -> Any:
-    """`make(engine)`, built once per engine of a SQLite file (None for other engines)."""
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return None
-    made = cache.get(engine)
-    if made is None:
-        with _PER_FILE_LOCK:
-            made = cache.get(engine)
-            if made is None:
-                made = cache[engine] = make(engine)
-    return made
-
-
-def _new_writer(engine: AsyncEngine) -> SQLiteWriter:
-    writer = SQLiteWriter(engine)
-    weakref.finalize(engine, writer.queue.put, None)  # a dropped engine still ends its writer thread
-    return writer
-
-
-def _sqlite_writer(engine: AsyncEngine) -> SQLiteWriter | None:
-    return _per_sqlite_file(_WRITERS, engine, _new_writer)
-
-
-async def write(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(conn, *args)` — a synchronous function of SQLAlchemy Core statements on a
-    sync `Connection` — as one write transaction and return its result once committed.
-    Callbacks it registers with `after_commit(conn, …)` run here, after the commit.
-
-    SQLite: SQLiteWriter (BEGIN IMMEDIATE, group commit) in its writer thread.
-    PostgreSQL: `AsyncConnection.run_sync` inside `begin()` — the same function, the
-    same statements, one transaction per call. A dead database raises `Unavailable`;
-    other errors (an IntegrityError, a HubError) pass through after the rollback."""
-    writer = _sqlite_writer(engine)
-    if writer is None:
-        async with begin(engine) as conn:
-            return await conn.run_sync(fn, *args)
-    future = writer.submit(fn, args)
-    try:
-        with _unavailable_when_down():
-            result, after = await asyncio.shield(future)
-    except asyncio.CancelledError:
-        # The transaction may still commit; what it stored is then pushed all the same.
-        future.add_done_callback(_after_orphan)
-        raise
-    await _run_after(after)
-    return result
-
-
 def _after_orphan(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is None:
         _, after = future.result()
@@ -349,9 +273,6 @@ async def _run_after(callbacks: list[AfterCommit]) -> None:
             log.exception("after-commit callback failed")
 
 
-_READERS: weakref.WeakKeyDictionary[AsyncEngine, sa.Engine] = weakref.WeakKeyDictionary()
-
-
 def _new_reader(engine: AsyncEngine) -> sa.Engine:
     # As many pooled connections as asyncio's default executor has threads (a smaller
     # pool opened and closed overflow connections all through a connect storm), and no
@@ -367,39 +288,130 @@ def _new_reader(engine: AsyncEngine) -> sa.Engine:
     return reader
 
 
-def _sqlite_reader(engine: AsyncEngine) -> sa.Engine | None:
-    return _per_sqlite_file(_READERS, engine, _new_reader)
-
-
 def _read_sync(reader: sa.Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     with reader.connect() as conn:
         return fn(conn, *args)
 
 
-async def read(engine: AsyncEngine, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(conn, *args)` — a synchronous function of SQLAlchemy Core reads on a sync
-    `Connection` — and return its result. Each statement sees a consistent snapshot;
-    several statements need not see the same one (on either engine). For the hot
-    reads: a connect's token check and channel rooms, `history`, `sync`, the channel
-    lists. On SQLite the whole function runs in one worker thread on a pooled
-    synchronous connection (WAL: readers never wait for the writer), one thread hop
-    instead of aiosqlite's hop per cursor call (measured 120 µs of CPU against 1.25 ms
-    for the same query); on PostgreSQL `AsyncConnection.run_sync`. A dead database
-    raises `Unavailable`."""
-    reader = _sqlite_reader(engine)
-    with _unavailable_when_down():
-        if reader is None:
-            async with engine.connect() as conn:
+class Database:
+    """The app's storage, one object in its state (`app[DATABASE]`): the async engine
+    and, on a SQLite file, the writer thread and the pool of synchronous readers, made on
+    first use and closed with it.
+
+    One idiom: `read(fn, …)` and `write(fn, …)` run a synchronous function of SQLAlchemy
+    Core statements as one unit of work — every hot path (send, sync, history, connect)
+    and every new feature uses them. The one exception, named as such: `begin()` and
+    `connect()`, async units of work for code that awaits other things between its
+    statements (auth's login, the exchange's desk and transport, migrations of data);
+    they take SQLite's write lock like `write` does and run `after_commit` callbacks."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        self._file = self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:")
+        self._writer: SQLiteWriter | None = None
+        self._reader: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def writer(self) -> SQLiteWriter | None:
+        """The SQLite writer thread (None on PostgreSQL or in memory)."""
+        if self._writer is None and self._file:
+            with self._lock:
+                if self._writer is None:
+                    writer = SQLiteWriter(self.engine)
+                    weakref.finalize(self, writer.queue.put, None)  # a dropped Database still ends its thread
+                    self._writer = writer
+        return self._writer
+
+    @property
+    def reader(self) -> sa.Engine | None:
+        """The pooled synchronous SQLite readers (None on PostgreSQL or in memory)."""
+        if self._reader is None and self._file:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = _new_reader(self.engine)
+        return self._reader
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` — a synchronous function of SQLAlchemy Core statements on
+        a sync `Connection` — as one write transaction and return its result once
+        committed. Callbacks it registers with `after_commit(conn, …)` run here, after the
+        commit.
+
+        SQLite: SQLiteWriter (BEGIN IMMEDIATE, group commit) in its writer thread.
+        PostgreSQL: `AsyncConnection.run_sync` inside `begin()` — the same function, the
+        same statements, one transaction per call. A dead database raises `Unavailable`;
+        other errors (an IntegrityError, a HubError) pass through after the rollback."""
+        writer = self.writer
+        if writer is None:
+            async with self.begin() as conn:
                 return await conn.run_sync(fn, *args)
-        return await asyncio.to_thread(_read_sync, reader, fn, args)
+        future = writer.submit(fn, args)
+        try:
+            with _unavailable_when_down():
+                result, after = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The transaction may still commit; what it stored is then pushed all the same.
+            future.add_done_callback(_after_orphan)
+            raise
+        await _run_after(after)
+        return result
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` — a synchronous function of SQLAlchemy Core reads on a
+        sync `Connection` — and return its result. Each statement sees a consistent
+        snapshot; several statements need not see the same one (on either engine). On
+        SQLite the whole function runs in one worker thread on a pooled synchronous
+        connection (WAL: readers never wait for the writer), one thread hop instead of
+        aiosqlite's hop per cursor call (measured 120 µs of CPU against 1.25 ms for the
+        same query); on PostgreSQL `AsyncConnection.run_sync`. A dead database raises
+        `Unavailable`."""
+        reader = self.reader
+        with _unavailable_when_down():
+            if reader is None:
+                async with self.engine.connect() as conn:
+                    return await conn.run_sync(fn, *args)
+            return await asyncio.to_thread(_read_sync, reader, fn, args)
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """An async write transaction (the named exception to `write`). Callbacks
+        registered with `after_commit` run after the commit, in order."""
+        pending: list[AfterCommit] = []
+        with _unavailable_when_down():
+            async with self.engine.connect() as conn:
+                await conn.execution_options(write=True)
+                conn.info["after_commit"] = pending
+                try:
+                    async with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop("after_commit", None)
+        await _run_after(pending)
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """An async read-only unit of work (the named exception to `read`)."""
+        with _unavailable_when_down():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    async def close(self) -> None:
+        """Finish queued writes, end the writer thread, close every pool."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.dispose()
+        await self.engine.dispose()
 
 
-@contextlib.asynccontextmanager
-async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A read-only unit of work (no explicit write lock on SQLite)."""
-    with _unavailable_when_down():
-        async with engine.connect() as conn:
-            yield conn
+DATABASE: Final = web.AppKey("database", Database)
 
 
 def upgrade(config: Config, revision: str = "heads") -> None:
@@ -431,14 +443,7 @@ def upgrade(config: Config, revision: str = "heads") -> None:
 
 
 @contextlib.asynccontextmanager
-async def dispose_engine(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: close the pool when the app stops (the engine connects lazily)."""
+async def close_database(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: close the database when the app stops (it connects lazily)."""
     yield
-    engine = app[ENGINE]
-    writer = _WRITERS.pop(engine, None)
-    if writer is not None:
-        await asyncio.to_thread(writer.close)
-    reader = _READERS.pop(engine, None)
-    if reader is not None:
-        reader.dispose()
-    await engine.dispose()
+    await app[DATABASE].close()

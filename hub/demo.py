@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from .auth import AUTH, Principal
-from .db import ENGINE, begin
+from .db import DATABASE
 from .feature import load
 from .features import FEATURES
 from .directory import DIRECTORY_HOOKS, add_unit, add_user, get_unit_by_code, set_posts, user_by_username
@@ -92,14 +92,14 @@ def _people() -> list[DemoPerson]:
 
 async def seed(app: web.Application) -> dict[str, Any]:
     """Load the demo organisation; returns a few logins to print."""
-    engine = app[ENGINE]
+    db = app[DATABASE]
     hooks = app[DIRECTORY_HOOKS]
     auth = app[AUTH]
-    async with begin(engine) as conn:
+    async with db.begin() as conn:
         if await user_by_username(conn, ADMIN[0]) is not None:
             return {"created": False, "logins": _logins()}
     password_hash = await auth.passwords.hash_async(DEMO_PASSWORD)  # one hash for all demo staff
-    async with begin(engine) as conn:
+    async with db.begin() as conn:
         await add_unit(conn, hooks, "dy", "东营市")
         for code, name, _ in CITY_BODIES:
             await add_unit(conn, hooks, code, name, "dy")

@@ -26,20 +26,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Config
-from .db import after_commit, now, write
+from .db import Database, after_commit, now
 from .schema import effects
 
-__all__ = ["EFFECTS", "Effect", "Effects", "enqueue"]
+__all__ = ["EFFECTS", "Effect", "Effects", "Later", "enqueue", "enqueue_all"]
 
 log = logging.getLogger("changtong.effects")
 
@@ -57,9 +56,23 @@ class Effect:
     attempt: int  # 1 on the first run
 
 
+@dataclass(frozen=True, slots=True)
+class Later:
+    """An effect to queue: what a decision (a card handler, say) returns instead of doing
+    the slow or outside work itself; the caller queues it in the same transaction."""
+
+    kind: str
+    payload: dict[str, Any]
+    delay_seconds: float = 0
+
+
+def enqueue_all(conn: sa.Connection, later: Iterable[Later]) -> list[int]:
+    return [enqueue(conn, e.kind, e.payload, delay_seconds=e.delay_seconds) for e in later]
+
+
 def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], *, delay_seconds: float = 0) -> int:
     """Queue an effect in the caller's transaction (a synchronous connection: the one
-    `hub.db.write` gives, or `await aconn.run_sync(enqueue, …)`); returns its id. The
+    `Database.write` gives, or `await aconn.run_sync(enqueue, …)`); returns its id. The
     workers of this process wake after the commit."""
     at = now()
     effect_id = conn.execute(
@@ -77,8 +90,8 @@ async def _wake_all() -> None:
 
 
 class Effects:
-    def __init__(self, engine: AsyncEngine, config: Config) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, config: Config) -> None:
+        self.db = db
         self.poll = config.effects_poll_seconds
         self.timeout = config.effects_timeout_seconds
         self.base = config.effects_retry_base_seconds
@@ -140,7 +153,7 @@ class Effects:
         if free <= 0 or self._stopping or not self.handlers:
             return 0
         lease = timedelta(seconds=self.timeout * 2 + 5)
-        claimed = await write(self.engine, _claim_due, sorted(self.handlers), free, lease)
+        claimed = await self.db.write(_claim_due, sorted(self.handlers), free, lease)
         for effect in claimed:
             task = asyncio.create_task(self._run(effect), name=f"effect-{effect.kind}-{effect.id}")
             self._running.add(task)
@@ -163,7 +176,7 @@ class Effects:
         try:
             async with asyncio.timeout(self.timeout):
                 finish = await self.handlers[effect.kind](effect)
-            await write(self.engine, _retire, effect.id, finish)
+            await self.db.write(_retire, effect.id, finish)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -181,7 +194,7 @@ class Effects:
             log.warning("effects: %s #%d failed (attempt %d), again in %.1f s: %s", effect.kind, effect.id, effect.attempt, delay, error)
         update = effects.update().where(effects.c.id == effect.id).values(**values)
         try:
-            await write(self.engine, lambda conn: conn.execute(update))
+            await self.db.write(lambda conn: conn.execute(update))
         except Exception:  # the lease brings it back anyway
             log.exception("effects: could not record the failure of #%d", effect.id)
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .auth import Principal
 from .config import CONFIG
-from .db import ENGINE, read
+from .db import DATABASE
 from .directory import unit_subtree
 from .realtime import REALTIME, EventContext, Realtime
 from .schema import posts, units, users
@@ -164,7 +164,7 @@ async def online_by_unit(app: web.Application, unit_id: int | None) -> dict[str,
     )
     if unit_id is not None:
         q = q.where(posts.c.unit_id.in_(unit_subtree(unit_id)))
-    rows = await read(app[ENGINE], lambda conn: conn.execute(q).all())
+    rows = await app[DATABASE].read(lambda conn: conn.execute(q).all())
     groups: dict[int, dict[str, Any]] = {}
     people: set[int] = set()
     for r in rows:

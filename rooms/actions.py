@@ -14,11 +14,11 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
 from hub.config import Config
-from hub.db import after_commit, begin, connect, now, read, write
+from hub.db import Database, after_commit, now
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from hub.metrics import Metrics
 from hub.realtime import Realtime, channel_room
@@ -48,8 +48,8 @@ _SEND_READ = (
 
 
 class Rooms:
-    def __init__(self, engine: AsyncEngine, realtime: Realtime, config: Config, metrics: Metrics) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, realtime: Realtime, config: Config, metrics: Metrics) -> None:
+        self.db = db
         self.realtime = realtime
         self.config = config
         self.metrics = metrics
@@ -82,7 +82,7 @@ class Rooms:
     # ---- channels -----------------------------------------------------------
 
     async def create_channel(self, who: Principal, req: rules.ChannelCreate) -> dict[str, Any]:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             member_ids = await self._existing_users(conn, [m for m in req.member_ids if m != who.user_id])
             cid = await store.create_channel(
                 conn, kind=req.kind, name=req.name, topic=req.topic, read_only=req.read_only, created_by=who.user_id
@@ -94,7 +94,7 @@ class Rooms:
         return await self.channel_for(who.user_id, cid)
 
     async def channel_for(self, user_id: int, channel_id: int) -> dict[str, Any]:
-        views = await read(self.engine, store.channel_views, user_id, [channel_id])
+        views = await self.db.read(store.channel_views, user_id, [channel_id])
         if not views:
             raise NotFound("error.channel_not_found")
         return views[0]
@@ -109,11 +109,11 @@ class Rooms:
 
     async def list_channels(self, who: Principal, req: rules.ChannelList) -> list[dict[str, Any]]:
         if req.scope == "public":
-            return await read(self.engine, store.public_channels)
-        return await read(self.engine, store.channel_views, who.user_id)
+            return await self.db.read(store.public_channels)
+        return await self.db.read(store.channel_views, who.user_id)
 
     async def join(self, who: Principal, channel_id: int) -> dict[str, Any]:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             ch = await store.channel(conn, channel_id)
             if ch is None or (ch.kind != "public" and not await store.membership(conn, channel_id, who.user_id)):
                 raise NotFound("error.channel_not_found")
@@ -122,7 +122,7 @@ class Rooms:
         return await self.channel_for(who.user_id, channel_id)
 
     async def add_members(self, who: Principal, req: rules.ChannelAddMembers) -> dict[str, Any]:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             ch = await self.check_admin(conn, req.channel_id, who)
             if ch.kind in ("direct", "unit"):
                 raise Forbidden("error.channel_membership_fixed")
@@ -131,7 +131,7 @@ class Rooms:
         return {"added": added}
 
     async def leave(self, who: Principal, channel_id: int) -> None:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             ch, _ = await self.check_member(conn, channel_id, who.user_id)
             if ch.kind in ("direct", "unit"):
                 raise Forbidden("error.channel_membership_fixed")
@@ -148,11 +148,11 @@ class Rooms:
             member_of(conn, channel_id, who.user_id)
             return store.members_view(conn, channel_id)
 
-        return await read(self.engine, listing)
+        return await self.db.read(listing)
 
     async def update_channel(self, who: Principal, req: rules.ChannelUpdate) -> dict[str, Any]:
         values = {k: v for k, v in (("name", req.name), ("topic", req.topic), ("read_only", req.read_only)) if v is not None}
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             ch = await self.check_admin(conn, req.channel_id, who)
             if "name" in values and ch.kind in ("direct", "unit"):
                 raise Forbidden("error.channel_name_fixed")
@@ -167,7 +167,7 @@ class Rooms:
         return await self.channel_for(who.user_id, req.channel_id)
 
     async def set_role(self, who: Principal, req: rules.ChannelSetRole) -> None:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await self.check_admin(conn, req.channel_id, who)
             result = await conn.execute(
                 channel_members.update()
@@ -183,7 +183,7 @@ class Rooms:
         if not others:
             raise BadRequest("error.bad_request")
         key = ",".join(str(i) for i in sorted(others | {who.user_id}))
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             existing = (await conn.execute(sa.select(channels.c.id).where(channels.c.dm_key == key))).scalar()
             if existing is None:
                 ids = await self._existing_users(conn, sorted(others))
@@ -250,10 +250,10 @@ class Rooms:
         PostgreSQL), the push after the commit, the ack after the push."""
         text = self._check_text(req.text, required=req.file_id is None and card is None)
         try:
-            view = await write(self.engine, self.send_tx, who, req, text, kind, card)
+            view = await self.db.write(self.send_tx, who, req, text, kind, card)
         except sa.exc.IntegrityError:
             # A retry (or a concurrent twin) of a stored send: return the original.
-            async with connect(self.engine) as conn:
+            async with self.db.connect() as conn:
                 original = await store.message_by_client_id(conn, who.user_id, req.client_msg_id)
             if original is None:
                 raise
@@ -266,8 +266,8 @@ class Rooms:
     ) -> dict[str, Any]:
         """Send inside the caller's transaction, so a feature stores its own rows and the
         message that announces them together or not at all. `conn` is a synchronous
-        connection: the one `hub.db.write(engine, fn)` gives `fn`, or inside
-        `async with begin(engine) as aconn` the one of `await aconn.run_sync(...)`. The
+        connection: the one `Database.write(fn)` gives `fn`, or inside
+        `async with db.begin() as aconn` the one of `await aconn.run_sync(...)`. The
         push and the hooks follow the caller's commit. A repeated `client_msg_id` of the
         same sender raises IntegrityError (the caller's transaction must then roll back)."""
         text = self._check_text(req.text, required=req.file_id is None and card is None)
@@ -353,7 +353,7 @@ class Rooms:
 
     async def edit(self, who: Principal, req: rules.MessageEdit) -> dict[str, Any]:
         text = self._check_text(req.text, required=True)
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             row = await store.raw_message(conn, req.message_id)
             if row is None:
                 raise NotFound("error.message_not_found")
@@ -367,7 +367,7 @@ class Rooms:
             return await self._change(conn, row.id, row.channel_id, text=text, edited_at=now(), mentions=mention_ids or None)
 
     async def recall(self, who: Principal, message_id: int) -> dict[str, Any]:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             row = await store.raw_message(conn, message_id)
             if row is None:
                 raise NotFound("error.message_not_found")
@@ -404,15 +404,15 @@ class Rooms:
             rows, has_more = store.history(conn, req.channel_id, req.before_seq, limit, req.thread_root_id)
             return {"messages": rows, "has_more": has_more}
 
-        return await read(self.engine, page)
+        return await self.db.read(page)
 
     async def sync(self, who: Principal, req: rules.Sync) -> dict[str, Any]:
         """Every change the user missed in every channel they belong to, paged.
         A channel without a cursor starts from the member's read position."""
-        return await read(self.engine, sync_page, who.user_id, req.cursors, min(req.limit, self.config.sync_page_max))
+        return await self.db.read(sync_page, who.user_id, req.cursors, min(req.limit, self.config.sync_page_max))
 
     async def mark_read(self, who: Principal, req: rules.Read) -> dict[str, Any]:
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             ch, member = await self.check_member(conn, req.channel_id, who.user_id)
             seq = min(req.seq, ch.head_seq)
             if seq <= member.last_read_seq:

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from hub.auth import Principal
 from hub.cards import Card, CardActionContext, CardHandlers
-from hub.db import after_commit, begin
+from hub.db import after_commit
+from hub.effects import enqueue_all
 from hub.errors import BadRequest, Conflict, NotFound
 
 from . import rules, store
@@ -41,7 +42,7 @@ class CardActions:
         return self.rooms.post_in(conn, who, _card_send(channel_id, card, client_msg_id), kind="card", card=card.stored())
 
     async def act(self, who: Principal, req: rules.CardAct) -> dict[str, Any]:
-        async with begin(self.rooms.engine) as conn:
+        async with self.rooms.db.begin() as conn:
             # Locks the message row on PostgreSQL, so two members acting at once apply
             # one after the other, each on the state the other left.
             row = (
@@ -68,8 +69,10 @@ class CardActions:
             view = await store.message_by_id(conn, row.id)
             assert view is not None
             ctx = CardActionContext(view, card, who, member.role, action.id, comment if action.comment != "none" else "")
-            new_card = await handler(conn, ctx)
-            updated = await self.rooms.update_card(conn, row.id, new_card.stored())
+            acted = await handler(conn, ctx)
+            if acted.effects:
+                await conn.run_sync(enqueue_all, acted.effects)
+            updated = await self.rooms.update_card(conn, row.id, acted.card.stored())
             hooks = self.rooms.hooks
             if hooks.card_acted:
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from hub.auth import Principal
-from hub.db import ENGINE, begin
+from hub.db import DATABASE
 from hub.schema import users
 
 from .wiring import CARDS, ROOMS
@@ -17,7 +17,7 @@ from .rules import ChannelCreate, MessageSend, NoticePost
 
 async def seed(app: web.Application, admin: Principal) -> None:
     rooms = app[ROOMS]
-    async with begin(app[ENGINE]) as conn:
+    async with app[DATABASE].begin() as conn:
         everyone = list((await conn.execute(
             sa.select(users.c.id).where(users.c.id != admin.user_id, users.c.is_bot == sa.false())
         )).scalars())

@@ -18,7 +18,7 @@ from PIL import Image
 
 from hub.blobs import BLOBS
 from hub.config import CONFIG
-from hub.db import ENGINE, begin, connect, now
+from hub.db import DATABASE, now
 from hub.errors import BadRequest, NotFound, TooLarge
 from hub.http import json_response, principal
 from hub.schema import files
@@ -136,7 +136,7 @@ async def upload(request: web.Request) -> web.Response:
             await asyncio.to_thread(blobs.put_bytes_derived, sha, "thumb.jpg", data)
             has_thumb = True
     file_id = secrets.token_hex(12)
-    async with begin(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].begin() as conn:
         await conn.execute(
             files.insert().values(
                 id=file_id, sha256=sha, size=size, name=name, mime=mime, uploader_id=who.user_id,
@@ -154,7 +154,7 @@ async def _visible_file(request: web.Request) -> Any:
     file_id = request.match_info["file_id"]
     if not FILE_ID.fullmatch(file_id):
         raise NotFound("error.file_not_found")
-    async with connect(request.app[ENGINE]) as conn:
+    async with request.app[DATABASE].connect() as conn:
         row = (await conn.execute(sa.select(files).where(files.c.id == file_id))).first()
         if row is None:
             raise NotFound("error.file_not_found")

@@ -13,8 +13,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
-from hub.cards import Card, CardAction, CardActionContext, CardField, CardStatus
-from hub.db import connect
+from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
+
 from hub.http import json_body, json_response, principal
 from hub.i18n import translate
 
@@ -43,16 +43,16 @@ def notice_card(title: str, body: str, author: str, acked: list[dict[str, Any]] 
     )
 
 
-async def on_action(conn: AsyncConnection, ctx: CardActionContext) -> Card:
+async def on_action(conn: AsyncConnection, ctx: CardActionContext) -> Acted:
     """已阅: add the member once (pressing again changes nothing)."""
     acked = list(ctx.card.data.get("acked", []))
     if all(a.get("id") != ctx.actor.user_id for a in acked):
         acked.append({"id": ctx.actor.user_id, "name": ctx.actor.display_name})
-    return notice_card(ctx.card.title, ctx.card.body, ctx.card.data.get("author", ""), acked)
+    return Acted(notice_card(ctx.card.title, ctx.card.body, ctx.card.data.get("author", ""), acked))
 
 
 async def post_notice(cards: CardActions, who: Principal, channel_id: int, req: rules.NoticePost) -> dict[str, Any]:
-    async with connect(cards.rooms.engine) as conn:
+    async with cards.rooms.db.connect() as conn:
         await cards.rooms.check_admin(conn, channel_id, who)
     return await cards.post(who, channel_id, notice_card(req.title, req.body, who.display_name), req.client_msg_id)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.auth import Principal
 from hub.cards import CARD_HANDLERS
 from hub.config import CONFIG
-from hub.db import ENGINE, read
+from hub.db import DATABASE
 from hub.directory import DIRECTORY_HOOKS
 from hub.metrics import METRICS
 from hub.realtime import REALTIME, channel_room
@@ -27,14 +27,14 @@ CARDS: Final = web.AppKey("cards", CardActions)
 
 def setup(app: web.Application) -> None:
     realtime = app[REALTIME]
-    rooms = Rooms(app[ENGINE], realtime, app[CONFIG], app[METRICS])
+    rooms = Rooms(app[DATABASE], realtime, app[CONFIG], app[METRICS])
     app[ROOMS] = rooms
     cards = CardActions(rooms, app[CARD_HANDLERS])
     app[CARDS] = cards
     app[CARD_HANDLERS].register(notices.HANDLER, notices.on_action)
 
     async def join_channel_rooms(who: Principal, sid: str) -> list[str]:
-        return [channel_room(cid) for cid in await read(app[ENGINE], store.channel_ids_of, who.user_id)]
+        return [channel_room(cid) for cid in await app[DATABASE].read(store.channel_ids_of, who.user_id)]
 
     realtime.connect_hooks.append(join_channel_rooms)
     hooks = app[DIRECTORY_HOOKS]

@@ -25,7 +25,7 @@ from aiohttp import web
 from hub.app import create_app
 from hub.auth import AUTH
 from hub.config import CONFIG, Config
-from hub.db import ENGINE, begin, metadata, upgrade
+from hub.db import DATABASE, metadata, upgrade
 from hub.directory import DIRECTORY_HOOKS, add_unit, add_user
 from hub.tables import import_all_tables
 
@@ -122,14 +122,14 @@ class Hub:
         self.http = aiohttp.ClientSession()
 
     async def unit(self, code: str, name: str, parent: str | None = None) -> dict[str, Any]:
-        async with begin(self.app[ENGINE]) as conn:
+        async with self.app[DATABASE].begin() as conn:
             return await add_unit(conn, self.app[DIRECTORY_HOOKS], code, name, parent)
 
     async def user(
         self, username: str, display_name: str | None = None, units: tuple[str, ...] = (), roles: tuple[str, ...] = (), password: str = PASSWORD
     ) -> dict[str, Any]:
         password_hash = self.app[AUTH].passwords.hash(password)
-        async with begin(self.app[ENGINE]) as conn:
+        async with self.app[DATABASE].begin() as conn:
             user = await add_user(
                 conn, self.app[DIRECTORY_HOOKS], username=username, password_hash=password_hash,
                 display_name=display_name, unit_codes=units, roles=roles,

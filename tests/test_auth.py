@@ -12,7 +12,7 @@ import pytest
 import socketio
 import sqlalchemy as sa
 
-from hub.db import ENGINE, begin, connect
+from hub.db import DATABASE
 from hub.ratelimit import FailureWindow
 from hub.schema import tokens, users
 
@@ -93,7 +93,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(hub):
     assert wrong_en == unknown_en == (401, {"error": {"code": "unauthorized", "message": BAD_CREDENTIALS_EN}})
     # a disabled user gets the very same answer, with the right password
     user = await hub.user("lisi", "李四")
-    async with begin(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].begin() as conn:
         await conn.execute(users.update().where(users.c.id == user["id"]).values(disabled=True))
     assert await login(hub, "lisi", "secret-pw-1") == wrong
 
@@ -109,7 +109,7 @@ async def test_malformed_login_is_a_bad_request(hub):
 async def test_tokens_are_stored_hashed_and_passwords_with_argon2id(hub):
     await hub.user("zhangsan", "张三")
     token = await hub.login("zhangsan")
-    async with connect(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].connect() as conn:
         rows = (await conn.execute(sa.select(tokens))).mappings().all()
         password_hash = (await conn.execute(sa.select(users.c.password_hash).where(users.c.username == "zhangsan"))).scalar_one()
     assert len(rows) == 2  # hub.user() logged in once, then once more here
@@ -207,7 +207,7 @@ async def test_logout_ends_the_live_connection_of_that_token(hub):
 
 async def test_expired_token_is_refused(hub):
     user = await hub.user("zhangsan", "张三")
-    async with begin(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].begin() as conn:
         await conn.execute(
             tokens.update().where(tokens.c.user_id == user["id"]).values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
         )
@@ -303,7 +303,7 @@ async def test_password_change_ends_every_old_session(hub):
     assert (await login(hub, "zhangsan", "secret-pw-1"))[0] == 401
     status, body = await login(hub, "zhangsan", "brand-new-pw")
     assert status == 200 and body["user"]["id"] == user["id"]
-    async with connect(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].connect() as conn:
         stored = (await conn.execute(sa.select(users.c.password_hash))).scalar_one()
     assert stored.startswith("$argon2id$")
 

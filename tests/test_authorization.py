@@ -9,7 +9,7 @@ import asyncio
 
 import aiohttp
 
-from hub.db import ENGINE, begin
+from hub.db import DATABASE
 from hub.directory import DIRECTORY_HOOKS, set_posts
 
 MISSING_CHANNEL = 987_654_321
@@ -310,7 +310,7 @@ async def test_unit_channels_follow_posts(hub):
     assert (await a.call("channel:update", {"channel_id": cid, "name": "改名"}))["error"]["code"] == "forbidden"  # a member, not an admin
 
     # bob takes a post in 交通局: he is in the channel at once, on his live connection
-    async with begin(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].begin() as conn:
         await set_posts(conn, hub.app[DIRECTORY_HOOKS], bob["id"], [{"unit_id": tj["id"]}])
     await b.wait_for("channel", lambda c: c["id"] == cid)
     sent = (await a.call("message:send", {"channel_id": cid, "client_msg_id": "u1", "text": "全局通知"}))["message"]
@@ -318,7 +318,7 @@ async def test_unit_channels_follow_posts(hub):
     assert (await b.call("history", {"channel_id": cid}))["ok"]
 
     # and out again when the post is removed
-    async with begin(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].begin() as conn:
         await set_posts(conn, hub.app[DIRECTORY_HOOKS], bob["id"], [])
     await b.wait_for("channel:removed", lambda r: r["channel_id"] == cid)
     assert not_found(await b.call("history", {"channel_id": cid}))

@@ -21,8 +21,8 @@ from aiohttp import web
 from bots.runtime import Bot, Command, Incoming
 from bots.wiring import BOTS
 from hub.app import create_app
-from hub.cards import Card, CardAction, CardActionContext, CardStatus
-from hub.db import ENGINE, write
+from hub.cards import Acted, Card, CardAction, CardActionContext, CardStatus
+from hub.db import DATABASE
 from tests.conftest import Hub, hub_config
 from tests.ports import free_port
 
@@ -46,8 +46,8 @@ class Helper(Bot):
         elif incoming.direct or incoming.mentioned:
             await self.hub.say(incoming.channel_id, f"收到：{text}", client_msg_id=f"re-{incoming.message['id']}")
 
-    async def on_card_action(self, conn: Any, ctx: CardActionContext) -> Card:
-        return ctx.card.model_copy(update={"status": CardStatus(text=f"{ctx.actor.display_name}已确认", tone="success"), "actions": []})
+    async def on_card_action(self, conn: Any, ctx: CardActionContext) -> Acted:
+        return Acted(ctx.card.model_copy(update={"status": CardStatus(text=f"{ctx.actor.display_name}已确认", tone="success"), "actions": []}))
 
     async def on_timer(self, payload: dict[str, Any]) -> None:
         await self.hub.dm(payload["user_id"], f"提醒：{payload['what']}")
@@ -131,7 +131,7 @@ async def test_a_bots_timer_fires_after_a_restart(data_dir, tmp_path):
     zhang = await first.user("zhangsan", "张三")
     helper = first.app[BOTS].bots["helper-bot"].hub
     # the timer is set, then the hub goes away before it is due
-    await write(first.app[ENGINE], helper.schedule, 1.0, {"user_id": zhang["id"], "what": "参加安全生产会议"})
+    await first.app[DATABASE].write(helper.schedule, 1.0, {"user_id": zhang["id"], "what": "参加安全生产会议"})
     await first.close()
     await runner.cleanup()
     second, runner = await start()

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub.auth import Principal
-from hub.cards import CARD_HANDLERS, Card, CardAction, CardActionContext, CardStatus
+from hub.cards import CARD_HANDLERS, Acted, Card, CardAction, CardActionContext, CardStatus
 from rooms.wiring import CARDS
 
 
@@ -86,13 +86,13 @@ async def test_refusals(hub):
 async def test_a_handler_with_a_required_comment(hub):
     """What a workflow does: 同意 / 退回 with a reason; the handler decides the new state."""
 
-    async def review(conn: Any, ctx: CardActionContext) -> Card:
+    async def review(conn: Any, ctx: CardActionContext) -> Acted:
         if ctx.action == "return" and ctx.actor.username != "bob":
             from hub.errors import Forbidden
 
             raise Forbidden("error.forbidden")
         done = {"approve": ("已同意", "success"), "return": (f"已退回：{ctx.comment}", "danger")}[ctx.action]
-        return ctx.card.model_copy(update={"status": CardStatus(text=done[0], tone=done[1]), "actions": []})
+        return Acted(ctx.card.model_copy(update={"status": CardStatus(text=done[0], tone=done[1]), "actions": []}))
 
     hub.app[CARD_HANDLERS].register("test.review", review)
     (alice, bob), (a, b), cid = await notice_channel(hub, "alice", "bob")
@@ -132,3 +132,37 @@ async def test_a_member_who_was_away_syncs_the_cards_current_state(hub):
 def test_card_links_are_web_or_hub_paths_only(url: str) -> None:
     with pytest.raises(ValidationError):
         Card.model_validate({"handler": "notice", "title": "t", "links": [{"text": "x", "url": url}]})
+
+
+async def test_a_handlers_effects_are_queued_with_the_new_card_and_run_after_the_commit(hub):
+    """A handler decides and does not do: the slow part it names runs from the effects
+    outbox after the card's new state has committed, and never for a refused press."""
+    from hub.effects import EFFECTS, Effect, Later
+    from hub.errors import Forbidden
+
+    ran: list[dict[str, Any]] = []
+
+    async def archive(effect: Effect) -> None:
+        ran.append(effect.payload)
+
+    async def review(conn: Any, ctx: CardActionContext) -> Acted:
+        if ctx.actor.username != "bob":
+            raise Forbidden("error.forbidden")
+        card = ctx.card.model_copy(update={"status": CardStatus(text="已同意，归档中", tone="info"), "actions": []})
+        return Acted(card, (Later("test.archive", {"message_id": ctx.message["id"], "by": ctx.actor.username}),))
+
+    hub.app[EFFECTS].register("test.archive", archive)
+    hub.app[CARD_HANDLERS].register("test.archive", review)
+    (alice, bob), (a, b), cid = await notice_channel(hub, "alice", "bob")
+    card = Card(handler="test.archive", title="请审核：会议纪要", actions=[CardAction(id="approve", label="同意", style="primary")])
+    posted = await hub.app[CARDS].post(Principal(alice["id"], "alice", "用户alice", (), 0), cid, card)
+    refused = await a.call("card:action", {"message_id": posted["id"], "action": "approve"})
+    assert refused["error"]["code"] == "forbidden"
+    done = await b.call("card:action", {"message_id": posted["id"], "action": "approve"})
+    assert done["message"]["card"]["status"]["text"] == "已同意，归档中"
+    for _ in range(250):
+        if ran:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # and nothing else arrives: the refused press queued nothing
+    assert ran == [{"message_id": posted["id"], "by": "bob"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.db import ENGINE, connect
+from hub.db import DATABASE
 from rooms.schema import channels, messages
 
 import sqlalchemy as sa
@@ -54,7 +54,7 @@ async def test_concurrent_senders_get_unique_gap_free_seqs(hub):
     acks = await asyncio.gather(*sends)
     assert all(r["ok"] for r in acks), [r for r in acks if not r["ok"]]
     assert sorted(r["message"]["seq"] for r in acks) == list(range(1, 31))
-    async with connect(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].connect() as conn:
         head = (await conn.execute(sa.select(channels.c.head_seq).where(channels.c.id == cid))).scalar_one()
     assert head == 30
 
@@ -195,10 +195,10 @@ async def test_recall_window(hub):
     alice, bob, a, cid = await _pair(hub)
     b = await hub.client(bob)
     mb = (await b.call("message:send", {"channel_id": cid, "client_msg_id": "w1", "text": "稍后撤回"}))["message"]
-    async with hub.app[ENGINE].begin() as conn:  # the message was sent three minutes ago
+    async with hub.app[DATABASE].begin() as conn:  # the message was sent three minutes ago
         await conn.execute(
             messages.update().where(messages.c.id == mb["id"]).values(created_at=sa.func.now() - sa.text("interval '3 minutes'"))
-            if hub.app[ENGINE].dialect.name == "postgresql"
+            if hub.app[DATABASE].dialect == "postgresql"
             else messages.update().where(messages.c.id == mb["id"]).values(created_at=sa.text("datetime('now', '-3 minutes')"))
         )
     late = await b.call("message:recall", {"message_id": mb["id"]})

@@ -12,7 +12,7 @@ import pytest
 import socketio
 
 from hub.auth import AUTH
-from hub.db import ENGINE, begin
+from hub.db import DATABASE
 from hub.directory import DIRECTORY_HOOKS, add_unit, add_user
 from hub.pinyin import search_keys
 
@@ -42,10 +42,10 @@ def shape(nodes: list[dict[str, Any]]) -> list[tuple[str, int, list[Any]]]:
 async def city(hub) -> dict[str, Any]:
     """A four-level organisation with staff; returns units by code and users (with a
     login token) by username. Built in one transaction: many tests start from it."""
-    engine, hooks, auth = hub.app[ENGINE], hub.app[DIRECTORY_HOOKS], hub.app[AUTH]
+    engine, hooks, auth = hub.app[DATABASE], hub.app[DIRECTORY_HOOKS], hub.app[AUTH]
     password_hash = auth.passwords.hash(PASSWORD)
     units, people = {}, {}
-    async with begin(engine) as conn:
+    async with engine.begin() as conn:
         for code, name, parent in [
             ("dy", "东营市", None),
             ("dy-zf", "东营市人民政府", "dy"),

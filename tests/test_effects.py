@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.db import ENGINE, read, write
+from hub.db import DATABASE
 from hub.effects import EFFECTS, Effect, enqueue
 from hub.schema import effects, units
 
@@ -28,7 +28,7 @@ async def _until(pred, timeout: float = 5) -> None:
 
 
 async def _rows(hub) -> list[Any]:
-    return await read(hub.app[ENGINE], lambda c: c.execute(sa.select(effects).order_by(effects.c.id)).all())
+    return await hub.app[DATABASE].read(lambda c: c.execute(sa.select(effects).order_by(effects.c.id)).all())
 
 
 async def test_an_effect_runs_after_its_commit_and_never_for_a_rollback(hub):
@@ -38,15 +38,15 @@ async def test_an_effect_runs_after_its_commit_and_never_for_a_rollback(hub):
         ran.append((effect.payload["text"], effect.attempt))
 
     hub.app[EFFECTS].register("test.note", handler)
-    engine = hub.app[ENGINE]
+    db = hub.app[DATABASE]
 
     def decide_then_fail(conn: sa.Connection) -> None:
         enqueue(conn, "test.note", {"text": "回滚"})
         raise RuntimeError("the deciding transaction failed")
 
     with pytest.raises(RuntimeError):
-        await write(engine, decide_then_fail)
-    await write(engine, lambda conn: enqueue(conn, "test.note", {"text": "提交"}))
+        await db.write(decide_then_fail)
+    await db.write(lambda conn: enqueue(conn, "test.note", {"text": "提交"}))
 
     async def done() -> bool:
         return bool(ran) and not await _rows(hub)
@@ -64,9 +64,9 @@ async def test_a_failing_effect_is_retried_then_kept_with_its_error(hub):
             raise ConnectionError(f"peer down (attempt {effect.attempt})")
 
     hub.app[EFFECTS].register("test.flaky", flaky)
-    engine = hub.app[ENGINE]
-    await write(engine, lambda conn: enqueue(conn, "test.flaky", {"fails": 2}))  # succeeds on the third
-    await write(engine, lambda conn: enqueue(conn, "test.flaky", {"fails": 99}))  # never
+    db = hub.app[DATABASE]
+    await db.write(lambda conn: enqueue(conn, "test.flaky", {"fails": 2}))  # succeeds on the third
+    await db.write(lambda conn: enqueue(conn, "test.flaky", {"fails": 99}))  # never
 
     async def settled() -> bool:
         rows = await _rows(hub)
@@ -87,10 +87,10 @@ async def test_finish_writes_in_the_transaction_that_retires_the_effect(hub):
         return finish
 
     hub.app[EFFECTS].register("test.unit", make_unit)
-    await write(hub.app[ENGINE], lambda conn: enqueue(conn, "test.unit", {"code": "fx-1"}))
+    await hub.app[DATABASE].write(lambda conn: enqueue(conn, "test.unit", {"code": "fx-1"}))
 
     async def made() -> bool:
-        found = await read(hub.app[ENGINE], lambda c: c.execute(sa.select(units.c.code).where(units.c.code == "fx-1")).all())
+        found = await hub.app[DATABASE].read(lambda c: c.execute(sa.select(units.c.code).where(units.c.code == "fx-1")).all())
         return bool(found) and not await _rows(hub)
 
     await _until(made)
@@ -98,8 +98,8 @@ async def test_finish_writes_in_the_transaction_that_retires_the_effect(hub):
 
 async def test_work_queued_before_a_handler_exists_runs_once_it_does(hub):
     """As after a restart: the row is the truth, whoever queued it."""
-    engine = hub.app[ENGINE]
-    await write(engine, lambda conn: enqueue(conn, "test.later", {"n": 1}))
+    db = hub.app[DATABASE]
+    await db.write(lambda conn: enqueue(conn, "test.later", {"n": 1}))
     await asyncio.sleep(0.3)
     assert len(await _rows(hub)) == 1  # no handler here yet: it waits
     ran: list[int] = []

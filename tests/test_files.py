@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from hub.blobs import BLOBS
-from hub.db import ENGINE, connect
+from hub.db import DATABASE
 from hub.schema import files
 
 LIMIT = 1024 * 1024
@@ -411,7 +411,7 @@ async def test_upload_cut_off_midway_leaves_nothing(hub, framing):
             break
         await asyncio.sleep(0.01)
     assert_nothing_stored(hub)
-    async with connect(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(files))).scalar_one() == 0
 
 

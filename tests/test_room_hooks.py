@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.auth import Principal
-from hub.db import ENGINE, read, write
+from hub.db import DATABASE
 from rooms.rules import MessageSend
 from rooms.schema import messages
 from rooms.wiring import ROOMS
@@ -31,7 +31,7 @@ async def test_message_posted_reaches_a_listener_after_commit_without_holding_th
 
     async def slow_listener(view: dict[str, Any]) -> None:
         # what the listener sees is committed: a fresh read finds it
-        stored = await read(hub.app[ENGINE], lambda c: c.execute(sa.select(messages.c.text).where(messages.c.id == view["id"])).scalar())
+        stored = await hub.app[DATABASE].read(lambda c: c.execute(sa.select(messages.c.text).where(messages.c.id == view["id"])).scalar())
         seen.append({**view, "stored": stored})
         await release.wait()
 
@@ -79,19 +79,19 @@ async def test_post_in_the_callers_transaction_commits_with_it_or_not_at_all(hub
     alice, a, b, cid = await _pair(hub)
     rooms = hub.app[ROOMS]
     who = Principal(alice["id"], "alice", "艾丽丝", (), 0)
-    engine = hub.app[ENGINE]
+    db = hub.app[DATABASE]
 
     def announce_then_fail(conn: sa.Connection) -> None:
         rooms.post_in(conn, who, MessageSend(channel_id=cid, client_msg_id="tx-1", text="已登记"))
         raise RuntimeError("the feature's own write failed")
 
     with pytest.raises(RuntimeError):
-        await write(engine, announce_then_fail)
+        await db.write(announce_then_fail)
 
     def announce(conn: sa.Connection) -> dict[str, Any]:
         return rooms.post_in(conn, who, MessageSend(channel_id=cid, client_msg_id="tx-2", text="已登记"))
 
-    view = await write(engine, announce)
+    view = await db.write(announce)
     got = await b.wait_for("message")
     assert got["id"] == view["id"] and got["text"] == "已登记"
     history = (await a.call("history", {"channel_id": cid}))["messages"]
@@ -103,9 +103,9 @@ async def test_post_in_an_async_transaction_pushes_after_its_commit(hub):
     alice, a, b, cid = await _pair(hub)
     rooms = hub.app[ROOMS]
     who = Principal(alice["id"], "alice", "艾丽丝", (), 0)
-    from hub.db import begin
+    from hub.db import DATABASE
 
-    async with begin(hub.app[ENGINE]) as conn:
+    async with hub.app[DATABASE].begin() as conn:
         view = await conn.run_sync(rooms.post_in, who, MessageSend(channel_id=cid, client_msg_id="async-1", text="已签收"))
         await asyncio.sleep(0.1)
         assert b.received("message") == []  # nothing pushed before the commit

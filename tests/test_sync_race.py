@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from hub.db import ENGINE, _sqlite_reader
+from hub.db import DATABASE
 from rooms.schema import channels, messages
 
 
@@ -34,9 +34,9 @@ async def test_a_message_committed_during_a_sync_page_is_sent_once(hub):
         assert (await a.call("message:send", {"channel_id": cid, "client_msg_id": f"m{i}", "text": f"第{i}条"}))["ok"]
     b = await hub.client(bob)
 
-    engine = hub.app[ENGINE]
-    other = sa.create_engine(engine.url.set(drivername="sqlite"))
-    reader = _sqlite_reader(engine)
+    db = hub.app[DATABASE]
+    other = sa.create_engine(db.engine.url.set(drivername="sqlite"))
+    reader = db.reader
     assert reader is not None
     statements = 0
 

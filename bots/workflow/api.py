@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.db import ENGINE, read, write
+from hub.db import DATABASE
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
 from rooms.rules import Strict
@@ -34,7 +34,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         await principal(request)
         me = await assistant.identity()
         return json_response({
-            "flows": await read(request.app[ENGINE], service.list_definitions),
+            "flows": await request.app[DATABASE].read(service.list_definitions),
             "assistant": {"id": me.user_id, "username": me.username, "display_name": me.display_name, "is_bot": True},
         })
 
@@ -45,7 +45,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         raw = await read_body(request, 256 * 1024)
         try:
             source = raw.decode("utf-8")
-            defn, created = await write(request.app[ENGINE], service.import_definition, source)
+            defn, created = await request.app[DATABASE].write(service.import_definition, source)
         except (UnicodeDecodeError, DefinitionError) as exc:
             errors = getattr(exc, "errors", [{"line": 0, "path": "", "message": "not UTF-8"}])
             return json_response({"error": {"code": "bad_request", "message": str(exc)[:2000], "errors": errors}}, status=400)
@@ -55,7 +55,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         who = await principal(request)
         body = await json_body(request, StartBody)
         key = request.match_info["key"]
-        instance = await write(request.app[ENGINE], service.start_tx, who.user_id, key, body.title, body.form)
+        instance = await request.app[DATABASE].write(service.start_tx, who.user_id, key, body.title, body.form)
         return json_response({"instance": instance}, status=201)
 
     async def instance(request: web.Request) -> web.Response:
@@ -70,7 +70,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
                 raise NotFound("error.flow_instance_not_found")  # a stranger learns nothing
             return service.view(defn, inst, title)
 
-        return json_response({"instance": await read(request.app[ENGINE], visible)})
+        return json_response({"instance": await request.app[DATABASE].read(visible)})
 
     async def tasks(request: web.Request) -> web.Response:
         who = await principal(request)
@@ -78,7 +78,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
             q = TaskQuery.model_validate(dict(request.query))
         except ValueError as exc:
             raise BadRequest("error.bad_request") from exc
-        return json_response({"tasks": await read(request.app[ENGINE], service.tasks_of, who.user_id, q.box)})
+        return json_response({"tasks": await request.app[DATABASE].read(service.tasks_of, who.user_id, q.box)})
 
     return [
         web.get("/api/v1/flows", flows),

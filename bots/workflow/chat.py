@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.cards import Card, CardAction, CardActionContext, CardField, CardStatus
-from hub.db import ENGINE, begin, read, write
+from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
+from hub.db import DATABASE
 from hub.effects import Effect
 from hub.errors import Conflict, HubError
 from hub.i18n import translate as t
@@ -85,7 +85,7 @@ class WorkflowBot(Bot):
 
     # ---- acting: a button, a reply, or REST (api.py), all through service.act_tx ------
 
-    async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Card:
+    async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         if ctx.action not in ACTIONS:
             raise Conflict("error.card_action_gone")
         instance_id, task_id = int(ctx.card.data["instance_id"]), int(ctx.card.data["task_id"])
@@ -98,7 +98,7 @@ class WorkflowBot(Bot):
             task = next(x for x in inst.tasks if x.id == task_id)
             return task_card(defn, inst, title, task, _names(c, inst)).model_copy(update={"handler": self.hub.card_handler})
 
-        return await conn.run_sync(card)
+        return Acted(await conn.run_sync(card))  # act_tx queued the flow's own effects
 
     async def on_message(self, incoming: Incoming) -> None:
         if not incoming.direct:
@@ -109,7 +109,7 @@ class WorkflowBot(Bot):
         if reply is None:
             await self.hub.say(incoming.channel_id, t("flow.reply.help"), client_msg_id=answer_id)
             return
-        todo = await read(self.app[ENGINE], service.tasks_of, user, "todo")
+        todo = await self.app[DATABASE].read(service.tasks_of, user, "todo")
         if not todo:
             await self.hub.say(incoming.channel_id, t("flow.reply.none"), client_msg_id=answer_id)
             return
@@ -124,7 +124,7 @@ class WorkflowBot(Bot):
         row = todo[index]
         op = engine.Operation(reply.kind, row["task_id"], reply.opinion, "previous" if reply.kind == "return" else None)  # type: ignore[arg-type]
         try:
-            await write(self.app[ENGINE], service.act_tx, user, row["instance_id"], op)
+            await self.app[DATABASE].write(service.act_tx, user, row["instance_id"], op)
         except HubError as exc:
             await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
             return
@@ -140,13 +140,12 @@ class WorkflowBot(Bot):
             task = next((x for x in inst.tasks if x.id == task_id), None)
             return None if task is None else (task.user, task_card(defn, inst, title, task, _names(conn, inst)))
 
-        found = await read(self.app[ENGINE], card_of)
+        found = await self.app[DATABASE].read(card_of)
         if found is None:
             return
         user, card = found
         message = await self.hub.dm_card(user, card, client_msg_id=f"flow-{instance_id}-{task_id}")  # once, whatever the retries
-        await write(
-            self.app[ENGINE],
+        await self.app[DATABASE].write(
             lambda conn: conn.execute(
                 flow_tasks.update().where(flow_tasks.c.instance_id == instance_id, flow_tasks.c.task_id == task_id).values(message_id=message["id"])
             ),
@@ -164,9 +163,9 @@ class WorkflowBot(Bot):
             by_id = {x.id: x for x in inst.tasks}
             return [(int(r.message_id), task_card(defn, inst, title, by_id[r.task_id], names)) for r in rows if r.task_id in by_id]
 
-        for message_id, card in await read(self.app[ENGINE], cards):
+        for message_id, card in await self.app[DATABASE].read(cards):
             stored = card.model_copy(update={"handler": self.hub.card_handler}).stored()
-            async with begin(self.app[ENGINE]) as conn:
+            async with self.app[DATABASE].begin() as conn:
                 current = await conn.run_sync(_card_of, message_id)
                 if current != stored:
                     await self.app[ROOMS].update_card(conn, message_id, stored)

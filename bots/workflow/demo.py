@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.auth import Principal
-from hub.db import ENGINE, write
+from hub.db import DATABASE
 
 from . import service
 
@@ -16,4 +16,4 @@ FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 async def seed(app: web.Application, admin: Principal) -> None:
     for path in sorted(FLOWS.glob("*.yaml")):
-        await write(app[ENGINE], service.import_definition, path.read_text(encoding="utf-8"))
+        await app[DATABASE].write(service.import_definition, path.read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from hub.db import begin, connect, now
+from hub.db import now
 from hub.errors import HubError
 
 from ..pki import client_context
@@ -99,7 +99,7 @@ class Outbox:
 
     async def run_once(self) -> int:
         """Send every due row once; returns how many were attempted."""
-        async with begin(self.exchange.engine) as conn:
+        async with self.exchange.db.begin() as conn:
             rows = await store.claim_due(conn, 32, LEASE)
         if rows:
             await asyncio.gather(*(self._attempt(r) for r in rows))
@@ -116,13 +116,13 @@ class Outbox:
             attempts = row["attempts"] + 1
             delay = backoff(attempts, self.base, self.cap)
             log.info("exchange: %s %s to %s failed (attempt %d, next in %.1fs): %s", row["kind"], row["message_id"], row["hop"], attempts, delay, exc)
-            async with begin(self.exchange.engine) as conn:
+            async with self.exchange.db.begin() as conn:
                 await store.outbox_retry(conn, row["id"], attempts, now() + timedelta(seconds=delay), str(exc))
             return
         await self.exchange.hop_answered(row, answer)
 
     async def _post(self, row: dict[str, Any]) -> dict[str, Any]:
-        async with connect(self.exchange.engine) as conn:
+        async with self.exchange.db.connect() as conn:
             peer = (await store.peers(conn)).get(row["hop"])
         if peer is None or not peer["url"]:
             raise PeerError(f"no URL for neighbour {row['hop']}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from aiohttp import web
 from cryptography import x509
 
-from hub.db import connect
 from hub.errors import BadRequest, Forbidden, HubError, TooLarge
 from hub.http import json_response
 from hub.i18n import negotiate, translate
@@ -33,7 +32,7 @@ def exchange_app(exchange: Exchange) -> web.Application:
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if der is None:
             raise Forbidden("error.exchange_not_a_peer")
-        async with connect(exchange.engine) as conn:
+        async with exchange.db.connect() as conn:
             peer = await store.peer_by_fingerprint(conn, fingerprint(x509.load_der_x509_certificate(der)))
         if peer is None:
             raise Forbidden("error.exchange_not_a_peer")

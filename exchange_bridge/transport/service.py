@@ -30,9 +30,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db import after_commit, begin, connect
+from hub.db import Database, after_commit
 from hub.effects import Effect
 from hub.effects import enqueue as enqueue_effect
 from hub.errors import BadRequest, Conflict, NotFound
@@ -123,8 +122,8 @@ class ArrivalStore:
 
 
 class Exchange:
-    def __init__(self, engine: AsyncEngine, data_dir: Path, max_package_bytes: int) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, data_dir: Path, max_package_bytes: int) -> None:
+        self.db = db
         self.pki = NodePki.of(data_dir)
         self.root = Path(data_dir) / "exchange"
         self.max_package_bytes = max_package_bytes
@@ -181,7 +180,7 @@ class Exchange:
         recipients = list(dict.fromkeys(recipients))
         if not recipients or me.unit in recipients:
             raise BadRequest("error.exchange_bad_package", detail="recipients")
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             peers = await store.peers(conn)
         try:
             hops: dict[str, list[str]] = {}
@@ -197,7 +196,7 @@ class Exchange:
             raise BadRequest("error.exchange_bad_package", detail=exc.detail) from exc
         der = await asyncio.to_thread(lambda: envelope(sign(content, me.cert, me.key), certs))
         path = await self.write("out", f"{package_id}.p7m", der)
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await store.track(conn, package_id, recipients, title)
             for hop, units in hops.items():
                 await store.enqueue(conn, kind="package", message_id=package_id, hop=hop, sender=me.unit, units=units, path=path)
@@ -230,7 +229,7 @@ class Exchange:
         about = p.get("about")
         receipt_id = uuid.uuid5(RECEIPT_IDS, f"{me.unit}:{effect.id}:{p['package_id']}:{p['status']}:{about or ''}").hex
         receipt = Receipt(receipt_id, p["package_id"], about or me.unit, p["status"], p["reason"], relay=me.unit if about else "")
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             peers = await store.peers(conn)
         try:
             hop = route(peers, p["to"])
@@ -267,7 +266,7 @@ class Exchange:
 
     async def _act(self, package_id: str, status: str, reason: str = "", conn: Any = None) -> None:
         if conn is None:
-            async with begin(self.engine) as own:
+            async with self.db.begin() as own:
                 await self._act(package_id, status, reason, own)
             return
         row = await store.arrival(conn, package_id)
@@ -280,7 +279,7 @@ class Exchange:
 
     async def open_arrival(self, package_id: str) -> Content:
         """Decrypt and verify a stored arrival again (for the card, the web client)."""
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             row = await store.arrival(conn, package_id)
         if row is None:
             raise NotFound("error.exchange_unknown_package", package_id=package_id)
@@ -295,7 +294,7 @@ class Exchange:
         """Take in one POSTed message from neighbour `hop`; returns the answer."""
         me = self.identity
         sha = hashlib.sha256(body).hexdigest()
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             seen = await store.received(conn, header.message_id)
             peers = await store.peers(conn)
         if seen is not None:
@@ -336,7 +335,7 @@ class Exchange:
             prepared = await self.arrival_store.prepare(arrival)
         outcome = ("arrival" if header.kind == "package" else "receipt") if mine else "relayed"
         try:
-            async with begin(self.engine) as conn:
+            async with self.db.begin() as conn:
                 await store.mark_received(conn, header.message_id, header.kind, sha, outcome, hop)
                 for next_hop, units in relay.items():
                     await store.enqueue(
@@ -365,7 +364,7 @@ class Exchange:
         return {"status": "relayed"}
 
     async def _signer_is_sender(self, header: Header, signer: x509.Certificate) -> None:
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             peers = await store.peers(conn)
         peer = peers.get(header.sender)
         if peer is None or peer["fingerprint"] != fingerprint(signer):
@@ -386,7 +385,7 @@ class Exchange:
     async def _quarantine(self, header: Header, body: bytes, hop: str, reason: str, detail: str) -> dict[str, Any]:
         log.warning("exchange: quarantined %s %s from %s via %s: %s %s", header.kind, header.message_id, header.sender, hop, reason, detail[:200])
         path = await self.write("quarantine", f"{header.message_id}-{new_id()[:8]}.p7m", body)
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             quarantine_id = await store.quarantine(
                 conn, message_id=header.message_id, kind=header.kind, hop=hop, sender=header.sender, reason=reason,
                 detail=detail, path=path,
@@ -408,7 +407,7 @@ class Exchange:
 
     async def hop_answered(self, row: dict[str, Any], answer: dict[str, Any]) -> None:
         status = answer.get("status", "")
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await store.outbox_done(conn, row["id"], status)
             if row["kind"] == "package" and not row["relayed"]:
                 moved: list[str] = []
@@ -421,7 +420,7 @@ class Exchange:
 
     async def hop_refused(self, row: dict[str, Any], error: str) -> None:
         """A permanent refusal (malformed, too large): no retry."""
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             await store.outbox_done(conn, row["id"], "refused", state="failed", error=error)
             if row["kind"] == "package" and not row["relayed"]:
                 moved = await store.move_tracking(conn, row["message_id"], row["units"], "failed", error)
@@ -445,7 +444,7 @@ class Exchange:
         """Take a quarantined message in again, once its cause is fixed (the sender's
         certificate trusted, say). It is treated as addressed to this node; what fails
         again is quarantined again with its reason. Returns the answer `receive` gives."""
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             row = await store.quarantined_one(conn, quarantine_id)
         if row is None:
             raise NotFound("error.exchange_unknown_package", package_id=str(quarantine_id))
@@ -458,7 +457,7 @@ class Exchange:
     async def retry_now(self, hop: str | None = None) -> int:
         """Send what waits for `hop` (or every neighbour) now, not at its backoff time:
         for an operator who has just brought a peer back. Returns how many rows."""
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             n = await store.retry_now(conn, hop)
             after_commit(conn, self._after(self._wake))
         return n
@@ -471,13 +470,13 @@ class Exchange:
             await asyncio.to_thread(check_chain, pem, self.pki.trust_file)
         except CmsError as exc:
             raise BadRequest("error.exchange_untrusted_cert", path=name, detail=_last_line(exc.detail) or exc.reason) from exc
-        async with begin(self.engine) as conn:
+        async with self.db.begin() as conn:
             if via is not None and via not in await store.peers(conn):
                 raise NotFound("error.exchange_unknown_peer", name=via)
             await store.upsert_peer(conn, name, url.rstrip("/"), via, pem.decode(), fingerprint(cert))
 
     async def state(self) -> dict[str, Any]:
-        async with connect(self.engine) as conn:
+        async with self.db.connect() as conn:
             return {
                 "peers": [
                     {k: v for k, v in p.items() if k != "cert_pem"} for p in (await store.peers(conn)).values()

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.db import begin, create_engine
+from hub.db import Database
 from hub.directory import DirectoryHooks, add_unit, add_user
 from hub.passwords import Passwords
 from tests.conftest import PASSWORD, Client, _missing
@@ -106,25 +106,25 @@ class Cluster:
 
     async def users(self, *names: str) -> list[dict[str, Any]]:
         """Create users (with a unit each) straight in the shared database."""
-        engine = create_engine(self.database_url)
+        db = Database(self.database_url)
         hooks = DirectoryHooks()
         password_hash = Passwords(1, 8).hash(PASSWORD)
         out = []
         try:
-            async with begin(engine) as conn:
+            async with db.begin() as conn:
                 try:
                     await add_unit(conn, hooks, "cluster", "集群测试单位")
                 except Exception:
                     pass
             for name in names:
-                async with begin(engine) as conn:
+                async with db.begin() as conn:
                     out.append(
                         await add_user(
                             conn, hooks, username=name, password_hash=password_hash, display_name=name, unit_codes=["cluster"]
                         )
                     )
         finally:
-            await engine.dispose()
+            await db.close()
         return out
 
     async def login(self, node: Node, username: str) -> str:

@@ -126,7 +126,7 @@ def county_and_city(ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     finally:
         for n in made:
             n.stop()
-            _in_thread(asyncio.run, n.engine.dispose())
+            _in_thread(asyncio.run, n.db.close())
 
 
 def test_a_clerk_sends_a_word_file_and_follows_the_receipts_live(browser, county_and_city) -> None:

@@ -34,7 +34,7 @@ from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cer
 from exchange_bridge.transport import Exchange, build_content, new_id
 from hub.cli import main
 from hub.config import Config
-from hub.db import create_engine, upgrade
+from hub.db import Database, upgrade
 from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -68,8 +68,8 @@ class Node:
         pki.add_trust(ca[0].cert)
         pki.install_identity(self.pair.cert, self.pair.key)
         upgrade(Config(data_dir=self.data))
-        self.engine = create_engine(Config(data_dir=self.data).effective_database_url)
-        self.exchange = Exchange(self.engine, self.data, 50 * 1024 * 1024)
+        self.db = Database(Config(data_dir=self.data).effective_database_url)
+        self.exchange = Exchange(self.db, self.data, 50 * 1024 * 1024)
 
     def cli(self, *args: str) -> None:
         """`changtong --data-dir <node> ...`, in-process (in a thread: it runs its own event loop)."""
@@ -140,7 +140,7 @@ async def nodes(tmp_path: Path, ca: tuple[CertPair, dict[str, CertPair]]) -> Asy
     yield make
     for n in made:
         n.stop()
-        await n.engine.dispose()
+        await n.db.close()
 
 
 async def until(what: Callable[[], Awaitable[Any]], timeout: float = 20, nodes: tuple[Node, ...] = ()) -> Any:

@@ -17,7 +17,7 @@ from exchange_bridge.pki import CertPair, NodePki, init_ca, issue_unit, load_cer
 from exchange_bridge.transport import Exchange, Outbox, exchange_app
 from exchange_bridge.transport.service import RECEIPT_EFFECT
 from hub.config import Config
-from hub.db import create_engine, upgrade
+from hub.db import Database, upgrade
 from hub.effects import Effects
 from hub.errors import BadRequest, Conflict, NotFound
 
@@ -68,8 +68,8 @@ async def _county(tmp_path: Path, ca: Any) -> tuple[Path, Any, Exchange]:
     data = tmp_path / "hekou"
     _install(data, ca, "dy-hekou")
     await asyncio.to_thread(upgrade, Config(data_dir=data))
-    engine = create_engine(Config(data_dir=data).effective_database_url)
-    return data, engine, Exchange(engine, data, 10 * 1024 * 1024)
+    db = Database(Config(data_dir=data).effective_database_url)
+    return data, db, Exchange(db, data, 10 * 1024 * 1024)
 
 
 async def _sent(ex: Exchange, pid: str) -> dict[str, tuple[str, str]]:
@@ -79,8 +79,8 @@ async def _sent(ex: Exchange, pid: str) -> dict[str, tuple[str, str]]:
 async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub: Any, tmp_path: Path, ca: Any) -> None:
     _install(hub.config.data_dir, ca, "dy-city")
     city: Exchange = hub.app[EXCHANGE]
-    hekou_data, hekou_engine, hekou = await _county(tmp_path, ca)
-    hekou_effects = Effects(hekou_engine, Config(data_dir=hekou_data))  # no worker loop: run by hand below
+    hekou_data, hekou_db, hekou = await _county(tmp_path, ca)
+    hekou_effects = Effects(hekou_db, Config(data_dir=hekou_data))  # no worker loop: run by hand below
     hekou_effects.register(RECEIPT_EFFECT, hekou.sign_receipt)
     city_site, hekou_site = Site(city), Site(hekou)
     await city_site.up()
@@ -141,7 +141,7 @@ async def test_outbox_backs_off_delivers_and_receipts_move_tracking_forward(hub:
         await hekou_out.stop()
         await city_site.down()
         await hekou_site.down()
-        await hekou_engine.dispose()
+        await hekou_db.close()
 
 
 async def test_a_node_without_a_unit_certificate_says_so(hub: Any) -> None:
@@ -181,12 +181,12 @@ async def test_an_arrival_its_card_and_its_desk_row_commit_together_or_not_at_al
     from exchange_bridge.desk_tables import exchange_desk_cards
     from exchange_bridge.model import Document
     from exchange_bridge.xml_codec import dump_xml
-    from hub.db import ENGINE, read
+    from hub.db import DATABASE
     from rooms.schema import messages
 
     _install(hub.config.data_dir, ca, "dy-city")
     city: Exchange = hub.app[EXCHANGE]
-    hekou_data, hekou_engine, hekou = await _county(tmp_path, ca)
+    hekou_data, hekou_db, hekou = await _county(tmp_path, ca)
     city_site = Site(city)
     await city_site.up()
     await hekou.add_peer("dy-city", city_site.url, load_cert(ca[1]["dy-city"].cert))
@@ -207,7 +207,7 @@ async def test_an_arrival_its_card_and_its_desk_row_commit_together_or_not_at_al
             cards = conn.execute(sa.select(sa.func.count()).select_from(messages).where(messages.c.kind == "card")).scalar_one()
             return n(exchange_inbox), n(exchange_received), cards, n(exchange_desk_cards)
 
-        return await read(hub.app[ENGINE], count)
+        return await hub.app[DATABASE].read(count)
 
     xml = dump_xml(Document(title="关于召开全市安全生产会议的通知", kind="通知"))
     try:
@@ -227,7 +227,7 @@ async def test_an_arrival_its_card_and_its_desk_row_commit_together_or_not_at_al
         desk.store = real_store  # type: ignore[method-assign]
         await hekou_out.stop()
         await city_site.down()
-        await hekou_engine.dispose()
+        await hekou_db.close()
 
 
 async def test_a_sent_document_and_its_tracking_card_commit_together(hub: Any, ca: Any) -> None:
@@ -237,7 +237,7 @@ async def test_a_sent_document_and_its_tracking_card_commit_together(hub: Any, c
     from exchange_bridge.transport.tables import exchange_outbox, exchange_tracking
     from exchange_bridge.wiring import DESK
     from hub.auth import Principal
-    from hub.db import ENGINE, read
+    from hub.db import DATABASE
     from rooms.schema import messages
 
     _install(hub.config.data_dir, ca, "dy-city")
@@ -257,7 +257,7 @@ async def test_a_sent_document_and_its_tracking_card_commit_together(hub: Any, c
             n = lambda t, *w: conn.execute(sa.select(sa.func.count()).select_from(t).where(*w)).scalar_one()
             return n(exchange_outbox), n(exchange_tracking), n(messages, messages.c.kind == "card")
 
-        return await read(hub.app[ENGINE], count)
+        return await hub.app[DATABASE].read(count)
 
     doc = Document(title="关于报送年度安全生产总结的通知", kind="通知")
     desk._post_in = crash  # type: ignore[method-assign]
