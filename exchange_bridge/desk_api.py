@@ -44,7 +44,7 @@ def _templates() -> jinja2.Environment:
 def document_page(doc: Document, links: list[dict[str, str]]) -> str:
     """The document in the conventional layout of its direction, as one HTML page:
     上行文 put 签发人 beside the number, others centre the number. Every value is escaped."""
-    missing = [FIELD_LABELS[f] for f in doc.missing]
+    missing = [FIELD_LABELS[f] for f in doc.lacking()]  # only what its kind and direction require
     return _templates().get_template("document.html").render(
         doc=doc, up=doc.direction == UP, links=links, page_title=t("desk.view"),
         missing=t("desk.view_missing", fields="、".join(missing)) if missing else "",
@@ -105,7 +105,7 @@ def routes(desk: Desk) -> list[web.RouteDef]:
             raise Forbidden("error.desk_not_clerk")
         data = await read_body(request, MAX_DOCX_BYTES)
         doc = await asyncio.to_thread(import_docx_bytes, data)
-        return json_response({"document": doc.to_json(), "missing": doc.missing, "labels": dict(FIELD_LABELS)})
+        return json_response({"document": doc.to_json(), "missing": doc.missing, "lacking": doc.lacking(), "labels": dict(FIELD_LABELS)})
 
     async def send(request: web.Request) -> web.Response:
         who = await principal(request)

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from hub.errors import BadRequest
 
 __all__ = [
+    "ALWAYS_REQUIRED",
     "ACCEPTED_KINDS",
     "Attachment",
     "Block",
@@ -91,6 +92,18 @@ FIELDS: tuple[str, ...] = (
     "kind", "direction", "copy_no", "secrecy", "urgency", "issuer", "number", "signer", "title", "to", "body",
     "attachments", "signed_by", "date", "note", "cc", "printed_by", "printed_date",
 )
+
+# What GB/T 9704-2012 asks of every document: the elements of its 版头 and 主体 without a
+# condition. The rest are conditional or optional, and absent from most documents:
+# 份号 and 密级 only for classified ones (份号 is required once a 密级 is there), 紧急程度
+# only for urgent ones, 签发人 only for 上行文 (7.2.6), 附件说明 / 附注 when there is
+# something to say, and the 版记 (抄送, 印发机关和印发日期) is optional as a whole.
+ALWAYS_REQUIRED: tuple[str, ...] = ("kind", "issuer", "number", "title", "to", "body", "signed_by", "date")
+# Kinds published to all (普发) carry no 主送机关; 纪要 is neither addressed nor signed, and
+# like 公告 and 通告 often has no 发文字号 of the usual form.
+_NO_RECIPIENTS = frozenset({"公告", "通告", "命令", "公报", "决议", "纪要", "会议纪要", "条例", "规定"})
+_NO_NUMBER = frozenset({"公告", "通告", "纪要", "会议纪要"})
+_NO_SIGNATURE = frozenset({"纪要", "会议纪要"})
 
 # The standard's own names of the fields (GB/T 9704-2012), for people to read.
 FIELD_LABELS: Mapping[str, str] = {
@@ -419,6 +432,28 @@ class Document(BaseModel):
     def absent(self) -> list[str]:
         """The fields that hold nothing, in FIELDS order."""
         return [f for f in FIELDS if not self.has(f)]
+
+    def required(self, levels: Mapping[str, int] | None = None) -> list[str]:
+        """The fields this document's kind and direction require (GB/T 9704-2012), in
+        FIELDS order. Where the direction cannot be told, 签发人 is not asked for: a
+        field is called missing only when it surely should be there."""
+        need = set(ALWAYS_REQUIRED)
+        if self.kind in _NO_RECIPIENTS:
+            need.discard("to")
+        if self.kind in _NO_NUMBER:
+            need.discard("number")
+        if self.kind in _NO_SIGNATURE:
+            need.discard("signed_by")
+        if self.inferred_direction(levels) == UP:
+            need.add("signer")
+        if self.secrecy:
+            need.add("copy_no")
+        return [f for f in FIELDS if f in need]
+
+    def lacking(self, levels: Mapping[str, int] | None = None) -> list[str]:
+        """Required and absent: what a clerk must supply (shown as 缺少). Every other
+        absent field is simply not marked (未标注), as most documents leave it."""
+        return [f for f in self.required(levels) if not self.has(f)]
 
     @property
     def secrecy_level(self) -> str | None:

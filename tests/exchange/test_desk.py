@@ -81,6 +81,8 @@ async def test_a_word_file_goes_from_county_to_city_as_cards(nodes: Callable[[st
         assert status == 200, body
         doc = body["document"]
         assert doc["kind"] == "请示" and doc["urgency"] == "特急" and body["labels"]["signer"] == "签发人"
+        # An unclassified 请示 without 抄送 or 版记 lacks nothing the standard requires of it.
+        assert "cc" in body["missing"] and body["lacking"] == []
         # Staff without the clerk's role may not send.
         status, refused = await city_staff.http("POST", "/api/v1/exchange/import", data=b"PK")
         assert status == 403 and refused["error"]["code"] == "forbidden"
@@ -190,3 +192,14 @@ def test_the_tracking_card_tells_the_sender_why_in_words() -> None:
     assert (card.status.text, card.status.tone) == ("1/3 已签收", "danger")
     done = desk_cards.outgoing_card("t", None, "a" * 32, [dict(rows[1], unit="x", name="甲"), dict(rows[1])])
     assert (done.status.text, done.status.tone) == ("2/2 已签收", "success")
+
+
+def test_the_view_names_only_what_the_documents_kind_and_direction_require() -> None:
+    plain = Document(
+        kind="通知", issuer="东营市人民政府办公室文件", number="东政办发〔2026〕15号", title="关于做好冬季安全生产工作的通知",
+        to=["各县区人民政府"], body=[{"type": "paragraph", "text": "正文"}], signed_by=["东营市人民政府办公室"], date="2026年11月20日",
+        missing=["copy_no", "secrecy", "urgency", "signer", "attachments", "note", "cc", "printed_by", "printed_date"],
+    )
+    assert "原文缺少" not in document_page(plain, [])
+    request = plain.model_copy(update={"kind": "请示", "to": ["山东省人民政府"], "title": "关于申请资金的请示"})
+    assert "原文缺少必备要素：签发人" in document_page(request, [])

@@ -149,6 +149,35 @@ def test_missing_names_only_absent_fields():
         Document.from_json({"missing": ["colour"]})
 
 
+def test_a_plain_unclassified_notice_lacks_nothing_the_standard_leaves_optional():
+    """份号, 密级, 紧急程度, 签发人, 附件说明, 附注 and the 版记 are conditional or optional
+    (GB/T 9704-2012): a complete ordinary 通知 lacks none of them."""
+    notice = Document(
+        kind="通知", issuer="东营市人民政府办公室文件", number="东政办发〔2026〕15号", title="关于做好冬季安全生产工作的通知",
+        to=["各县区人民政府"], body=[{"type": "paragraph", "text": "现将有关事项通知如下。"}], signed_by=["东营市人民政府办公室"],
+        date="2026年11月20日",
+    )
+    assert notice.lacking() == []
+    assert set(notice.absent()) == {"direction", "copy_no", "secrecy", "urgency", "signer", "attachments", "note", "cc",
+                                    "printed_by", "printed_date"}
+    assert notice.model_copy(update={"title": None, "date": None}).lacking() == ["title", "date"]
+
+
+@pytest.mark.parametrize(("update", "lacking"), [
+    ({"kind": "请示", "to": ["东营市人民政府"]}, ["signer"]),  # 上行文: 签发人 is required
+    ({"secrecy": "秘密★1年"}, ["copy_no"]),  # a classified document carries its 份号
+    ({"kind": "公告", "to": [], "number": None}, []),  # 普发: no 主送, often no 字号
+    ({"kind": "纪要", "to": [], "signed_by": []}, []),
+    ({"kind": None}, ["kind"]),
+])
+def test_what_is_required_follows_the_kind_and_the_direction(update, lacking):
+    base = Document(
+        kind="通知", issuer="垦利区人民政府文件", number="垦政发〔2026〕3号", title="关于开展安全检查的通知", to=["各镇人民政府"],
+        body=[{"type": "paragraph", "text": "正文"}], signed_by=["垦利区人民政府"], date="2026年11月20日",
+    )
+    assert Document.model_validate({**base.to_json(), **update}).lacking() == lacking
+
+
 @pytest.mark.parametrize("bad", [
     {"secrecy": "绝对机密"}, {"urgency": "很急"}, {"to": [""]}, {"body": [{"type": "paragraph", "text": "x", "level": 5}]},
     {"body": [{"type": "image"}]}, {"colour": "red"}, {"date": "明天"}, {"title": "长" * 501}, {"to": ["长" * 201]},

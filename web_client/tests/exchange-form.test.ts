@@ -49,6 +49,22 @@ describe('the 发文 fields form', { timeout: 30_000 }, () => {
     for (const label of Object.values(LABELS)) expect(w.text()).toContain(label)
   })
 
+  it('tags the optional fields the file leaves out 未标注 in grey, never as missing', () => {
+    i18n.global.locale.value = 'zh-CN'
+    const d = doc()
+    const w = mount(DocFieldsForm, {
+      props: { modelValue: reactive(toForm(d)), doc: d, labels: LABELS, missing: ['number'], unmarked: ['copy_no', 'cc', 'number'], problems: {}, showProblems: false },
+      global: { plugins: [i18n] },
+    })
+    expect(w.findAll('.item.missing').map((i) => i.attributes('data-field'))).toEqual(['number'])
+    for (const f of ['copy_no', 'cc']) {
+      const item = w.get(`[data-field="${f}"]`)
+      expect(item.get('.flag.none').text()).toBe('未标注')
+      expect(item.text()).not.toContain('缺少')
+    }
+    expect(w.get('[data-field="number"]').find('.flag.none').exists()).toBe(false)
+  })
+
   it('marks a missing field 已补填 once the clerk fills it in', async () => {
     const { w } = render()
     await w.get('[data-field="printed_by"] input').setValue('东营市人民政府办公室')

@@ -42,7 +42,9 @@ export type OutDocument = Omit<ExDocument, 'number' | 'date' | 'printed_date'> &
   printed_date: string | null
 }
 
-export interface ImportAnswer { document: ExDocument; missing: string[]; labels: Record<string, string> }
+/** `missing`: what the file did not yield; `lacking`: those of them the document's kind and
+ *  direction require (GB/T 9704), the only ones to show as faults. */
+export interface ImportAnswer { document: ExDocument; missing: string[]; lacking: string[]; labels: Record<string, string> }
 export interface ExchangeUnit { code: string; name: string; via: string | null }
 export interface SendAnswer { package_id: string; message: Message }
 
