@@ -242,7 +242,8 @@ class Desk:
             else:
                 reason = outcome.get("reason", "")
                 label = t(f"desk.reason.{reason}") if reason in cards.KNOWN_REASONS else reason
-                update = {"status": CardStatus(text=t("desk.q.still", reason=label)[:50], tone="danger"), "actions": []}
+                fields = [f.model_copy(update={"value": label}) if f.label == t("desk.q.reason") else f for f in card.fields]
+                update = {"status": CardStatus(text=t("desk.q.still"), tone="danger"), "fields": fields, "actions": []}
             await self.app[ROOMS].update_card(conn, message_id, card.model_copy(update=update).stored())
 
 

@@ -53,7 +53,8 @@ def incoming_card(doc: Document, package_id: str, sender: str, state: str = "del
         "delivered": CardStatus(text=t("desk.in.waiting"), tone="warning"),
         "signed": CardStatus(text=t("desk.in.signed"), tone="success"),
         "read": CardStatus(text=t("desk.in.signed"), tone="success"),
-        "returned": CardStatus(text=t("desk.in.returned", reason=reason)[:50], tone="danger"),
+        # the status stays a short label; the reason has a line of its own (the body)
+        "returned": CardStatus(text=t("desk.in.returned"), tone="danger"),
     }[state]
     actions = (
         [
