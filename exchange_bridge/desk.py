@@ -28,22 +28,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.auth import Principal
 from hub.cards import CARD_HANDLERS, Acted, Card, CardActionContext, CardStatus
 from hub.db import DATABASE, Database
-from hub.effects import EFFECTS, Effect, Later
 from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
+from hub.effects import EFFECTS, Effect, Later
 from hub.errors import Forbidden, HubError
 from hub.i18n import translate as t
 from hub.schema import units, users
-from rooms.wiring import CARDS, ROOMS
 from rooms.rules import ChannelAddMembers, ChannelCreate
 from rooms.schema import messages
+from rooms.wiring import CARDS, ROOMS
 
 from . import desk_cards as cards
 from .desk_tables import exchange_desk_cards, exchange_desk_channels
 from .model import Document
+from .pki import certificate_organisation
 from .transport import Exchange
 from .transport import store as xstore
 from .transport.package import PackageError
 from .transport.service import Arrival, QuarantineEvent, ReceiptEvent
+from .transport.tables import exchange_peers
 from .xml_codec import dump_xml, load_xml
 
 log = logging.getLogger(__name__)
@@ -122,8 +124,19 @@ class Desk:
         return (await conn.execute(q)).scalar()
 
     async def unit_names(self, conn: AsyncConnection, codes: list[str]) -> dict[str, str]:
+        """A name for each unit code people would read: the directory's, else the
+        organisation named in the peer's certificate (`ca issue --name`); a code neither
+        knows stays out, and callers show the code."""
         rows = await conn.execute(sa.select(units.c.code, units.c.name).where(units.c.code.in_(codes)))
-        return {r.code: r.name for r in rows}
+        names = {r.code: r.name for r in rows}
+        rest = [c for c in codes if c not in names]
+        if rest:
+            peers = await conn.execute(sa.select(exchange_peers.c.name, exchange_peers.c.cert_pem).where(exchange_peers.c.name.in_(rest)))
+            for code, pem in peers:
+                org = certificate_organisation(pem)
+                if org:
+                    names[code] = org
+        return names
 
     # ---- arriving -------------------------------------------------------------------
 

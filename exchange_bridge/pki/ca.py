@@ -10,6 +10,7 @@ depends on who issued them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -78,6 +79,18 @@ def unit_code_of(cert: x509.Certificate) -> str:
     """The unit code a certificate names (its subject CN)."""
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""
+
+
+@functools.lru_cache(maxsize=256)
+def certificate_organisation(pem: str) -> str:
+    """The organisation a unit certificate names (its subject O, `ca issue --name`), or ''
+    for none or an unreadable certificate. Cached: the desk asks on every card it draws."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return ""
+    names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(names[0].value).strip() if names else ""
 
 
 def _now() -> dt.datetime:

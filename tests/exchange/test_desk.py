@@ -95,8 +95,8 @@ async def test_a_word_file_goes_from_county_to_city_as_cards(nodes: Callable[[st
         card = card_msg["card"]
         assert card["title"] == "【特急】" + doc["title"]
         fields = {f["label"]: f["value"] for f in card["fields"]}
-        assert fields["文号"] == doc["number"]["text"] and fields["紧急程度"] == "特急" and fields["来文单位"] == "dy-kenli"
-        assert card["status"]["text"] == "待签收"
+        assert fields["文号"] == doc["number"]["text"] and fields["紧急程度"] == "特急" and fields["来文单位"] == "垦利区人民政府"
+        assert card["status"]["text"] == "待签收"  # 来文单位: the certificate's name (no 垦利 in the city's directory)
         assert [a["label"] for a in card["actions"]] == ["签收", "退回"]
         assert card["links"][0]["url"] == f"/api/v1/exchange/documents/{package_id}/view"
         # Ordinary staff are not members of 收文 and cannot see the document.
@@ -108,7 +108,10 @@ async def test_a_word_file_goes_from_county_to_city_as_cards(nodes: Callable[[st
         async def tracking(state: str) -> Any:
             return await first_card(county_clerk, "发文", lambda c: any(state in f["value"] for f in c["card"]["fields"]))
 
-        await tracking("已送达")
+        delivered = await tracking("已送达")
+        assert {f["label"] for f in delivered["card"]["fields"]} >= {"东营市人民政府"}  # a name, not dy-city
+        status, reachable = await county_clerk.http("GET", "/api/v1/exchange/units")
+        assert status == 200 and {u["code"]: u["name"] for u in reachable["units"]}["dy-city"] == "东营市人民政府"
         signed = await city_clerk.call("card:action", {"message_id": card_msg["id"], "action": "sign"})
         assert signed["ok"], signed
         assert signed["message"]["card"]["status"]["text"] == "已签收" and signed["message"]["card"]["actions"] == []

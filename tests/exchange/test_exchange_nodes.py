@@ -42,6 +42,8 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent / "changtong"
 OPENSSL = shutil.which("openssl") or "openssl"
 UNITS = ("dy-city", "dy-kenli", "dy-guangrao", "dy-stranger")
+# the organisation each certificate names (`ca issue --name`): what people read where the directory lacks a unit
+UNIT_NAMES = {"dy-city": "东营市人民政府", "dy-kenli": "垦利区人民政府", "dy-guangrao": "广饶县人民政府", "dy-stranger": "外省某单位"}
 # A real exchange XML: a hub node checks what arrives against the schema.
 XML = dump_xml(Document(kind="通知", title="关于做好冬季安全生产工作的通知"))
 
@@ -51,7 +53,7 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertPair, dict[str, Ce
     """One test CA (as the city would run it) and a unit certificate per unit."""
     d = tmp_path_factory.mktemp("ca")
     root = init_ca(d / "ca", bits=2048)
-    return root, {u: issue_unit(root, u, d / "issued", unit_name="测试单位", bits=2048) for u in UNITS}
+    return root, {u: issue_unit(root, u, d / "issued", unit_name=UNIT_NAMES[u], bits=2048) for u in UNITS}
 
 
 class Node:
