@@ -74,9 +74,9 @@ def _config(args: argparse.Namespace) -> Config:
     overrides: dict[str, Any] = {
         "data_dir": getattr(args, "sub_data_dir", None) or args.data_dir,
         "database_url": args.database_url,
-        "host": getattr(args, "host", None),
-        "port": getattr(args, "port", None),
     }
+    if args.command == "serve":  # other commands' --host / --port mean their own things (ca issue --host)
+        overrides |= {"host": args.host, "port": args.port}
     return load_config(**overrides)
 
 

@@ -46,7 +46,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> NodePki:
     run = changtong(data, "ca", "init", "--bits", "2048")
     assert run.returncode == 0, run.stderr
     assert "已创建根证书" in run.stdout
-    for unit, extra in (("dy-city", ["--install"]), ("dy-kenli", []), ("dy-guangrao", [])):
+    # --host as the README writes it (it once collided with serve's --host and failed)
+    for unit, extra in (("dy-city", ["--install", "--host", "127.0.0.1", "--host", "exchange.dongying.example"]), ("dy-kenli", []), ("dy-guangrao", [])):
         run = changtong(data, "ca", "issue", unit, "--name", "测试单位", "--bits", "2048", *extra)
         assert run.returncode == 0, run.stderr
     return NodePki.of(data)
@@ -66,6 +67,9 @@ def test_issued_certificates_name_the_unit_and_chain_to_the_ca(city: NodePki) ->
         assert unit_code_of(load_cert(city.issued_dir / f"{code}.pem")) == code
     assert (city.issued_dir / "dy-kenli.key").stat().st_mode & 0o077 == 0  # private keys are not world-readable
     assert load_cert(city.identity.cert) == load_cert(city.issued_dir / "dy-city.pem")
+    san = load_cert(city.issued_dir / "dy-city.pem").extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert "exchange.dongying.example" in san.get_values_for_type(x509.DNSName)
     assert city.has_identity()
 
 
