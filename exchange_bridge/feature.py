@@ -19,4 +19,5 @@ FEATURE = Feature(
     cli="exchange_bridge.cli",
     url_prefixes=("/exchange/",),
     settings="exchange_bridge.settings:ExchangeSettings",
+    demo="exchange_bridge.demo:seed",
 )

@@ -15,7 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from hub.config import CONFIG
+from hub.config import CONFIG, DEMO
 from hub.db import DATABASE
 from hub.effects import EFFECTS
 
@@ -38,6 +38,11 @@ def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[EXCHANGE] = Exchange(app[DATABASE], config.data_dir, config.exchange.max_package_bytes)
     app[EFFECTS].register(RECEIPT_EFFECT, app[EXCHANGE].sign_receipt)  # receipts are signed after the commit
+    if app[DEMO]:  # before the node: it makes the demo's certificates
+        from .demo import DEMO_EXCHANGE, DemoExchange
+
+        app[DEMO_EXCHANGE] = DemoExchange(app)
+        app.cleanup_ctx.append(app[DEMO_EXCHANGE].lifetime)
     app.cleanup_ctx.append(_exchange_node)
     # The 收发 desk: arrivals, receipts and quarantine as cards; the REST edge for clerks.
     desk = Desk(app, app[EXCHANGE])

@@ -9,7 +9,7 @@ from . import web as web_client
 from .auth import AUTH, Auth
 from .blobs import BLOBS, BlobStore, sweep_on_startup
 from .cards import CARD_HANDLERS, CardHandlers
-from .config import CONFIG, Config
+from .config import CONFIG, DEMO, Config
 from .db import DATABASE, Database, close_database
 from .effects import EFFECTS, Effects
 from .directory import DIRECTORY_HOOKS, DirectoryHooks
@@ -23,7 +23,7 @@ from .realtime import REALTIME, Realtime
 __all__ = ["create_app"]
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, demo: bool = False) -> web.Application:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     client = web_client.WebClient(config.web_dir, tuple(p for f in FEATURES for p in f.url_prefixes))
     app = web.Application(
@@ -31,6 +31,7 @@ def create_app(config: Config) -> web.Application:
         client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
+    app[DEMO] = demo
     app[METRICS] = Metrics()
     app[DATABASE] = Database(config.effective_database_url)
     app.cleanup_ctx.append(close_database)

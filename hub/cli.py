@@ -115,7 +115,7 @@ async def _serve(config: Config, demo: bool) -> None:
     from .app import create_app
     from .demo import DEMO_PASSWORD, seed
 
-    app = create_app(config)
+    app = create_app(config, demo=demo)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     if demo:

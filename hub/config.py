@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["CONFIG", "Config", "KernelConfig", "load_config"]
+__all__ = ["CONFIG", "DEMO", "Config", "KernelConfig", "load_config"]
 
 
 class KernelConfig(BaseSettings):
@@ -266,6 +266,8 @@ def load_config(**overrides: Any) -> Config:
 
 
 CONFIG: Final = web.AppKey("config", Config)
+# `changtong serve --demo`: true before the features' `setup` runs (they may start demo helpers)
+DEMO: Final = web.AppKey("demo", bool)
 
 
 def _reference_row(name: str, env: str, field: Any) -> str:

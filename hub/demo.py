@@ -122,10 +122,11 @@ async def seed(app: web.Application) -> dict[str, Any]:
         # 办公室 staff of the city also serve in the 大数据局 (a person with two posts).
         await _second_post(conn, hooks, "dy-bgs", "dy-dsj")
     principal = Principal(admin["id"], ADMIN[0], ADMIN[1], ("admin",), 0)
-    for feature in FEATURES:  # each feature's own demo data (rooms: channels, a 通知)
+    logins = _logins()
+    for feature in FEATURES:  # each feature's own demo data (rooms: channels, a 通知), and its logins to print
         if feature.demo:
-            await load(feature.demo)(app, principal)
-    return {"created": True, "logins": _logins()}
+            logins += await load(feature.demo)(app, principal) or []
+    return {"created": True, "logins": logins}
 
 
 async def _second_post(conn: Any, hooks: Any, from_code: str, to_code: str) -> None:

@@ -15,7 +15,10 @@ file: the parts are named by dotted paths and imported when they are used.
                  (imported only when one of them runs);
 * `url_prefixes` the paths it serves, which the web client's history fallback leaves alone;
 * `demo`         "module:function", `await fn(app, admin)` after the kernel's demo
-                 organisation is in (`changtong serve --demo`);
+                 organisation is in (`changtong serve --demo`, the first start), returning
+                 None or logins to print beside the kernel's, `(username, name, role)`; on every
+                 start with `--demo`, `app[DEMO]` (hub/config.py) is true before `setup` runs, for demo
+                 helpers that run beside the hub (the exchange's 垦利区 node);
 * `settings`     "module:Model", a pydantic model: the feature's section of the settings,
                  `[<name>]` in TOML, `CHANGTONG_<NAME>__<FIELD>` in the environment,
                  `config.<name>` in code (hub/config.py composes them).
