@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 CITY, CITY_NAME = "dy-zf", "东营市人民政府"
 PEER, PEER_NAME = "klq", "垦利区人民政府"
 CLERK = "zhuyan"
+PEER_CLERK = "刘敏"  # 垦利区's 收发员, automatic in the demo
 SIGN_AFTER_SECONDS = 3.0
 BITS = 2048  # demo keys: made in a second or two on first start
 
@@ -145,7 +146,7 @@ class DemoExchange:
         async def sign() -> None:
             await asyncio.sleep(SIGN_AFTER_SECONDS)
             if self.peer is not None:
-                await self.peer.sign_for(arrival.package_id)
+                await self.peer.sign_for(arrival.package_id, by=PEER_CLERK)
 
         task = asyncio.create_task(sign())
         self._signing.add(task)

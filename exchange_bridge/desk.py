@@ -33,7 +33,7 @@ from hub.effects import EFFECTS, Effect, Later
 from hub.errors import Forbidden, HubError
 from hub.i18n import translate as t
 from hub.schema import units, users
-from rooms.rules import ChannelAddMembers, ChannelCreate
+from rooms.rules import ChannelAddMembers, ChannelCreate, MessageSend
 from rooms.schema import messages
 from rooms.wiring import CARDS, ROOMS
 
@@ -167,6 +167,17 @@ class Desk:
 
     async def on_receipt(self, event: ReceiptEvent) -> None:
         await self.refresh_tracking(event.package_id)
+        if event.status in ("signed", "returned"):  # what the sending clerk must learn: a line that counts as unread
+            await self._tell_sender(event)
+
+    async def _tell_sender(self, event: ReceiptEvent) -> None:
+        async with self.db.connect() as conn:
+            unit = (await self.unit_names(conn, [event.unit])).get(event.unit, event.unit)
+            rows = await xstore.tracking(conn, event.package_id)
+        title = rows[0]["title"] if rows else ""
+        text = cards.receipt_line(unit, title, event.status, event.reason, event.by)
+        req = MessageSend(channel_id=await self.channel("out"), client_msg_id=f"rc-{event.package_id}-{event.unit}-{event.status}"[:64], text=text)
+        await self.app[ROOMS].send(await self._bot(), req)
 
     async def refresh_tracking(self, package_id: str) -> None:
         async with self.db.begin() as conn:
@@ -181,7 +192,11 @@ class Desk:
         names = await self.unit_names(conn, [r["unit"] for r in rows])
         current = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id))).scalar()
         number = Card.model_validate(current).data.get("number") if current else None  # tracking rows hold no number
-        recipients = [{"unit": r["unit"], "name": names.get(r["unit"], r["unit"]), "status": r["status"], "reason": r["reason"]} for r in rows]
+        recipients = [
+            {"unit": r["unit"], "name": names.get(r["unit"], r["unit"]), "status": r["status"], "reason": r["reason"],
+             "by": r["acted_by"], "at": cards.local_time(r["updated_at"]) if r["acted_by"] else ""}
+            for r in rows
+        ]
         return cards.outgoing_card(rows[0]["title"] if rows else "", number, package_id, recipients)
 
     # ---- going out ------------------------------------------------------------------
@@ -220,13 +235,13 @@ class Desk:
 
     async def on_incoming_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         package_id = str(ctx.card.data.get("package_id", ""))
+        who = ctx.actor.display_name  # named in the receipt: the sender's clerk sees who signed
         if ctx.action == cards.SIGN:
-            await self.exchange.sign_for(package_id, conn=conn)
+            await self.exchange.sign_for(package_id, conn=conn, by=who)
             state, reason = "signed", ""
         else:
-            await self.exchange.return_package(package_id, ctx.comment, conn=conn)
+            await self.exchange.return_package(package_id, ctx.comment, conn=conn, by=who)
             state, reason = "returned", ctx.comment
-        who = ctx.actor.display_name
         card = incoming_state(ctx.card, state, reason)
         card.data.setdefault("history", []).append({"state": state, "by": who, "reason": reason})
         return Acted(card)  # the signed receipt is the exchange's own effect, queued in `conn`

@@ -8,7 +8,9 @@ exchange_bridge/desk.py answer their buttons.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.cards import Card, CardAction, CardField, CardLink, CardStatus
 from hub.i18n import translate as t
@@ -26,6 +28,24 @@ TRACKING_TONES = {
     "queued": "info", "sent": "info", "delivered": "info", "signed": "success", "read": "success",
     "returned": "danger", "failed": "danger", "quarantined": "danger",
 }
+
+
+# 公文 are dated in Beijing time, whatever the server's clock zone.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(at: datetime) -> str:
+    """12月3日 10:42, in Beijing time (a naive time is UTC, as SQLite gives it back)."""
+    at = at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))
+    local = at.astimezone(BEIJING)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def receipt_line(unit: str, title: str, status: str, reason: str, by: str) -> str:
+    """The line the 发文 channel gets when a recipient signs for or returns a document."""
+    key = "desk.notify.signed" if status == "signed" else "desk.notify.returned"
+    line = t(key, unit=unit, title=title or t("desk.untitled"), reason=reason)
+    return line + (t("desk.notify.by", by=by) if by else "")
 
 
 def view_url(package_id: str) -> str:
@@ -89,14 +109,23 @@ def outgoing_card(title: str, number: str | None, package_id: str, recipients: I
         if r.get("reason"):
             reason = t(f"desk.reason.{r['reason']}") if r["reason"] in KNOWN_REASONS else r["reason"]
             state = f"{state}：{reason}"
+        if r.get("by"):  # 签收人 / 退回人 and when
+            state += t("desk.track.by", by=r["by"], at=r.get("at", ""))
         fields.append(CardField(label=(r.get("name") or r["unit"])[:50], value=state[:2000]))
     done = sum(1 for r in rows if r["status"] in ("signed", "read"))
+    returned = sum(1 for r in rows if r["status"] == "returned")
     bad = sum(1 for r in rows if r["status"] in ("returned", "failed", "quarantined"))
     tone = "danger" if bad else ("success" if rows and done == len(rows) else "info")
+    if rows and returned == len(rows):
+        summary = t("desk.track.returned")
+    elif returned:
+        summary = t("desk.track.summary_returned", done=done, total=len(rows), returned=returned)
+    else:
+        summary = t("desk.track.summary", done=done, total=len(rows))
     return Card(
         handler=OUTGOING,
         title=title[:200] or t("desk.untitled"),
-        status=CardStatus(text=t("desk.track.summary", done=done, total=len(rows)), tone=tone),
+        status=CardStatus(text=summary, tone=tone),
         fields=fields,
         data={"package_id": package_id, "number": number, "recipients": rows},
     )

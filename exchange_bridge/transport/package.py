@@ -182,12 +182,15 @@ class Receipt:
     reason: str = ""
     at: str = ""
     relay: str = ""  # set on a relay notice: the relay unit that signed it
+    by: str = ""  # who signed for or returned it (a name, for the sender's clerk to read)
 
     def to_bytes(self) -> bytes:
         obj = {"version": 1, "receipt_id": self.receipt_id, "package_id": self.package_id, "unit": self.unit,
                "status": self.status, "reason": self.reason, "at": self.at or datetime.now(UTC).isoformat()}
         if self.relay:
             obj["relay"] = self.relay
+        if self.by:
+            obj["by"] = self.by
         return json.dumps(obj, ensure_ascii=False).encode()
 
     @classmethod
@@ -196,7 +199,7 @@ class Receipt:
         try:
             obj = json.loads(data)
             r = cls(obj["receipt_id"], obj["package_id"], obj["unit"], obj["status"], obj.get("reason", ""),
-                    obj.get("at", ""), obj.get("relay", ""))
+                    obj.get("at", ""), obj.get("relay", ""), str(obj.get("by", ""))[:100])
         except (ValueError, KeyError, TypeError) as exc:
             raise PackageError("bad_content", f"receipt: {exc}") from exc
         if r.receipt_id != header.message_id:

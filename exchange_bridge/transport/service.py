@@ -70,6 +70,7 @@ class ReceiptEvent:
     unit: str
     status: str
     reason: str
+    by: str = ""  # who at `unit` signed for or returned it
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +212,13 @@ class Exchange:
         return run
 
     async def _queue_receipt(
-        self, conn: Any, package_id: str, to: str, status: str, reason: str = "", about: str | None = None,
+        self, conn: Any, package_id: str, to: str, status: str, reason: str = "", about: str | None = None, by: str = "",
     ) -> None:
         """Decide a receipt for `to` in the caller's transaction. With `about` (another
         unit) it is a relay notice: this relay reports that the package for `about` went
         no further. Signing it and writing its file are slow, so they are an effect
         (`sign_receipt`, after the commit): the write lock is never held while signing."""
-        payload = {"package_id": package_id, "to": to, "status": status, "reason": reason, "about": about}
+        payload = {"package_id": package_id, "to": to, "status": status, "reason": reason, "about": about, "by": by}
         await conn.run_sync(enqueue_effect, RECEIPT_EFFECT, payload)
 
     async def sign_receipt(self, effect: Effect) -> Any:
@@ -228,7 +229,9 @@ class Exchange:
         p = effect.payload
         about = p.get("about")
         receipt_id = uuid.uuid5(RECEIPT_IDS, f"{me.unit}:{effect.id}:{p['package_id']}:{p['status']}:{about or ''}").hex
-        receipt = Receipt(receipt_id, p["package_id"], about or me.unit, p["status"], p["reason"], relay=me.unit if about else "")
+        receipt = Receipt(
+            receipt_id, p["package_id"], about or me.unit, p["status"], p["reason"], relay=me.unit if about else "", by=p.get("by", ""),
+        )
         async with self.db.connect() as conn:
             peers = await store.peers(conn)
         try:
@@ -251,23 +254,23 @@ class Exchange:
     # Each takes the caller's transaction when given one (a card action stores the
     # card's new state in the same transaction), else its own.
 
-    async def sign_for(self, package_id: str, conn: Any = None) -> None:
-        """签收: the recipient unit acknowledges the document."""
-        await self._act(package_id, "signed", conn=conn)
+    async def sign_for(self, package_id: str, conn: Any = None, by: str = "") -> None:
+        """签收: the recipient unit acknowledges the document (`by`: who, named in the receipt)."""
+        await self._act(package_id, "signed", conn=conn, by=by)
 
     async def mark_read(self, package_id: str, conn: Any = None) -> None:
         await self._act(package_id, "read", conn=conn)
 
-    async def return_package(self, package_id: str, reason: str, conn: Any = None) -> None:
+    async def return_package(self, package_id: str, reason: str, conn: Any = None, by: str = "") -> None:
         """退回 with a reason."""
         if not reason.strip():
             raise BadRequest("error.exchange_bad_package", detail="reason")
-        await self._act(package_id, "returned", reason.strip(), conn=conn)
+        await self._act(package_id, "returned", reason.strip(), conn=conn, by=by)
 
-    async def _act(self, package_id: str, status: str, reason: str = "", conn: Any = None) -> None:
+    async def _act(self, package_id: str, status: str, reason: str = "", conn: Any = None, by: str = "") -> None:
         if conn is None:
             async with self.db.begin() as own:
-                await self._act(package_id, status, reason, own)
+                await self._act(package_id, status, reason, own, by)
             return
         row = await store.arrival(conn, package_id)
         if row is None:
@@ -275,7 +278,7 @@ class Exchange:
         if row["status"] not in RECIPIENT_MOVES[status]:
             raise Conflict("error.exchange_bad_status", current=row["status"], status=status)
         await store.set_arrival_status(conn, package_id, status, reason)
-        await self._queue_receipt(conn, package_id, row["sender"], status, reason)
+        await self._queue_receipt(conn, package_id, row["sender"], status, reason, by=by)
 
     async def open_arrival(self, package_id: str) -> Content:
         """Decrypt and verify a stored arrival again (for the card, the web client)."""
@@ -351,9 +354,11 @@ class Exchange:
                     after_commit(conn, self._hooks(self.on_arrival, arrival))
                 elif mine:
                     receipt: Receipt = opened
-                    moved = await store.move_tracking(conn, receipt.package_id, [receipt.unit], receipt.status, receipt.reason)
+                    moved = await store.move_tracking(
+                        conn, receipt.package_id, [receipt.unit], receipt.status, receipt.reason, receipt.by,
+                    )
                     if moved:
-                        event = ReceiptEvent(receipt.package_id, receipt.unit, receipt.status, receipt.reason)
+                        event = ReceiptEvent(receipt.package_id, receipt.unit, receipt.status, receipt.reason, receipt.by)
                         after_commit(conn, self._hooks(self.on_receipt, event))
         except IntegrityError:  # the same id arrived twice at once: the other one won
             return {"status": "duplicate"}

@@ -123,8 +123,11 @@ async def track(conn: AsyncConnection, package_id: str, units: list[str], title:
         )
 
 
-async def move_tracking(conn: AsyncConnection, package_id: str, units: list[str], status: str, reason: str = "") -> list[str]:
-    """Move each unit's tracking forward to `status`; returns the units that moved.
+async def move_tracking(
+    conn: AsyncConnection, package_id: str, units: list[str], status: str, reason: str = "", by: str = "",
+) -> list[str]:
+    """Move each unit's tracking forward to `status` (`by`: who there acted, from the
+    receipt; kept from an earlier receipt when this one names nobody); returns the units that moved.
     One conditional UPDATE per unit (compare-and-set), so two receipts committing at
     once cannot move a status backwards on PostgreSQL's read-committed either."""
     tr = exchange_tracking.c
@@ -134,7 +137,7 @@ async def move_tracking(conn: AsyncConnection, package_id: str, units: list[str]
         res = await conn.execute(
             sa.update(exchange_tracking)
             .where(tr.package_id == package_id, tr.unit == unit, tr.status.in_(before))
-            .values(status=status, reason=reason[:500], updated_at=now())
+            .values(status=status, reason=reason[:500], updated_at=now(), **({"acted_by": by[:100]} if by else {}))
         )
         if res.rowcount == 1:
             moved.append(unit)

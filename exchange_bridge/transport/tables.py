@@ -64,6 +64,7 @@ exchange_tracking = sa.Table(
     sa.Column("title", sa.String(500), nullable=False, server_default=""),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("acted_by", sa.String(100), nullable=False, server_default=""),  # who signed for or returned it there
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )

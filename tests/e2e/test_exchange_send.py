@@ -224,7 +224,7 @@ def test_a_clerk_sends_a_word_file_and_follows_the_receipts_live(browser, county
         city_clerk.shot("5-city-incoming-desktop")
         incoming.get_by_role("button", name="签收").click()
         expect(incoming.locator(".status")).to_have_text("已签收")
-        expect(card.locator("dd").last).to_have_text("已签收", timeout=30_000)
+        expect(card.locator("dd").last).to_have_text(re.compile(r"^已签收（.+ \d+月\d+日 \d\d:\d\d）$"), timeout=30_000)  # who signed, and when
         expect(card.locator(".status")).to_have_text("1/1 已签收")
         clerk.shot("6-tracking-signed-desktop")
 

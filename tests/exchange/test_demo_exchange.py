@@ -6,6 +6,7 @@ the peer again; Ctrl+C stops both cleanly."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ async def test_the_demo_exchanges_documents_out_of_the_box(tmp_path: Path) -> No
         assert await clerk.send("关于做好元旦期间安全生产工作的通知") == 201
         await clerk.until("发文", lambda c: c["status"]["text"] == "0/1 已签收" and "元旦" in c["title"])
         signed = await clerk.until("发文", lambda c: c["status"]["text"] == "1/1 已签收" and "元旦" in c["title"])
-        assert [(f["label"], f["value"]) for f in signed["fields"]] == [("垦利区", "已签收")]
+        (row,) = [(f["label"], f["value"]) for f in signed["fields"]]
+        assert row[0] == "垦利区" and re.fullmatch(r"已签收（刘敏 \d+月\d+日 \d\d:\d\d）", row[1]), row
         await clerk.sio.disconnect()
         assert await _stop(proc) == 0
 

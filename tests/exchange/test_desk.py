@@ -115,7 +115,14 @@ async def test_a_word_file_goes_from_county_to_city_as_cards(nodes: Callable[[st
         signed = await city_clerk.call("card:action", {"message_id": card_msg["id"], "action": "sign"})
         assert signed["ok"], signed
         assert signed["message"]["card"]["status"]["text"] == "已签收" and signed["message"]["card"]["actions"] == []
-        assert (await tracking("已签收"))["card"]["status"]["text"] == "1/1 已签收"
+        signed_track = await tracking("已签收")
+        assert signed_track["card"]["status"]["text"] == "1/1 已签收"
+        assert "（王收发 " in signed_track["card"]["fields"][-1]["value"]  # 签收人 and when
+        # and the sending clerk is told, in a line of 发文 that counts as unread
+        out = next(c for c in (await county_clerk.call("channel:list", {}))["channels"] if c["name"] == "发文")
+        lines = [m["text"] for m in (await county_clerk.call("history", {"channel_id": out["id"]}))["messages"] if m["kind"] == "text"]
+        assert lines == [f"东营市人民政府 已签收《{doc['title']}》（王收发）"], lines
+        assert out["unread"] >= 1
 
         status, page = await city_clerk.http("GET", card["links"][0]["url"])
         assert status == 200 and doc["title"] in page and "签发人：" in page  # an upward document's layout
@@ -151,7 +158,8 @@ async def test_a_returned_document_and_a_quarantined_package_as_cards(
         assert returned["message"]["card"]["status"]["text"] == "已退回"
         assert returned["message"]["card"]["body"] == "退回理由：附件缺失"
         track = await first_card(county_clerk, "发文", lambda c: c["card"]["status"]["tone"] == "danger")
-        assert any(f["value"] == "已退回：附件缺失" for f in track["card"]["fields"])
+        assert any(f["value"].startswith("已退回：附件缺失（李主任 ") for f in track["card"]["fields"])
+        assert track["card"]["status"]["text"] == "已退回"  # not "0/1 已签收"
 
         # 广饶 is not yet a peer of the city: its package is quarantined, and the card says why.
         guangrao = certs["dy-guangrao"]
@@ -194,7 +202,7 @@ def test_the_tracking_card_tells_the_sender_why_in_words() -> None:
     values = {f.label: f.value for f in card.fields}
     assert values == {"文号": "东政发〔2026〕1号", "河口区": "对方拒收：签名校验失败（内容可能被篡改）", "垦利区": "已签收",
                       "利津县": "已退回：请补充附件"}
-    assert (card.status.text, card.status.tone) == ("1/3 已签收", "danger")
+    assert (card.status.text, card.status.tone) == ("1/3 已签收·1 退回", "danger")
     done = desk_cards.outgoing_card("t", None, "a" * 32, [dict(rows[1], unit="x", name="甲"), dict(rows[1])])
     assert (done.status.text, done.status.tone) == ("2/2 已签收", "success")
 
