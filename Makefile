@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
+TEST_STAMP = $(VENV)/.installed-test-stamp
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast bench clean web web-check
@@ -26,27 +27,33 @@ web: $(WEB_DIST)
 web-check: $(WEB_DEPS)
 	cd $(WEB) && npx vue-tsc --noEmit && npx vitest run
 
+# `make run` installs what the hub needs; `make test` adds the test tools (pytest,
+# Playwright, hypothesis …) on top.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
 
 ## Start the hub on the embedded default (SQLite in ./data) with the 东营市 demo data.
 run: $(STAMP) web
 	$(BIN)/changtong serve --demo
 
 ## Set up PostgreSQL and Redis where missing, then run every test (slow ones included).
-test: $(STAMP) web web-check
+test: $(TEST_STAMP) web web-check
 	bash tests/services.sh
 	bash tests/e2e/browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Skip the slow end-to-end tests while developing.
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/sync.py
 
