@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .feature import Feature, load
@@ -50,6 +51,11 @@ def _parser(full: Feature | None = None) -> argparse.ArgumentParser:
     uadd.add_argument("code")
     uadd.add_argument("name")
     uadd.add_argument("--parent", help="parent unit code")
+
+    back = sub.add_parser("backup", help="a consistent online snapshot of this node: database and files (docs/operations.md)")
+    back.add_argument("dir", type=Path, help="a new or empty directory")
+    back_in = sub.add_parser("restore", help="put a backup back into a fresh data directory (and an empty database)")
+    back_in.add_argument("dir", type=Path, help="a directory written by `changtong backup`")
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations")
@@ -159,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if owner is not None and owner.cli:
             return load(owner.cli).run(args, config)
+        if args.command in ("backup", "restore"):
+            return _backup(config, args)
         if args.command == "db":
             upgrade(config)
             if args.action == "migrate-to":
@@ -181,6 +189,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{translate(exc.key, **exc.params)} ({exc.code})", file=sys.stderr)
         return 1
     return 2
+
+
+def _backup(config: Config, args: argparse.Namespace) -> int:
+    from .backup import backup, restore
+
+    if args.command == "backup":
+        done = backup(config, args.dir)
+        print(f"已备份 (backed up): {done.databases} 个数据库, {done.files} 个文件, {done.bytes / 1e6:.1f} MB → {done.path}")
+        print("备份含单位私钥和全部公文，请妥善保管 (it holds the unit's private key and every document: keep it safe).")
+        return 0
+    done = restore(config, args.dir)
+    print(f"已恢复 (restored): {done.databases} 个数据库, {done.files} 个文件 → {config.data_dir}")
+    return 0
 
 
 def _migrate_to(config: Config, target_url: str) -> int:

@@ -1,7 +1,8 @@
 """`changtong serve --demo` from nothing, as a newcomer starts it: 公文 works out of the
 box. 垦利区's node runs beside the city, its 请示 waits in 收文, and the clerk's first 发文
 to 垦利区 is delivered and then signed for, the tracking card following; a restart finds
-the peer again; Ctrl+C stops both cleanly."""
+the peer again; a backup taken while it serves restores elsewhere with its documents;
+Ctrl+C stops both cleanly."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from tests.test_cli import CHANGTONG, clean_env
 pytestmark = pytest.mark.slow
 
 
-async def _serve(data: Path, port: int, log: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def _serve(data: Path, port: int, log: Path, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        str(CHANGTONG), "serve", "--demo", "--port", str(port), "--data-dir", str(data),
+        str(CHANGTONG), "serve", *(flags or ("--demo",)), "--port", str(port), "--data-dir", str(data),
         stdout=asyncio.subprocess.PIPE, stderr=open(log, "ab"),
         env=clean_env(CHANGTONG_ARGON2_TIME_COST="1", CHANGTONG_ARGON2_MEMORY_KIB="1024"),
     )
@@ -101,6 +102,23 @@ async def test_the_demo_exchanges_documents_out_of_the_box(tmp_path: Path) -> No
         clerk = await Clerk.login(base)
         assert await clerk.send("关于报送2026年工作总结的通知") == 201
         await clerk.until("发文", lambda c: c["status"]["text"] == "1/1 已签收" and "工作总结" in c["title"])
+        await clerk.sio.disconnect()
+        # a backup while it serves, restored elsewhere: the documents open there (packages and the unit's key came along)
+        backed = await asyncio.create_subprocess_exec(str(CHANGTONG), "--data-dir", str(data), "backup", str(tmp_path / "bk"),
+                                                      env=clean_env(), stdout=asyncio.subprocess.PIPE)
+        assert await backed.wait() == 0
+        assert await _stop(proc) == 0
+        put = await asyncio.create_subprocess_exec(str(CHANGTONG), "--data-dir", str(tmp_path / "restored"), "restore",
+                                                   str(tmp_path / "bk"), env=clean_env(), stdout=asyncio.subprocess.PIPE)
+        assert await put.wait() == 0
+        proc, out = await _serve(tmp_path / "restored", port, log, "--host", "127.0.0.1")
+        clerk = await Clerk.login(base)
+        welcome = await clerk.until("收文", lambda c: "清洁取暖" in c["title"])
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {clerk.token}"}) as http:
+            async with http.get(base + welcome["links"][0]["url"]) as r:
+                assert r.status == 200 and "冬季清洁取暖补助资金" in await r.text()
+        sent = [c["title"] for c in await clerk.cards("发文")]
+        assert "关于做好元旦期间安全生产工作的通知" in sent and "关于报送2026年工作总结的通知" in sent
         await clerk.sio.disconnect()
         assert await _stop(proc) == 0
         assert "Traceback" not in log.read_text()
