@@ -15,8 +15,9 @@ from . import directory, session_cookie
 from .auth import AUTH, Principal
 from .config import CONFIG
 from .db import DATABASE
+from .ids import MAX_ID, DbId
 from .directory import DIRECTORY_HOOKS
-from .errors import BadRequest, Forbidden
+from .errors import BadRequest, Forbidden, Unauthorized
 from .http import json_body, json_response, principal
 from .realtime import REALTIME
 
@@ -48,13 +49,13 @@ class ProfileBody(Strict):
 
 
 class ContactBody(Strict):
-    user_id: int = Field(gt=0)
+    user_id: DbId
     note: str = Field("", max_length=200)
 
 
 class GroupBody(Strict):
     name: str = Field(min_length=1, max_length=100)
-    member_ids: list[int] = Field(default_factory=list, max_length=500)
+    member_ids: list[DbId] = Field(default_factory=list, max_length=500)
 
 
 class UnitCreate(Strict):
@@ -66,13 +67,13 @@ class UnitCreate(Strict):
 
 class UnitPatch(Strict):
     name: str | None = Field(None, max_length=200)
-    parent_id: int | None = Field(None, gt=0)
+    parent_id: DbId | None = None
     make_root: bool = False
     disabled: bool | None = None
 
 
 class PostBody(Strict):
-    unit_id: int = Field(gt=0)
+    unit_id: DbId
     title: str = Field("", max_length=100)
 
 
@@ -99,7 +100,7 @@ def _int(request: web.Request, name: str) -> int:
         value = int(request.match_info.get(name) or request.query.get(name, ""))
     except ValueError:
         raise BadRequest("error.bad_request") from None
-    if value <= 0:
+    if not 0 < value <= MAX_ID:
         raise BadRequest("error.bad_request")
     return value
 
@@ -129,8 +130,12 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def session(request: web.Request) -> web.Response:
-    """The browser's session after a reload: who is logged in, and the CSRF value."""
-    who = await principal(request)
+    """The browser's session after a reload: who is logged in, and the CSRF value; with
+    no session, `{user: null}` (a probe before the login page is no error)."""
+    try:
+        who = await principal(request)
+    except Unauthorized:
+        return json_response({"user": None, "csrf_token": None})
     token = request.cookies.get(session_cookie.SESSION_COOKIE)
     async with request.app[DATABASE].connect() as conn:
         user = await directory.user_view(conn, who.user_id)
@@ -153,9 +158,15 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def update_me(request: web.Request) -> web.Response:
+    """Phone and e-mail are one's own; 姓名 and 职务 are the organisation's (administrators
+    change them): a change of either by anyone else is refused, the same value is not."""
     who = await principal(request)
     body = await json_body(request, ProfileBody)
     async with request.app[DATABASE].begin() as conn:
+        if not who.is_admin:
+            current = await directory.user_view(conn, who.user_id)
+            if any(getattr(body, k) is not None and getattr(body, k) != current[k] for k in ("display_name", "title")):
+                raise Forbidden("error.profile_set_by_organisation")
         user = await directory.update_user(conn, who.user_id, **body.model_dump(exclude_none=True))
     return json_response({"user": user})
 
@@ -196,7 +207,7 @@ async def users_search(request: web.Request) -> web.Response:
     unit_id = _int(request, "unit_id") if request.query.get("unit_id") else None
     try:
         limit = max(1, min(int(request.query.get("limit", "50")), 200))
-        offset = max(0, int(request.query.get("offset", "0")))
+        offset = min(max(0, int(request.query.get("offset", "0"))), MAX_ID)
     except ValueError:
         raise BadRequest("error.bad_request") from None
     async with request.app[DATABASE].connect() as conn:

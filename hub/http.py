@@ -58,8 +58,10 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         if exc.status in (404, 405) or exc.status >= 400:
             code = {404: "not_found", 405: "bad_request", 413: "too_large"}.get(exc.status, "bad_request")
             key = {404: "error.not_found", 413: "error.too_large"}.get(exc.status, "error.bad_request")
+            # keep what the status needs said (405: Allow, RFC 9110), not aiohttp's text body
+            kept = {h: exc.headers[h] for h in ("Allow", "Retry-After") if h in exc.headers}
             response = json_response(
-                {"error": {"code": code, "message": translate(key, request_locale(request))}}, status=exc.status
+                {"error": {"code": code, "message": translate(key, request_locale(request))}}, status=exc.status, headers=kept
             )
         else:
             raise

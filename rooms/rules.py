@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.ids import DbId
+
 __all__ = ["mentioned_usernames"]
 
 MENTION = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{1,63})", re.IGNORECASE)
@@ -47,7 +49,6 @@ def _not_blank(v: str | None) -> str | None:
 
 # Every id and seq fits a signed 64-bit column; anything else is a bad request, not a
 # database error.
-DbId = Annotated[int, Field(gt=0, lt=2**63)]
 Seq = Annotated[int, Field(ge=0, lt=2**63)]
 
 

@@ -320,6 +320,13 @@ async def test_profile_read_and_update(hub):
     assert (me["username"], me["display_name"], me["roles"]) == ("zhangsan", "张三", [])
     assert me["posts"] == [{"unit_id": me["posts"][0]["unit_id"], "unit_code": "dy", "unit_name": "东营市",
                             "title": "", "is_primary": True}]
+    # 姓名 and 职务 are the organisation's: staff change their phone and e-mail only
+    status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json={"display_name": "张叁", "title": "科长"})
+    assert status == 403 and body["error"]["message"] == "姓名和职务由单位设定，如需修改请联系管理员"
+    status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json={"display_name": "张三", "phone": "0546-1234567"})
+    assert status == 200, body  # the same name again is no change
+    async with hub.app[DATABASE].begin() as conn:
+        await conn.execute(users.update().where(users.c.id == user["id"]).values(roles="admin"))
     patch = {"display_name": " 张叁 ", "title": "科长", "phone": "0546-1234567", "email": "zs@dongying.gov.cn"}
     status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json=patch)
     assert status == 200, body
@@ -328,6 +335,8 @@ async def test_profile_read_and_update(hub):
         "张叁", "科长", "0546-1234567", "zs@dongying.gov.cn",
     )
     assert (await hub.request("GET", "/api/v1/me", user["token"]))[1]["user"] == updated
+    status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json={"display_name": "   "})
+    assert status == 400, body  # nobody blanks a name
     # the new name is searchable by its pinyin
     found = (await hub.request("GET", "/api/v1/directory/users?q=zhangsan", user["token"]))[1]["users"]
     assert [u["display_name"] for u in found] == ["张叁"]
@@ -335,10 +344,12 @@ async def test_profile_read_and_update(hub):
 
 async def test_profile_cannot_grant_roles_or_blank_the_name(hub):
     user = await hub.user("zhangsan", "张三")
-    for patch in ({"roles": ["admin"]}, {"disabled": True}, {"username": "root"}, {"display_name": "   "},
+    for patch in ({"roles": ["admin"]}, {"disabled": True}, {"username": "root"},
                   {"display_name": "名" * 101}, {"phone": "1" * 41}):
         status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json=patch)
         assert status == 400 and body["error"]["code"] == "bad_request", (patch, body)
+    status, body = await hub.request("PATCH", "/api/v1/me", user["token"], json={"display_name": "   "})
+    assert status == 403, body
     me = (await hub.request("GET", "/api/v1/me", user["token"]))[1]["user"]
     assert (me["roles"], me["display_name"], me["disabled"]) == ([], "张三", False)
     assert (await hub.request("POST", "/api/v1/admin/units", user["token"], json={"code": "x", "name": "x"}))[0] == 403

@@ -11,6 +11,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 
 from hub.realtime import REALTIME
 
@@ -328,3 +329,28 @@ async def test_a_json_body_sent_in_pieces_is_read_whole(hub):
     async with hub.http.post(hub.url + "/api/v1/auth/login", data=pieces(),
                              headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 401, await resp.text()
+
+
+async def test_a_method_a_route_does_not_take_is_refused_with_its_allow_header(hub) -> None:
+    """Found by schemathesis: the JSON error replaced aiohttp's 405 and dropped `Allow` (RFC 9110)."""
+    async with hub.http.request("TRACE", hub.url + "/api/v1/me") as resp:
+        assert resp.status == 405
+        assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "PATCH"}
+        assert (await resp.json())["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/api/v1/directory/users/9223372036854775808", None),
+    ("GET", "/api/v1/directory/users?unit_id=9223372036854775808", None),
+    ("GET", "/api/v1/directory/users?offset=99999999999999999999", None),
+    ("POST", "/api/v1/contacts", {"user_id": 9223372036854775808}),
+    ("DELETE", "/api/v1/contacts/9223372036854775808", None),
+    ("POST", "/api/v1/contact-groups", {"name": "防汛", "member_ids": [9223372036854775808]}),
+])
+async def test_ids_past_64_bits_are_refused_not_a_server_error(hub, method: str, path: str, body) -> None:
+    """Found by schemathesis: the drivers failed on them and the hub answered 500."""
+    me = await hub.user("viewer", "观察员")
+    status, answer = await hub.request(method, path, me["token"], json=body)
+    assert status in (200, 400, 404), (status, answer)
+    if status >= 400:
+        assert answer["error"]["code"] in ("bad_request", "not_found")
