@@ -6,7 +6,11 @@ status stays a short label and the reason has a line of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+
 import pytest
+import socketio
 from playwright.sync_api import expect
 
 from exchange_bridge import desk_cards
@@ -15,7 +19,6 @@ from exchange_bridge.model import Document
 from hub.cards import Card, CardStatus
 from rooms.notices import notice_card
 from tests.e2e.conftest import DESKTOP, PHONE, api, token_for
-from tests.e2e.test_bots_in_browser import TALK, _channel_id
 
 pytestmark = pytest.mark.slow
 
@@ -50,10 +53,28 @@ MEASURE = """() => [...document.querySelectorAll('article.card')].map(e => {
 })"""
 
 
+SAMPLES = "卡片样张"
+
+
+def _own_channel(base: str, token: str, member_id: int) -> int:
+    """A channel of its own, so the shared channels' tests do not scroll past tall cards."""
+    async def create() -> dict:
+        sio = socketio.AsyncClient()
+        await sio.connect(base, auth={"token": token}, transports=["websocket"])
+        try:
+            return await sio.call("channel:create", {"name": SAMPLES, "kind": "private", "member_ids": [member_id]})
+        finally:
+            await sio.disconnect()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # sync Playwright keeps a loop in this thread
+        return pool.submit(asyncio.run, create()).result()["channel"]["id"]
+
+
 @pytest.fixture(scope="module")
 def posted(hub) -> int:
     admin = token_for(hub, "admin")
-    cid = _channel_id(hub, admin, TALK)
+    viewer = api(hub, "GET", "/api/v1/directory/users?q=wangjianguo", token=admin)["users"][0]["id"]
+    cid = _own_channel(hub, admin, viewer)
     hook = api(hub, "POST", f"/api/v1/channels/{cid}/webhooks", {"name": "卡片样张"}, token=admin)["webhook"]
     cards = _cards()
     for card in cards:
@@ -65,7 +86,7 @@ def posted(hub) -> int:
 def test_every_card_state_fits_and_keeps_its_title_readable(people, hub, posted, viewport):
     who = people("wangjianguo", viewport)
     who.login()
-    who.page.get_by_role("link", name=TALK, exact=True).click()
+    who.page.get_by_role("link", name=SAMPLES, exact=True).click()
     page = who.page
     returned = page.locator("article.card", has_text=REASON).filter(has=page.locator(".status", has_text="已退回"))
     expect(returned.first).to_be_visible()

@@ -7,7 +7,7 @@ export interface LoginAnswer { user: User; csrf_token?: string; token?: string }
 export const api = {
   login: (username: string, password: string, cookie = true) =>
     request<LoginAnswer>('POST', '/api/v1/auth/login', cookie ? { username, password, session: 'cookie' } : { username, password }, { quiet401: true }),
-  session: () => request<{ user: User; csrf_token: string }>('GET', '/api/v1/auth/session', undefined, { quiet401: true }),
+  session: () => request<{ user: User | null; csrf_token: string | null }>('GET', '/api/v1/auth/session'),
   me: () => request<{ user: User }>('GET', '/api/v1/me', undefined, { quiet401: true }),
   logout: () => request<{ ok: true }>('POST', '/api/v1/auth/logout', undefined, { quiet401: true }),
   updateMe: (body: Partial<Pick<User, 'display_name' | 'title' | 'phone' | 'email'>>) => request<{ user: User }>('PATCH', '/api/v1/me', body),

@@ -148,6 +148,7 @@ const en: typeof zh = {
   },
   profile: {
     title: 'Profile',
+    setByOrg: 'Your name and title are set by your organisation: ask an administrator to change them',
     displayName: 'Name',
     jobTitle: 'Title',
     phone: 'Phone',

@@ -146,6 +146,7 @@ export default {
   },
   profile: {
     title: '个人资料',
+    setByOrg: '姓名和职务由单位设定，如需修改请联系管理员',
     displayName: '姓名',
     jobTitle: '职务',
     phone: '电话',

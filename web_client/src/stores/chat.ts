@@ -1,35 +1,24 @@
-// The realtime state: one socket, the channel list, a message log per channel, the
-// cursors of docs/protocol.md and the outbox. Logs are kept out of Vue's reactivity
-// (10,000 messages) and a version counter per channel tells views to re-read them.
+// The realtime store: one socket (connection.ts), the channel map and logs (channels.ts),
+// the sync loop (sync.ts), history pages (history.ts), typing (typing.ts) and the outbox
+// (outbox.ts), composed here with what needs several of them: read marking and commands.
 import { defineStore } from 'pinia'
-import { computed, markRaw, reactive, ref, shallowRef } from 'vue'
+import { computed, ref } from 'vue'
 import type { Card, Channel, Member, Message, PresenceStatus, PresenceUnit, PublicChannel, UserRef } from '@/apis/types'
-import { ApiError, getBearer } from '@/http/request'
-import { applyMessage, advanceCursor, emptyLog, type Log } from '@/realtime/apply'
-import { cachedTail, openDb, type ClientDb } from '@/realtime/db'
-import { call, connect, type Socket } from '@/realtime/socket'
+import { ApiError } from '@/http/request'
+import { openDb, type ClientDb } from '@/realtime/db'
+import { call, type Socket } from '@/realtime/socket'
+import { i18n } from '@/i18n'
+import { createChannels } from './channels'
+import { createConnection } from './connection'
+import { createHistory } from './history'
 import { createOutbox } from './outbox'
-import { currentLocale, i18n } from '@/i18n'
 import { pinia } from './pinia'
 import { usePresenceStore } from './presence'
+import { createSync } from './sync'
+import { createTyping } from './typing'
 
-export type ConnStatus = 'connecting' | 'online' | 'offline'
+export type { ConnStatus } from './connection'
 
-interface HistoryState {
-  hasMore: boolean
-  loading: boolean
-  /** the newest page was fetched in this session */
-  fresh: boolean
-}
-
-interface SyncAnswer {
-  messages: Message[]
-  cursors: Record<string, number>
-  has_more: boolean
-  channels?: Channel[]
-}
-
-const HISTORY_PAGE = 100
 const RECEIPTS_MAX = 50
 
 export function channelTitle(ch: Channel | undefined, me?: number): string {
@@ -43,135 +32,49 @@ export function channelTitle(ch: Channel | undefined, me?: number): string {
 
 export const useChatStore = defineStore('chat', () => {
   const me = ref<UserRef | null>(null)
-  const socket = shallowRef<Socket | null>(null)
-  const status = ref<ConnStatus>('connecting')
-  const channels = ref<Record<number, Channel>>({})
-  const currentId = ref<number | null>(null)
-  const versions = reactive<Record<number, number>>({})
-  const history = reactive<Record<number, HistoryState>>({})
   const members = ref<Record<number, Member[]>>({})
-  /** read positions per channel (user id → last_read_seq), from channel:members and `read` pushes */
-  const reads = ref<Record<number, Record<number, number>>>({})
-  const typing = ref<Record<number, Record<number, { name: string; until: number }>>>({})
-  const sessionEnded = ref(false)
   const syncedOnce = ref(false)
 
-  const logs = markRaw(new Map<number, Log>())
-  let cursors: Record<string, number> = {}
   let store: ClientDb | null = null
-  let syncing: Promise<void> | null = null
-  let syncAgain = false
-  let persistQueue: Message[] = []
-  let persistTimer: ReturnType<typeof setTimeout> | null = null
-  let cursorTimer: ReturnType<typeof setTimeout> | null = null
   let presenceTimer: ReturnType<typeof setTimeout> | null = null
-  let lastTyping = 0
   let onNotify: ((m: Message, ch: Channel) => void) | null = null
   let onEnded: (() => void) | null = null
 
+  const conn = createConnection({
+    onConnect,
+    onEnded: () => onEnded?.(),
+    onVisible: () => {
+      if (state.currentId.value) scheduleRead(state.currentId.value)
+    },
+  })
+  const state = createChannels({
+    me: () => me.value,
+    db: () => store,
+    gap: () => sync.scheduleSync(),
+    read: scheduleRead,
+    notify: (m, ch) => onNotify?.(m, ch),
+    delivered: (id) => box.drop(id),
+  })
+  const sync = createSync({
+    socket: () => conn.socket.value,
+    cursors: state.getCursors,
+    setCursors: state.setCursors,
+    ingestMany: (ms) => state.ingestMany(ms),
+    onChannels: (list) => {
+      state.replace(list)
+      if (state.currentId.value && !document.hidden) scheduleRead(state.currentId.value)
+    },
+  })
+  const pages = createHistory({ socket: () => conn.socket.value, db: () => store, channels: state })
+  const typer = createTyping(() => conn.socket.value)
+  // sending: everything goes through the outbox
+  const box = createOutbox({ socket: () => conn.socket.value, db: () => store, acked: (m) => state.ingest(m, 'ack') })
+
+  const { socket, status, sessionEnded } = conn
+  const { channels, currentId, versions, reads } = state
   const channelList = computed(() => Object.values(channels.value))
   const totalUnread = computed(() => channelList.value.reduce((n, c) => n + (c.unread || 0), 0))
   const current = computed(() => (currentId.value ? channels.value[currentId.value] : undefined))
-
-  function log(channelId: number): Log {
-    let l = logs.get(channelId)
-    if (!l) {
-      l = emptyLog()
-      logs.set(channelId, l)
-    }
-    return l
-  }
-  function bump(channelId: number) {
-    versions[channelId] = (versions[channelId] ?? 0) + 1
-  }
-  function hist(channelId: number): HistoryState {
-    if (!history[channelId]) history[channelId] = { hasMore: true, loading: false, fresh: false }
-    return history[channelId]
-  }
-
-  // ---------- persistence ----------
-  function persist(ms: Message[]) {
-    if (!store) return
-    persistQueue.push(...ms)
-    if (persistTimer) return
-    persistTimer = setTimeout(() => {
-      persistTimer = null
-      const batch = persistQueue
-      persistQueue = []
-      store?.messages.bulkPut(batch).catch(() => {})
-    }, 250)
-  }
-  function persistCursors() {
-    if (cursorTimer) return
-    cursorTimer = setTimeout(() => {
-      cursorTimer = null
-      store?.meta.put({ key: 'cursors', value: { ...cursors } }).catch(() => {})
-    }, 300)
-  }
-  function persistChannels() {
-    if (!store) return
-    const list = Object.values(channels.value).map((c) => JSON.parse(JSON.stringify(c)) as Channel)
-    store.transaction('rw', store.channels, async () => {
-      await store!.channels.clear()
-      await store!.channels.bulkPut(list)
-    }).catch(() => {})
-  }
-
-  // ---------- applying messages ----------
-  /** Apply one message (push, ack, sync or history); returns true if it was new to this client. */
-  function ingest(m: Message, source: 'push' | 'sync' | 'history' | 'ack'): boolean {
-    const l = log(m.channel_id)
-    const isNew = !l.byId.has(m.id)
-    const changed = applyMessage(l, m)
-    if (source === 'push' || source === 'ack') {
-      const r = advanceCursor(cursors[String(m.channel_id)], m.change_seq)
-      if (r.gap) scheduleSync()
-      else if (r.cursor !== undefined && r.cursor !== cursors[String(m.channel_id)]) {
-        cursors[String(m.channel_id)] = r.cursor
-        persistCursors()
-      }
-    }
-    if (m.sender.id === me.value?.id && m.client_msg_id) dropOutbox(m.client_msg_id)
-    const ch = channels.value[m.channel_id]
-    if (ch) {
-      if (m.change_seq > ch.head_seq) ch.head_seq = m.change_seq
-      if (isNew && source === 'push' && m.sender.id !== me.value?.id && !m.recalled && m.seq > ch.last_read_seq) {
-        if (currentId.value === m.channel_id && !document.hidden) scheduleRead(m.channel_id)
-        else {
-          ch.unread = (ch.unread || 0) + 1
-          if (me.value && m.mentions.includes(me.value.id)) ch.mentions = (ch.mentions || 0) + 1
-        }
-        if (document.hidden && onNotify && (ch.kind === 'direct' || (me.value && m.mentions.includes(me.value.id)))) onNotify(m, ch)
-      }
-      if (m.sender.id === me.value?.id && m.seq > ch.last_read_seq) ch.last_read_seq = m.seq
-    }
-    // sending moves the sender's read position to the message (without a `read` push)
-    const r = reads.value[m.channel_id]
-    if (r && isNew && (r[m.sender.id] ?? 0) < m.seq) r[m.sender.id] = m.seq
-    if (changed) {
-      persist([m])
-      bump(m.channel_id)
-    }
-    return isNew
-  }
-
-  /** `keep: false` for older history pages: the cache only needs a channel's newest messages */
-  function ingestMany(ms: Message[], source: 'sync' | 'history', keep = true) {
-    const touched = new Set<number>()
-    const changedMs: Message[] = []
-    for (const m of ms) {
-      if (applyMessage(log(m.channel_id), m)) {
-        touched.add(m.channel_id)
-        changedMs.push(m)
-      }
-      if (m.sender.id === me.value?.id && m.client_msg_id) dropOutbox(m.client_msg_id)
-      const ch = channels.value[m.channel_id]
-      if (ch && m.change_seq > ch.head_seq) ch.head_seq = m.change_seq
-    }
-    if (changedMs.length && keep) persist(changedMs)
-    for (const id of touched) bump(id)
-    void source
-  }
 
   // ---------- connection ----------
   async function start(user: UserRef, opts: { notify: (m: Message, ch: Channel) => void; ended: () => void }) {
@@ -187,46 +90,24 @@ export const useChatStore = defineStore('chat', () => {
         store.channels.toArray(),
         store.outbox.orderBy('created_at').toArray(),
       ])
-      cursors = (cur?.value as Record<string, number>) ?? {}
-      if (!Object.keys(channels.value).length) for (const c of chans) channels.value[c.id] = c
-      outbox.value = saved
+      state.restore((cur?.value as Record<string, number>) ?? {}, chans)
+      box.entries.value = saved
     } catch {
-      cursors = {}
+      state.restore({}, [])
     }
-    const s = connect({ token: getBearer(), locale: currentLocale() })
-    socket.value = markRaw(s)
-    status.value = 'connecting'
-    s.on('connect', onConnect)
-    s.on('disconnect', (reason) => {
-      status.value = 'offline'
-      if (reason === 'io server disconnect') void serverClosed()
-    })
-    s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
-      status.value = 'offline'
-      if (err.data?.code === 'unauthorized') endSession()
-      else if (!s.active) setTimeout(() => !sessionEnded.value && s.connect(), 2000)
-    })
-    // the transport failing before a connect (hub unreachable) also counts as offline
-    s.io.on('error', () => {
-      if (!s.connected) status.value = 'offline'
-    })
-    s.io.on('reconnect_attempt', () => {
-      if (!s.connected) status.value = 'offline'
-    })
-    s.on('message', (m: Message) => ingest(m, 'push'))
-    s.on('message:update', (m: Message) => ingest(m, 'push'))
+    conn.open(listen)
+  }
+
+  function listen(s: Socket) {
+    s.on('message', (m: Message) => state.ingest(m, 'push'))
+    s.on('message:update', (m: Message) => state.ingest(m, 'push'))
     s.on('channel', (c: Channel) => {
-      channels.value[c.id] = c
-      persistChannels()
-      scheduleSync()
+      state.put(c)
+      state.persistChannels()
+      sync.scheduleSync()
     })
-    s.on('channel:update', (u: Partial<Channel> & { channel_id: number }) => {
-      const c = channels.value[u.channel_id]
-      if (!c) return
-      for (const k of ['name', 'topic', 'read_only'] as const) if (k in u) (c as unknown as Record<string, unknown>)[k] = u[k]
-      persistChannels()
-    })
-    s.on('channel:removed', ({ channel_id }: { channel_id: number }) => forget(channel_id))
+    s.on('channel:update', state.update)
+    s.on('channel:removed', ({ channel_id }: { channel_id: number }) => state.forget(channel_id))
     s.on('presence', ({ user_id, status: st }: { user_id: number; status: PresenceStatus }) => {
       usePresenceStore(pinia).set(user_id, st)
       if (presenceTimer) return
@@ -235,120 +116,20 @@ export const useChatStore = defineStore('chat', () => {
         void refreshPresence()
       }, 1500)
     })
-    s.on('read', ({ channel_id, user_id, seq }: { channel_id: number; user_id: number; seq: number }) => {
-      const r = reads.value[channel_id]
-      if (r) r[user_id] = Math.max(r[user_id] ?? 0, seq)
-      if (user_id === me.value?.id) {
-        const c = channels.value[channel_id]
-        if (c && seq >= c.last_read_seq) {
-          c.last_read_seq = seq
-          if (seq >= c.head_seq) {
-            c.unread = 0
-            c.mentions = 0
-          }
-        }
-      }
-    })
-    s.on('typing', ({ channel_id, user_id, display_name }: { channel_id: number; user_id: number; display_name: string }) => {
-      const t = { ...(typing.value[channel_id] ?? {}) }
-      t[user_id] = { name: display_name, until: Date.now() + 5000 }
-      typing.value = { ...typing.value, [channel_id]: t }
-      setTimeout(pruneTyping, 5100)
-    })
-    window.addEventListener('offline', goOffline)
-    window.addEventListener('online', goOnline)
-    document.addEventListener('visibilitychange', onVisibility)
-  }
-
-  function goOffline() {
-    // the browser knows the network is gone: do not wait for the heartbeat to notice
-    status.value = 'offline'
-    socket.value?.disconnect()
-  }
-  function goOnline() {
-    if (!sessionEnded.value && socket.value && !socket.value.connected) socket.value.connect()
-  }
-  function onVisibility() {
-    if (!document.hidden && currentId.value) scheduleRead(currentId.value)
-    const s = socket.value
-    if (s?.connected) s.emit('presence:set', { status: document.hidden ? 'away' : 'online' })
-  }
-
-  async function serverClosed() {
-    // logout elsewhere, a password change or an administrator: is the session still good?
-    try {
-      const r = await fetch('/api/v1/auth/session', { credentials: 'same-origin' })
-      if (r.ok && !getBearer()) {
-        socket.value?.connect()
-        return
-      }
-    } catch {
-      setTimeout(() => socket.value?.connect(), 2000)
-      return
-    }
-    endSession()
-  }
-
-  function endSession() {
-    if (sessionEnded.value) return
-    sessionEnded.value = true
-    onEnded?.()
+    s.on('read', state.readBy)
+    s.on('typing', typer.pushed)
   }
 
   async function onConnect() {
-    status.value = 'online'
     try {
-      await syncAll()
+      await sync.syncAll()
     } catch {
       /* the next connect retries */
     }
     syncedOnce.value = true
     void refreshPresence()
     if (currentId.value) void openChannel(currentId.value)
-    flushOutbox()
-    if (document.hidden) socket.value?.emit('presence:set', { status: 'away' })
-  }
-
-  function scheduleSync() {
-    if (syncing) {
-      syncAgain = true
-      return
-    }
-    void syncAll().catch(() => {})
-  }
-
-  async function syncAll(): Promise<void> {
-    if (syncing) {
-      syncAgain = true
-      return syncing
-    }
-    syncing = (async () => {
-      try {
-        do {
-          syncAgain = false
-          for (;;) {
-            const s = socket.value
-            if (!s?.connected) return
-            const a = await call<SyncAnswer>(s, 'sync', { cursors, limit: 500 }, 20_000)
-            ingestMany(a.messages, 'sync')
-            cursors = { ...a.cursors }
-            persistCursors()
-            if (a.channels) {
-              const next: Record<number, Channel> = {}
-              for (const c of a.channels) next[c.id] = c
-              for (const id of Object.keys(channels.value).map(Number)) if (!next[id]) forget(id)
-              channels.value = next
-              persistChannels()
-              if (currentId.value && !document.hidden) scheduleRead(currentId.value)
-            }
-            if (!a.has_more) break
-          }
-        } while (syncAgain)
-      } finally {
-        syncing = null
-      }
-    })()
-    return syncing
+    box.flush()
   }
 
   async function refreshPresence() {
@@ -362,80 +143,13 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  function forget(channelId: number) {
-    const next = { ...channels.value }
-    delete next[channelId]
-    channels.value = next
-    logs.delete(channelId)
-    delete cursors[String(channelId)]
-    if (currentId.value === channelId) currentId.value = null
-    persistChannels()
-  }
-
   // ---------- channels and history ----------
   async function openChannel(channelId: number) {
     currentId.value = channelId
-    const l = log(channelId)
-    if (!l.order.length && store) {
-      const cached = await cachedTail(store, channelId).catch(() => [])
-      if (cached.length && !l.order.length) {
-        for (const m of cached) applyMessage(l, m)
-        bump(channelId)
-      }
-    }
-    const s = socket.value
-    const h = hist(channelId)
-    if (s?.connected && !h.fresh && !h.loading) {
-      h.loading = true
-      try {
-        const a = await call<{ messages: Message[]; has_more: boolean }>(s, 'history', { channel_id: channelId, limit: HISTORY_PAGE })
-        const newestCached = l.order.length ? l.byId.get(l.order[l.order.length - 1])!.seq : 0
-        if (a.has_more && a.messages.length && a.messages[0].seq > newestCached && l.order.length) {
-          // the cache ends before this page begins: show the contiguous newest page only
-          const fresh = emptyLog()
-          for (const m of a.messages) applyMessage(fresh, m)
-          l.byId = fresh.byId
-          l.order = fresh.order
-          persist(a.messages)
-        } else ingestMany(a.messages, 'history')
-        h.hasMore = a.has_more
-        h.fresh = true
-        bump(channelId)
-      } catch {
-        /* cached messages stay on screen */
-      } finally {
-        h.loading = false
-      }
-    }
+    await pages.loadNewest(channelId)
     const ch = channels.value[channelId]
     if (ch && ch.member_count <= RECEIPTS_MAX) void loadMembers(channelId)
     if (!document.hidden) scheduleRead(channelId)
-  }
-
-  async function loadOlder(channelId: number): Promise<number> {
-    const s = socket.value
-    const h = hist(channelId)
-    const l = log(channelId)
-    if (!s?.connected || h.loading || !h.hasMore || !l.order.length) return 0
-    h.loading = true
-    try {
-      const before = l.byId.get(l.order[0])!.seq
-      const a = await call<{ messages: Message[]; has_more: boolean }>(s, 'history', { channel_id: channelId, before_seq: before, limit: 200 })
-      ingestMany(a.messages, 'history', false)
-      h.hasMore = a.has_more
-      return a.messages.length
-    } catch {
-      return 0
-    } finally {
-      h.loading = false
-    }
-  }
-
-  async function loadThread(channelId: number, rootId: number) {
-    const s = socket.value
-    if (!s?.connected) return
-    const a = await call<{ messages: Message[]; has_more: boolean }>(s, 'history', { channel_id: channelId, thread_root_id: rootId, limit: 200 })
-    ingestMany(a.messages, 'history')
   }
 
   async function loadMembers(channelId: number) {
@@ -467,9 +181,7 @@ export const useChatStore = defineStore('chat', () => {
     const ch = channels.value[channelId]
     const s = socket.value
     if (!ch || !s?.connected) return
-    const l = log(channelId)
-    const newest = l.order.length ? l.byId.get(l.order[l.order.length - 1])!.seq : 0
-    const seq = Math.max(ch.head_seq, newest, cursors[String(channelId)] ?? 0)
+    const seq = Math.max(ch.head_seq, state.newestSeq(channelId), state.getCursors()[String(channelId)] ?? 0)
     if (seq <= ch.last_read_seq && !ch.unread && !ch.mentions) return
     ch.unread = 0
     ch.mentions = 0
@@ -481,32 +193,6 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  function pruneTyping() {
-    const now = Date.now()
-    const next: typeof typing.value = {}
-    for (const [cid, users] of Object.entries(typing.value)) {
-      const keep = Object.fromEntries(Object.entries(users).filter(([, v]) => v.until > now))
-      if (Object.keys(keep).length) next[Number(cid)] = keep
-    }
-    typing.value = next
-  }
-
-  function sendTyping(channelId: number) {
-    const now = Date.now()
-    if (now - lastTyping < 3000) return
-    lastTyping = now
-    const s = socket.value
-    if (s?.connected) s.emit('typing', { channel_id: channelId }, () => {})
-  }
-
-  // ---------- sending: everything goes through the outbox (stores/outbox.ts) ----------
-  const box = createOutbox({ socket: () => socket.value, db: () => store, acked: (m) => ingest(m, 'ack') })
-  const outbox = box.entries
-  const restored = box.restored
-  const dropOutbox = box.drop
-  const flushOutbox = box.flush
-  const { send, retry, discard, takeBack } = box
-
   // ---------- other actions ----------
   function need(): Socket {
     const s = socket.value
@@ -515,71 +201,49 @@ export const useChatStore = defineStore('chat', () => {
   }
   async function edit(messageId: number, text: string) {
     const a = await call<{ message: Message }>(need(), 'message:edit', { message_id: messageId, text })
-    ingest(a.message, 'ack')
+    state.ingest(a.message, 'ack')
   }
   async function recall(messageId: number) {
     const a = await call<{ message: Message }>(need(), 'message:recall', { message_id: messageId })
-    ingest(a.message, 'ack')
+    state.ingest(a.message, 'ack')
   }
   async function cardAction(messageId: number, action: string, comment?: string) {
     const payload: Record<string, unknown> = { message_id: messageId, action }
     if (comment) payload.comment = comment
     const a = await call<{ message: Message }>(need(), 'card:action', payload)
-    if (a.message) ingest(a.message, 'ack')
+    if (a.message) state.ingest(a.message, 'ack')
   }
   /** `/trigger args`: run a slash command; its answer arrives as a bot's message. */
   async function runCommand(channelId: number, text: string) {
     await call<{ command: string }>(need(), 'command:run', { channel_id: channelId, text })
   }
-  async function createChannel(p: { name: string; kind: 'public' | 'private'; topic?: string; member_ids?: number[] }) {
-    const a = await call<{ channel: Channel }>(need(), 'channel:create', p)
-    channels.value[a.channel.id] = a.channel
-    scheduleSync()
+  /** a channel created, joined or a direct one opened: shown at once, its messages follow with a sync */
+  async function adopt(event: string, payload: object): Promise<Channel> {
+    const a = await call<{ channel: Channel }>(need(), event, payload)
+    state.put(a.channel)
+    sync.scheduleSync()
     return a.channel
   }
+  const createChannel = (p: { name: string; kind: 'public' | 'private'; topic?: string; member_ids?: number[] }) => adopt('channel:create', p)
+  const join = (channelId: number) => adopt('channel:join', { channel_id: channelId })
+  const openDm = (userId: number) => adopt('dm:open', { user_id: userId })
   async function listPublic(): Promise<PublicChannel[]> {
     return (await call<{ channels: PublicChannel[] }>(need(), 'channel:list', { scope: 'public' })).channels
   }
-  async function join(channelId: number) {
-    const a = await call<{ channel: Channel }>(need(), 'channel:join', { channel_id: channelId })
-    channels.value[a.channel.id] = a.channel
-    scheduleSync()
-    return a.channel
-  }
-  async function openDm(userId: number) {
-    const a = await call<{ channel: Channel }>(need(), 'dm:open', { user_id: userId })
-    channels.value[a.channel.id] = a.channel
-    scheduleSync()
-    return a.channel
-  }
-
-  function messagesOf(channelId: number): Message[] {
-    void versions[channelId]
-    const l = logs.get(channelId)
-    if (!l) return []
-    return l.order.map((id) => l.byId.get(id)!)
-  }
-  function messageById(channelId: number, id: number): Message | undefined {
-    void versions[channelId]
-    return logs.get(channelId)?.byId.get(id)
-  }
 
   function stop() {
-    window.removeEventListener('offline', goOffline)
-    window.removeEventListener('online', goOnline)
-    document.removeEventListener('visibilitychange', onVisibility)
-    socket.value?.removeAllListeners()
-    socket.value?.disconnect()
-    socket.value = null
+    conn.stop()
     box.clear()
-    logs.clear()
-    channels.value = {}
-    currentId.value = null
-    cursors = {}
+    state.clear()
     store = null
     syncedOnce.value = false
   }
 
+  const { messagesOf, messageById } = state
+  const { syncAll } = sync
+  const { history, hist, loadOlder, loadThread } = pages
+  const { typing, send: sendTyping } = typer
+  const { entries: outbox, restored, send, retry, discard, takeBack } = box
   return {
     me, socket, status, channels, channelList, currentId, current, outbox, versions, history, members, reads, typing,
     totalUnread, sessionEnded, syncedOnce,

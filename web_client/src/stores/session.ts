@@ -16,6 +16,7 @@ export const useSessionStore = defineStore('session', () => {
   async function restore(): Promise<boolean> {
     try {
       const s = await api.session()
+      if (!s.user) throw new ApiError('unauthorized', 'no session') // the probe answers 200 with no one signed in
       setCsrf(s.csrf_token)
       user.value = s.user
       mode.value = 'cookie'
