@@ -1,4 +1,4 @@
-"""A node killed with SIGKILL while documents arrive: each arrival is stored with its 收文
+"""A node killed with SIGKILL while documents arrive, or while its clerk sends: each arrival is stored with its 收文
 card and its desk row, or not at all, and the sender's retries bring the rest exactly
 once. (When they were three commits, a kill between them could leave an inbox row
 without a card: a document no clerk would ever see.) The kill falls wherever it falls in
@@ -7,17 +7,19 @@ node's database before it restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
 
 from exchange_bridge.desk_tables import exchange_desk_cards
-from exchange_bridge.transport.tables import exchange_inbox
+from exchange_bridge.transport.tables import exchange_inbox, exchange_outbox, exchange_tracking
 from rooms.schema import messages
-from tests.exchange.test_desk import add_people
+from tests.exchange.test_desk import add_people, login
 from tests.exchange.test_exchange_nodes import XML, Node, ca, nodes, pair, until  # noqa: F401 (fixtures)
 
 N = 60
@@ -70,3 +72,51 @@ async def test_a_node_killed_while_documents_arrive_keeps_each_with_its_card(nod
     final = await city.db.read(_stored)
     _whole(final)
     assert final["inbox"] == set(sent)
+
+
+def _sent(conn: sa.Connection) -> dict[str, Any]:
+    packages = set(conn.execute(sa.select(exchange_outbox.c.message_id).where(exchange_outbox.c.kind == "package")).scalars())
+    tracked = set(conn.execute(sa.select(exchange_tracking.c.package_id)).scalars())
+    desk = list(conn.execute(sa.select(exchange_desk_cards.c.package_id).where(exchange_desk_cards.c.box == "out")).scalars())
+    cards = [
+        m.card["data"].get("package_id")
+        for m in conn.execute(sa.select(messages.c.card).where(messages.c.kind == "card"))
+        if m.card and m.card.get("handler") == "exchange.outgoing"
+    ]
+    return {"packages": packages, "tracked": tracked, "desk": desk, "cards": cards}
+
+
+@pytest.mark.slow
+async def test_a_node_killed_while_its_clerk_sends_keeps_each_package_with_its_tracking_card(
+    nodes: Callable[[str], Node],
+) -> None:
+    """Desk.send: the package queued in the outbox, its tracking rows and its 发文 card
+    commit together; a SIGKILL among forty sends leaves none of them without the others."""
+    city, kenli = nodes("dy-city"), nodes("dy-kenli")
+    pair(city, kenli)
+    add_people(kenli)
+    for node in (city, kenli):
+        node.start()
+    clerk = await login(kenli, "clerk")
+    doc = {"kind": "通知", "title": "关于开展冬季消防检查的通知", "to": ["东营市人民政府"]}
+
+    async def send(i: int) -> int:
+        try:
+            status, _ = await clerk.http("POST", "/api/v1/exchange/send",
+                                         json={"document": {**doc, "title": f"关于开展第{i}次冬季消防检查的通知"}, "recipients": ["dy-city"]})
+            return status
+        except (aiohttp.ClientError, OSError):
+            return 0  # the node died under this request
+
+    tasks = [asyncio.create_task(send(i)) for i in range(40)]
+    async def some_sent() -> bool:
+        return sum(1 for t in tasks if t.done()) >= 8
+
+    await until(some_sent, nodes=(kenli,))
+    kenli.stop(signal.SIGKILL)
+    answers = await asyncio.gather(*tasks)
+    state = await kenli.db.read(_sent)
+    assert 0 < sum(1 for a in answers if a == 201) < 40, answers
+    assert state["packages"] == state["tracked"] == set(state["desk"]), "a package without its tracking, or the reverse"
+    assert sorted(state["cards"]) == sorted(state["desk"]), "a package without its 发文 card, or a card twice"
+    assert len(state["packages"]) >= sum(1 for a in answers if a == 201)  # every acknowledged send is there
