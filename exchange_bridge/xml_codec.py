@@ -180,6 +180,10 @@ def parse_hardened(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Eleme
                         raise TooLarge("error.doc_too_large", what="text", size=len(s), limit=limits.max_text)
         root = events.root
     except etree.XMLSyntaxError as exc:
+        # libxml2's own depth limit (256) lies far past ours: newer lxml reads bigger chunks
+        # before it hands out events, so a deep nest can reach it before we count to ours.
+        if "depth" in str(exc.msg).lower() and getattr(exc.error_log.last_error, "type_name", "") == "ERR_RESOURCE_LIMIT":
+            raise BadRequest("error.doc_xml_too_deep", limit=limits.max_depth) from None
         raise BadRequest("error.doc_xml_malformed", detail=f"line {exc.lineno}: {exc.msg}"[:300]) from None
     if root is None:
         raise BadRequest("error.doc_xml_malformed", detail="empty")
