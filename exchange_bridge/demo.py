@@ -119,6 +119,7 @@ class DemoExchange:
         settings = config.exchange
         peer_outbox = Outbox(peer, base=settings.retry_base_seconds, cap=settings.retry_max_seconds, poll=settings.poll_seconds)
         async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(db.close)  # last: the outbox and the effects still write while they stop
             await stack.enter_async_context(contextlib.asynccontextmanager(effects.lifetime)(app))
             peer_url = await stack.enter_async_context(node_site(peer, _bound()))
             if settings.port:  # the city's own node runs already (wiring._exchange_node)
@@ -132,7 +133,6 @@ class DemoExchange:
             await peer.add_peer(CITY, city_url, load_cert(city.pki.identity.cert))
             await peer_outbox.start()
             stack.push_async_callback(peer_outbox.stop)
-            stack.push_async_callback(db.close)
             self.peer = peer
             log.info("demo exchange: %s at %s, %s at %s", CITY, city_url, PEER, peer_url)
             try:

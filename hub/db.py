@@ -171,6 +171,8 @@ class SQLiteWriter:
         self.thread.start()
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if not self.thread.is_alive():  # closed: a job queued now would wait for ever
+            raise Unavailable("error.database_unavailable")
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, loop.create_future())
         self.queue.put((job, loop))
@@ -311,6 +313,7 @@ class Database:
         self._writer: SQLiteWriter | None = None
         self._reader: sa.Engine | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def dialect(self) -> str:
@@ -319,6 +322,8 @@ class Database:
     @property
     def writer(self) -> SQLiteWriter | None:
         """The SQLite writer thread (None on PostgreSQL or in memory)."""
+        if self._closed:
+            raise Unavailable("error.database_unavailable")
         if self._writer is None and self._file:
             with self._lock:
                 if self._writer is None:
@@ -401,7 +406,9 @@ class Database:
                 yield conn
 
     async def close(self) -> None:
-        """Finish queued writes, end the writer thread, close every pool."""
+        """Finish queued writes, end the writer thread, close every pool. Later work is
+        `unavailable` (never a job that waits for a thread that is gone)."""
+        self._closed = True
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.to_thread(writer.close)

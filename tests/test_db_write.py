@@ -108,3 +108,16 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_in_the_thread(
     other.close()
     assert await task == 1 and pushed == ["x"]
     assert db.writer.batches == 1
+
+
+async def test_work_after_close_is_unavailable_not_a_wait_for_ever(tmp_path: Path):
+    """A shutdown that closed the database before a worker stopped left that worker's
+    write waiting for a writer thread that was gone (serve --demo hung on Ctrl+C)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    async with db.begin() as conn:
+        await conn.run_sync(meta.create_all)
+        await conn.execute(counter.insert().values(id=1, n=0))
+    assert await db.write(_insert, "a", []) == 1
+    await db.close()
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(db.write(_insert, "b", []), 5)

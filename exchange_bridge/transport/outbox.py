@@ -12,6 +12,7 @@ deduplicates by message id). The server must present the peer's registered certi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -54,6 +55,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._contexts: dict[str, ssl.SSLContext] = {}  # per peer fingerprint
+        self._stopping = False
         exchange.queued.append(self._wake.set)
 
     async def start(self) -> None:
@@ -71,16 +73,22 @@ class Outbox:
         if self._wake.set in self.exchange.queued:
             self.exchange.queued.remove(self._wake.set)
         if self._task is not None:
-            self._task.cancel()
+            # Let a round in progress finish (a cancel in the middle of an aiosqlite
+            # statement could leave its connection waited for at shutdown); cancel only
+            # the wait between rounds, or a round that takes too long.
+            self._stopping = True
+            self._wake.set()
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         if self._http is not None:
             await self._http.close()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.run_once()
             except HubError as exc:  # the database is down: try again later
@@ -89,7 +97,7 @@ class Outbox:
             except Exception:
                 log.exception("exchange outbox failed; retrying")
                 sent = 0
-            if sent:
+            if sent or self._stopping:
                 continue
             self._wake.clear()
             try:
