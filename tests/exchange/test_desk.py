@@ -119,8 +119,13 @@ async def test_a_word_file_goes_from_county_to_city_as_cards(nodes: Callable[[st
         assert signed_track["card"]["status"]["text"] == "1/1 已签收"
         assert "（王收发 " in signed_track["card"]["fields"][-1]["value"]  # 签收人 and when
         # and the sending clerk is told, in a line of 发文 that counts as unread
-        out = next(c for c in (await county_clerk.call("channel:list", {}))["channels"] if c["name"] == "发文")
-        lines = [m["text"] for m in (await county_clerk.call("history", {"channel_id": out["id"]}))["messages"] if m["kind"] == "text"]
+        async def told() -> Any:  # posted after the card moved: wait for it
+            out = next(c for c in (await county_clerk.call("channel:list", {}))["channels"] if c["name"] == "发文")
+            history = (await county_clerk.call("history", {"channel_id": out["id"]}))["messages"]
+            lines = [m["text"] for m in history if m["kind"] == "text"]
+            return (out, lines) if lines else None
+
+        out, lines = await until(told, nodes=(kenli, city))
         assert lines == [f"东营市人民政府 已签收《{doc['title']}》（王收发）"], lines
         assert out["unread"] >= 1
 
