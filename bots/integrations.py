@@ -39,11 +39,12 @@ from hub.effects import Effect, enqueue
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from hub.http import json_body, json_response, principal
 from hub.i18n import translate as t
+from hub.ids import DbId, path_id
 from hub.ratelimit import TokenBucket
 from hub.realtime import REALTIME, EventContext
 from hub.schema import users
 from rooms import store as room_store
-from rooms.rules import DbId, MessageSend, Strict
+from rooms.rules import MessageSend, Strict
 from rooms.wiring import CARDS, ROOMS
 
 from .runtime import BotHub, BotRuntime, Command, ensure_bot_user
@@ -265,8 +266,7 @@ def routes(integrations: Integrations) -> list[web.RouteDef]:
 
     async def create_webhook(request: web.Request) -> web.Response:
         who = await principal(request)
-        digits = request.match_info["channel_id"]
-        channel_id = int(digits) if len(digits) < 19 else 0
+        channel_id = path_id(request.match_info["channel_id"])
         req = await json_body(request, WebhookCreate)
         return json_response({"webhook": await integrations.create_webhook(who, channel_id, req.name)}, status=201)
 

@@ -166,26 +166,25 @@ class Desk:
         await self._post("in", card)
 
     async def on_receipt(self, event: ReceiptEvent) -> None:
-        await self.refresh_tracking(event.package_id)
-        if event.status in ("signed", "returned"):  # what the sending clerk must learn: a line that counts as unread
-            await self._tell_sender(event)
+        card = await self.refresh_tracking(event.package_id)
+        if card is not None and event.status in ("signed", "returned"):  # what the sending clerk must learn: a line that counts as unread
+            await self._tell_sender(event, card)
 
-    async def _tell_sender(self, event: ReceiptEvent) -> None:
-        async with self.db.connect() as conn:
-            unit = (await self.unit_names(conn, [event.unit])).get(event.unit, event.unit)
-            rows = await xstore.tracking(conn, event.package_id)
-        title = rows[0]["title"] if rows else ""
-        text = cards.receipt_line(unit, title, event.status, event.reason, event.by)
+    async def _tell_sender(self, event: ReceiptEvent, tracking: Card) -> None:
+        unit = next((r["name"] for r in tracking.data["recipients"] if r["unit"] == event.unit), event.unit)
+        text = cards.receipt_line(unit, tracking.title, event.status, event.reason, event.by)
         req = MessageSend(channel_id=await self.channel("out"), client_msg_id=f"rc-{event.package_id}-{event.unit}-{event.status}"[:64], text=text)
         await self.app[ROOMS].send(await self._bot(), req)
 
-    async def refresh_tracking(self, package_id: str) -> None:
+    async def refresh_tracking(self, package_id: str) -> Card | None:
+        """The tracking card drawn again from the tracking rows; None for a package sent without the desk."""
         async with self.db.begin() as conn:
             message_id = await self._card_message(conn, package_id, "out")
             if message_id is None:
-                return
+                return None
             card = await self._tracking_card(conn, package_id, message_id)
             await self.app[ROOMS].update_card(conn, message_id, card.stored())
+        return card
 
     async def _tracking_card(self, conn: AsyncConnection, package_id: str, message_id: int) -> Card:
         rows = await xstore.tracking(conn, package_id)

@@ -8,7 +8,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-__all__ = ["MAX_ID", "DbId"]
+__all__ = ["MAX_ID", "DbId", "path_id"]
 
 MAX_ID = 2**63 - 1
 DbId = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+
+def path_id(digits: str) -> int:
+    """A route's `{…:\\d+}` as an id; 0 (no row) past 64 bits, without converting a
+    thousand-digit number."""
+    if len(digits) > 19:
+        return 0
+    value = int(digits)
+    return value if value <= MAX_ID else 0

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.auth import Principal
 from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
-
 from hub.http import json_body, json_response, principal
 from hub.i18n import translate
+from hub.ids import path_id
 
 from . import rules
 from .cards import CardActions
@@ -60,8 +60,7 @@ async def post_notice(cards: CardActions, who: Principal, channel_id: int, req: 
 def routes(cards: CardActions) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         who = await principal(request)
-        digits = request.match_info["channel_id"]
-        channel_id = int(digits) if len(digits) < 19 else 0  # past 64 bits: no such channel
+        channel_id = path_id(request.match_info["channel_id"])
         req = await json_body(request, rules.NoticePost)
         message = await post_notice(cards, who, channel_id, req)
         return json_response({"message": message}, status=201)

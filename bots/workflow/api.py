@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.db import DATABASE
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
+from hub.ids import path_id
 from rooms.rules import Strict
 
 from ..schema import flow_tasks
@@ -60,8 +61,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
 
     async def instance(request: web.Request) -> web.Response:
         who = await principal(request)
-        digits = request.match_info["instance_id"]
-        instance_id = int(digits) if len(digits) < 19 else 0
+        instance_id = path_id(request.match_info["instance_id"])
 
         def visible(conn: sa.Connection) -> dict[str, Any]:
             defn, inst, title = service.instance_tx(conn, instance_id)

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from exchange_bridge import desk_cards
 from exchange_bridge.desk_tables import exchange_desk_cards
 from exchange_bridge.transport.tables import exchange_inbox, exchange_outbox, exchange_tracking
 from rooms.schema import messages
@@ -25,15 +26,16 @@ from tests.exchange.test_exchange_nodes import XML, Node, ca, nodes, pair, until
 N = 60
 
 
+def _card_packages(conn: sa.Connection, handler: str) -> list[str]:
+    """The package each card message of this handler shows, one entry per card."""
+    rows = conn.execute(sa.select(messages.c.card).where(messages.c.kind == "card"))
+    return [m.card["data"].get("package_id") for m in rows if m.card and m.card.get("handler") == handler]
+
+
 def _stored(conn: sa.Connection) -> dict[str, Any]:
     inbox = set(conn.execute(sa.select(exchange_inbox.c.package_id)).scalars())
     desk = list(conn.execute(sa.select(exchange_desk_cards.c.package_id).where(exchange_desk_cards.c.box == "in")).scalars())
-    cards = [
-        m.card["data"].get("package_id")
-        for m in conn.execute(sa.select(messages.c.card).where(messages.c.kind == "card"))
-        if m.card and m.card.get("handler") == "exchange.incoming"
-    ]
-    return {"inbox": inbox, "desk": desk, "cards": cards}
+    return {"inbox": inbox, "desk": desk, "cards": _card_packages(conn, desk_cards.INCOMING)}
 
 
 def _whole(state: dict[str, Any]) -> None:
@@ -78,12 +80,7 @@ def _sent(conn: sa.Connection) -> dict[str, Any]:
     packages = set(conn.execute(sa.select(exchange_outbox.c.message_id).where(exchange_outbox.c.kind == "package")).scalars())
     tracked = set(conn.execute(sa.select(exchange_tracking.c.package_id)).scalars())
     desk = list(conn.execute(sa.select(exchange_desk_cards.c.package_id).where(exchange_desk_cards.c.box == "out")).scalars())
-    cards = [
-        m.card["data"].get("package_id")
-        for m in conn.execute(sa.select(messages.c.card).where(messages.c.kind == "card"))
-        if m.card and m.card.get("handler") == "exchange.outgoing"
-    ]
-    return {"packages": packages, "tracked": tracked, "desk": desk, "cards": cards}
+    return {"packages": packages, "tracked": tracked, "desk": desk, "cards": _card_packages(conn, desk_cards.OUTGOING)}
 
 
 @pytest.mark.slow
