@@ -15,6 +15,7 @@ with the line it is on (JSON Schema for the shape, then the graph's own rules).
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
-__all__ = ["DefinitionError", "FlowDefinition", "Node", "compile_condition", "load_definition"]
+__all__ = ["HUMAN", "DefinitionError", "FlowDefinition", "Node", "compile_condition", "load_definition"]
 
 SCHEMA = json.loads((Path(__file__).parent / "flow.schema.json").read_text(encoding="utf-8"))
 _VALIDATOR = Draft202012Validator(SCHEMA)
@@ -38,16 +39,29 @@ class DefinitionError(ValueError):
         self.errors = errors
 
 
+HUMAN = ("start", "task", "countersign", "circulate")  # the steps people hold
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
     type: str
     name: str = ""
     next: str | None = None
-    mode: str = "any"  # countersign: all | any | sequential; a task with several people: any
+    mode: str = "any"  # countersign: all | any | sequential | vote; a task with several people: any
     assignees: tuple[dict[str, Any], ...] = ()
     opinion: str = "optional"
-    branches: tuple[tuple[str | None, str], ...] = ()  # exclusive: (condition, target), in order
+    branches: tuple[tuple[str | None, str], ...] = ()  # gateways: (condition, target), in order
+    pass_ratio: float = 0.5  # vote 票签: the share of yes votes that passes
+    claim: bool = False  # 认领: the candidates see it; one takes it
+    deadline: int | None = None  # seconds a task may stay open before on_timeout
+    on_timeout: str = "escalate"  # remind | escalate (remind, then the holder's leader) | pass | reject
+    join: str | None = None  # parallel / inclusive: the join its branches meet at
+    action: str = ""  # auto: number | dispatch | archive
+    counter: str = ""  # auto number: the counter's name (东政办发), per unit and year
+    field: str = ""  # auto number: the form field that receives it
+    format: str = "{counter}〔{year}〕{n}号"
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class FlowDefinition:
     name: str
     version: int
     nodes: dict[str, Node] = field(default_factory=dict)
+    skip_same_handler: bool = False  # a step whose only handler just acted passes by itself
+    starters: tuple[dict[str, Any], ...] = ()  # who may start it (assignee specs); empty: anyone
 
     @property
     def start(self) -> Node:
@@ -120,14 +136,20 @@ def load_definition(text: str | bytes) -> FlowDefinition:
             continue
         assignees = tuple(raw.get("assignees") or ([raw["assignee"]] if "assignee" in raw else []))
         branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
+        deadline = raw.get("deadline")
+        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format") if k in raw}
         nodes[raw["id"]] = Node(
             raw["id"], raw["type"], raw.get("name", ""), raw.get("next"), raw.get("mode", "any"), assignees,
             raw.get("opinion", "optional"), branches,
+            deadline=int(deadline[:-1]) * _UNIT_SECONDS[deadline[-1]] if deadline else None, **extra,
         )
     errors += _graph_errors(nodes, lines, data["nodes"])
     if errors:
         raise DefinitionError(errors)
-    return FlowDefinition(data["key"], data["name"], data["version"], nodes)
+    return FlowDefinition(
+        data["key"], data["name"], data["version"], nodes,
+        skip_same_handler=bool(data.get("skip_same_handler")), starters=tuple(data.get("starters", ())),
+    )
 
 
 def _schema_error(e: Any, lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:
@@ -137,6 +159,15 @@ def _schema_error(e: Any, lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:
         if extra:
             path = (*path, extra[0])
     return {"line": _line(lines, path), "path": "/" + "/".join(str(p) for p in path), "message": e.message}
+
+
+def _format_ok(fmt: str) -> bool:
+    try:
+        names = {name for _, name, spec, conv in string.Formatter().parse(fmt) if name is not None}
+        fmt.format(counter="x", year=2026, n=1)
+    except (ValueError, KeyError, IndexError):
+        return False
+    return names <= {"counter", "year", "n"} and "n" in names
 
 
 def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -153,11 +184,23 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
     if not any(n.type == "end" for n in nodes.values()):
         errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": "needs an end node"})
     for n in nodes.values():
-        if n.type in ("start", "task", "countersign") and (n.next is None or n.next not in nodes):
+        if n.type in ("start", "task", "countersign", "circulate", "join", "auto") and (n.next is None or n.next not in nodes):
             err(n.id, f"next {n.next!r} is not a node" if n.next else "needs next", "next")
-        if n.type in ("task", "countersign") and not n.assignees:
+        if n.type in ("task", "countersign", "circulate") and not n.assignees:
             err(n.id, "needs assignee or assignees")
-        if n.type == "exclusive":
+        if n.claim and n.type != "task":
+            err(n.id, "claim is for a task step", "claim")
+        if n.type == "auto" and not n.action:
+            err(n.id, "needs action (number, dispatch or archive)")
+        if n.action == "number" and not (n.counter and n.field):
+            err(n.id, "an auto number needs counter and field")
+        if n.action == "number" and not _format_ok(n.format):
+            err(n.id, "format may use only {counter}, {year} and {n}", "format")
+        if n.type in ("parallel", "inclusive") and (n.join is None or n.join not in nodes or nodes[n.join].type != "join"):
+            err(n.id, f"join {n.join!r} is not a join node" if n.join else "needs join", "join")
+        if n.type == "parallel" and any(when is not None for when, _ in n.branches):
+            err(n.id, "a parallel gateway's branches have no conditions (all are taken)", "branches")
+        if n.type in ("exclusive", "parallel", "inclusive"):
             if not n.branches:
                 err(n.id, "needs branches")
             for j, (when, to) in enumerate(n.branches):
@@ -168,7 +211,7 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
                         compile_condition(when)
                     except (InvalidExpression, SyntaxError, ValueError) as exc:
                         err(n.id, f"branch {j}: condition {when!r} does not parse ({exc})", "branches")
-            if n.branches and n.branches[-1][0] is not None:
+            if n.type != "parallel" and n.branches and n.branches[-1][0] is not None:
                 err(n.id, "the last branch must have no condition (the default)", "branches")
     if starts and not errors:
         seen, todo = set(), [starts[0].id]

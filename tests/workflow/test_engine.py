@@ -39,9 +39,9 @@ def leave():
     return load_definition(LEAVE)
 
 
-def act(defn, inst, kind, user, opinion="", to=None, node=None):
+def act(defn, inst, kind, user, opinion="", to=None, node=None, position="after"):
     task = next((t for t in open_tasks(inst, node) if t.user == PEOPLE[user]), None)
-    op = Operation(kind, task.id if task else None, opinion, to)
+    op = Operation(kind, task.id if task else None, opinion, to, position)
     return apply(defn, inst, op, PEOPLE[user], resolve, NOW)
 
 
@@ -220,4 +220,207 @@ def test_no_sequence_of_operations_breaks_an_instance(days, mode, ops):
             assert not open_, "ended with tasks still open"
         for node in ("hr",) + (("office",) if mode == "sequential" else ()):
             assert len(open_tasks(inst, node)) <= 1, f"two holders of the sequential step {node}"
+        assert len({(t.node, t.user) for t in open_}) == len(open_), "one person holding one step twice"
+
+
+# ---- 委派, 加签, 减签, 认领, 传阅, 票签, gateways, the clock, an administrator's ----------------
+
+RICH = """\
+key: rich
+name: 综合
+version: 1
+skip_same_handler: true
+nodes:
+  - {id: start, type: start, next: dept}
+  - {id: dept, type: task, assignee: {user: dept_head}, deadline: 1h, next: split}
+  - {id: split, type: parallel, branches: [{to: office}, {to: hr}], join: meet}
+  - {id: office, type: countersign, mode: vote, pass_ratio: 0.5, assignees: [{user: office_a}, {user: office_b}, {user: hr_1}], next: meet}
+  - {id: hr, type: task, claim: true, assignees: [{user: hr_1}, {user: hr_2}], next: meet}
+  - {id: meet, type: join, next: number}
+  - {id: number, type: auto, action: number, counter: 东政办发, field: 文号, next: read}
+  - {id: read, type: circulate, assignees: [{user: office_a}, {user: other}], next: end}
+  - {id: end, type: end}
+"""
+
+
+def resolve_rich(spec: dict[str, Any], inst: Instance) -> list[int]:
+    if "leader_of" in spec:
+        return [PEOPLE["other"]] if spec["leader_of"] != PEOPLE["other"] else []
+    return resolve(spec, inst)
+
+
+def do(defn, inst, kind, user, opinion="", to=None, node=None, position="after", admin=False, task=None):
+    if task is None:
+        task = next((t for t in open_tasks(inst, node) if t.user == PEOPLE[user]), None)
+    op = Operation(kind, task.id if task else None, opinion, to, position)
+    return apply(defn, inst, op, PEOPLE[user] if user != "clock" else 0, resolve_rich, NOW, admin=admin)
+
+
+@pytest.fixture(scope="module")
+def rich():
+    return load_definition(RICH)
+
+
+def test_delegate_comes_back_to_the_delegator(leave):
+    inst, _ = start(leave, 1, 1, {"days": 1}, resolve, NOW)
+    inst, _ = act(leave, inst, "delegate", "dept_head", "请先提出意见", to=PEOPLE["other"])
+    assert holders(inst) == [("dept", 9)]
+    with pytest.raises(Refused):  # a delegate answers; the decision stays with who asked
+        act(leave, inst, "reject", "other", "不行")
+    inst, effects = act(leave, inst, "approve", "other", "建议同意")
+    assert holders(inst) == [("dept", 2)] and ("task_assigned", 2) in [(e.kind, e.user) for e in effects]
+    inst, _ = act(leave, inst, "approve", "dept_head", "同意")
+    assert holders(inst) == [("hr", 5)]
+    assert [(s.operation, s.opinion) for s in inst.trail[1:4]] == [("delegate", "请先提出意见"), ("approve", "建议同意"), ("approve", "同意")]
+
+
+def test_add_sign_before_and_after_then_remove_sign(leave):
+    inst, _ = start(leave, 1, 1, {"days": 1}, resolve, NOW)
+    inst, _ = act(leave, inst, "add_sign", "dept_head", "请财务先看", to=PEOPLE["other"], position="before")
+    assert holders(inst) == [("dept", 9)]
+    inst, _ = act(leave, inst, "approve", "other", "经费可行")
+    assert holders(inst) == [("dept", 2)]
+    inst, _ = act(leave, inst, "add_sign", "dept_head", "同意，请人事也看", to=PEOPLE["hr_2"])  # after: mine, then theirs
+    assert holders(inst) == [("dept", 6)]
+    inst, _ = act(leave, inst, "approve", "hr_2")
+    assert holders(inst) == [("hr", 5)]
+    # 减签 on a 会签: the one who added a signer takes them off again; a stranger may not
+    defn = load_definition(LEAVE)
+    inst, _ = start(defn, 1, 1, {"days": 9}, resolve, NOW)
+    inst, _ = act(defn, inst, "approve", "dept_head")
+    inst, _ = act(defn, inst, "add_sign", "office_a", "加上其他同志", to=PEOPLE["other"])
+    assert holders(inst) == [("office", 4), ("office", 9)]
+    added = next(t for t in open_tasks(inst) if t.user == PEOPLE["other"])
+    with pytest.raises(Refused) as stranger:
+        apply(defn, inst, Operation("remove_sign", added.id), PEOPLE["office_b"], resolve, NOW)
+    assert stranger.value.code == "forbidden"
+    inst, _ = apply(defn, inst, Operation("remove_sign", added.id, "不必了"), PEOPLE["office_a"], resolve, NOW)
+    assert holders(inst) == [("office", 4)]
+    with pytest.raises(Refused) as last:  # never the last holder
+        apply(defn, inst, Operation("remove_sign", open_tasks(inst)[0].id), 0, resolve, NOW, admin=True)
+    assert last.value.key == "error.flow_last_holder"
+
+
+def test_parallel_vote_claim_number_and_circulate(rich):
+    inst, effects = start(rich, 1, 1, {}, resolve_rich, NOW)
+    assert ("schedule", 2, 3600) in [(e.kind, e.user, e.seconds) for e in effects]  # dept's deadline
+    inst, _ = do(rich, inst, "approve", "dept_head")
+    assert holders(inst) == [("hr", 5), ("hr", 6), ("office", 3), ("office", 4), ("office", 5)]
+    inst, _ = do(rich, inst, "claim", "hr_2", node="hr")
+    assert holders(inst) == [("hr", 6), ("office", 3), ("office", 4), ("office", 5)]  # hr_1 no longer sees it
+    inst, _ = do(rich, inst, "approve", "hr_2", node="hr")
+    assert dict(inst.joins) == {"meet": 1}  # the join waits for the vote
+    inst, _ = do(rich, inst, "reject", "office_a", "不赞成", node="office")
+    inst, effects = do(rich, inst, "approve", "office_b", node="office")  # 1 of 3: not yet half
+    assert [t.node for t in open_tasks(inst)] == ["office"]
+    inst, effects = do(rich, inst, "approve", "hr_1", node="office")  # 2 of 3
+    assert [e.node for e in effects if e.kind == "auto"] == ["number"]
+    assert holders(inst) == [("read", 3), ("read", 9)]
+    inst, _ = do(rich, inst, "approve", "office_a", node="read")  # 同意 on a 传阅 reads it
+    inst, _ = do(rich, inst, "read", "other", node="read")
+    assert inst.status == "approved"
+    assert [s.operation for s in inst.trail if s.node == "read"] == ["read", "read"]
+
+
+def test_a_lost_vote_rejects():
+    defn = load_definition(RICH)
+    inst, _ = start(defn, 1, 1, {}, resolve_rich, NOW)
+    inst, _ = do(defn, inst, "approve", "dept_head")
+    inst, _ = do(defn, inst, "reject", "office_a", "不赞成", node="office")
+    inst, _ = do(defn, inst, "reject", "office_b", "不赞成", node="office")
+    assert inst.status == "rejected" and inst.trail[-1].operation == "vote_lost" and not open_tasks(inst)
+
+
+def test_a_deadline_reminds_then_escalates_to_the_leader(rich):
+    inst, _ = start(rich, 1, 1, {}, resolve_rich, NOW)
+    task = open_tasks(inst)[0]
+    with pytest.raises(Refused):
+        do(rich, inst, "timeout", "dept_head", task=task)  # only the clock
+    inst, effects = do(rich, inst, "timeout", "clock", task=task)
+    assert [(e.kind, e.user) for e in effects] == [("urged", 2), ("schedule", 2)] and holders(inst) == [("dept", 2)]
+    inst, effects = do(rich, inst, "timeout", "clock", task=task)
+    assert holders(inst) == [("dept", 2), ("dept", 9)] and inst.trail[-1].operation == "escalate"
+    inst, _ = do(rich, inst, "approve", "other", "我来批", node="dept")  # the leader decides in their place
+    assert ("dept", 2) not in holders(inst) and "dept" in inst.passed
+    with pytest.raises(Refused) as late:  # a timer of a task already closed
+        do(rich, inst, "timeout", "clock", task=task)
+    assert late.value.code == "conflict"
+
+
+def test_skip_same_handler():
+    defn = load_definition(RICH.replace("{user: dept_head}, deadline: 1h", "{initiator: true}"))
+    inst, _ = start(defn, 1, 1, {}, resolve_rich, NOW)
+    assert inst.trail[1].operation == "auto_pass" and "dept" in inst.passed
+
+
+def test_urge_is_rate_limited_and_admin_operations(leave):
+    inst, _ = start(leave, 1, 1, {"days": 1}, resolve, NOW)
+    inst, effects = apply(leave, inst, Operation("urge"), 1, resolve, NOW)
+    assert [(e.kind, e.user) for e in effects] == [("urged", 2)]
+    with pytest.raises(Refused) as soon:
+        apply(leave, inst, Operation("urge"), 1, resolve, "2026-12-03T09:05:00+08:00")
+    assert soon.value.key == "error.flow_urge_too_soon"
+    inst, _ = apply(leave, inst, Operation("urge"), 1, resolve, "2026-12-03T09:11:00+08:00")
+    with pytest.raises(Refused):
+        apply(leave, inst, Operation("jump", to="hr"), 2, resolve, NOW)  # not an administrator
+    inst, _ = apply(leave, inst, Operation("jump", opinion="直接人事", to="hr"), 99, resolve, NOW, admin=True)
+    assert holders(inst) == [("hr", 5)]
+    inst, _ = apply(leave, inst, Operation("terminate", opinion="重复申请"), 99, resolve, NOW, admin=True)
+    assert inst.status == "terminated" and not holders(inst)
+    inst, _ = apply(leave, inst, Operation("reopen", opinion="误操作"), 99, resolve, NOW, admin=True)
+    assert inst.status == "running" and holders(inst) == [("hr", 5)]
+
+
+# ---- properties over every operation ------------------------------------------------------
+
+EVERY_OP = st.lists(
+    st.tuples(
+        st.sampled_from([
+            "approve", "approve", "approve", "approve", "read", "reject", "return", "transfer", "delegate", "add_sign",
+            "remove_sign", "claim", "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout",
+        ]),
+        st.one_of(st.none(), st.none(), st.sampled_from([*USERS, 0, 99])),
+        st.sampled_from(["", "同意", "不同意 理由"]),
+        st.sampled_from(["previous", "initiator", "dept", "office", "hr", "read", None, 9, 6, 3]),
+        st.integers(min_value=0, max_value=7),
+        st.sampled_from(["before", "after"]),
+    ),
+    max_size=30,
+)
+
+
+def _places(tasks) -> int:
+    """Holders of one place count once: an escalation's twins are one place."""
+    groups = {frozenset((t.id, t.pair)) if t.pair else frozenset((t.id,)) for t in tasks}
+    return len(groups)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ops=EVERY_OP, flow=st.sampled_from(["rich", "leave-sequential", "leave-all"]))
+def test_no_sequence_of_any_operations_breaks_an_instance(ops, flow):
+    defn = load_definition(RICH if flow == "rich" else LEAVE.replace("mode: all", "mode: sequential" if flow == "leave-sequential" else "mode: all"))
+    inst, _ = start(defn, 1, 1, {"days": 5}, resolve_rich, NOW)
+    for kind, user, opinion, to, pick, position in ops:
+        tasks = [t for t in inst.tasks if t.status in ("open", "waiting")] or list(inst.tasks)
+        task = tasks[pick % len(tasks)]
+        if user is None:
+            user = task.user if kind != "timeout" else 0
+        try:
+            after, _ = apply(defn, inst, Operation(kind, task.id, opinion, to, position), user, resolve_rich, NOW, admin=user == 99)
+        except Refused:
+            continue
+        assert after.trail[: len(inst.trail)] == inst.trail and len(after.trail) > len(inst.trail)
+        if opinion and kind != "timeout":  # the clock gives no opinion
+            assert opinion in [s.opinion for s in after.trail[len(inst.trail):]], "an opinion lost"
+        inst = after
+        open_ = open_tasks(inst)
+        waiting = [t for t in inst.tasks if t.status == "waiting"]
+        if inst.status == "running":
+            assert open_, "running with nobody holding it"
+            for w in waiting:
+                assert any(t.back_to == w.id for t in open_), "waiting for a delegate who is not there"
+        else:
+            assert not open_ and not waiting, "ended with tasks still held"
+        if flow == "leave-sequential":
+            assert _places(open_tasks(inst, "hr")) <= 1, "two holders of the sequential step"
         assert len({(t.node, t.user) for t in open_}) == len(open_), "one person holding one step twice"
