@@ -66,12 +66,14 @@ def _flow(args: argparse.Namespace, config: Any) -> int:
     from pathlib import Path
 
     from .workflow.definition import DefinitionError, load_definition
+    from .workflow.service import check_runnable
 
     if args.action in ("import", "validate"):
         path = Path(args.file)
         try:
             source = path.read_text(encoding="utf-8")
             defn = load_definition(source)
+            check_runnable(defn)
         except OSError as exc:
             print(f"读取失败 (cannot read) {path}: {exc.strerror or exc}", file=sys.stderr)
             return 1

@@ -48,6 +48,7 @@ def import_definition(conn: sa.Connection, source: str) -> tuple[FlowDefinition,
     """Store a definition's version; an identical re-import changes nothing, another
     text under an existing version is refused (a version is immutable)."""
     defn = load_definition(source)
+    check_runnable(defn)
     row = conn.execute(
         sa.select(flow_definitions.c.source).where(flow_definitions.c.key == defn.key, flow_definitions.c.version == defn.version)
     ).first()
@@ -57,6 +58,23 @@ def import_definition(conn: sa.Connection, source: str) -> tuple[FlowDefinition,
         return defn, False
     conn.execute(flow_definitions.insert().values(key=defn.key, version=defn.version, name=defn.name, source=source, created_at=now()))
     return defn, True
+
+
+# What the engine decides but this hub does not yet carry out: a definition that needs it
+# is refused at import rather than accepted and silently not run.
+_NOT_RUN_YET = {"auto": "automatic steps (auto)"}
+
+
+def check_runnable(defn: FlowDefinition) -> None:
+    errors = [
+        {"line": 0, "path": f"/nodes/{n.id}", "message": f"{_NOT_RUN_YET[n.type]} are not run by this hub yet"}
+        for n in defn.nodes.values() if n.type in _NOT_RUN_YET
+    ] + [
+        {"line": 0, "path": f"/nodes/{n.id}/deadline", "message": "deadlines are not run by this hub yet"}
+        for n in defn.nodes.values() if n.deadline
+    ]
+    if errors:
+        raise DefinitionError(errors)
 
 
 def latest_definition(conn: sa.Connection, key: str) -> FlowDefinition:
