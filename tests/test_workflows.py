@@ -162,3 +162,33 @@ async def test_a_flow_with_steps_this_hub_does_not_run_yet_is_refused_at_import(
     assert status == 400 and body["error"]["errors"][0]["path"] == "/nodes/boss/deadline", body
     status, body = await hub.request("GET", "/api/v1/flows", token=admin["token"])
     assert {"numbered", "timed"}.isdisjoint(f["key"] for f in body["flows"])
+
+
+async def test_delegate_over_rest_comes_back_and_an_administrator_terminates(hub):
+    p = await world(hub)
+    boss, c1 = await hub.client(p["boss"]), await hub.client(p["c1"])
+    status, started = await hub.request("POST", "/api/v1/flows/purchase/instances", token=p["zhang"]["token"], json={"title": "买投影仪", "form": {"amount": 8000}})
+    iid = started["instance"]["id"]
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    task_id = started["instance"]["open_tasks"][0]["id"]
+    ops = f"/api/v1/flows/instances/{iid}/operations"
+    status, body = await hub.request("POST", ops, token=p["boss"]["token"], json={"kind": "delegate", "task_id": task_id, "opinion": "请财务先把关", "to": p["c1"]["id"]})
+    assert status == 200, body
+    assert [t["user_id"] for t in body["instance"]["open_tasks"]] == [p["c1"]["id"]]
+    waiting = await boss.wait_for("message:update", lambda m: m["id"] == card["id"])
+    assert waiting["card"]["status"]["text"] == "等待委派或加签人办理" and waiting["card"]["actions"] == []
+    asked = await c1.wait_for("message", lambda m: card_from_bot(hub, m))
+    status, body = await hub.request("POST", ops, token=p["c1"]["token"], json={"kind": "reject", "task_id": asked["card"]["data"]["task_id"], "opinion": "不行"})
+    assert status == 400 and body["error"]["message"] == "这一步不能这样办理。", body  # a delegate answers; the boss decides
+    pressed = await c1.call("card:action", {"message_id": asked["id"], "action": "approve", "comment": "价格合理"})
+    assert pressed["ok"], pressed
+    back = await boss.wait_for("message:update", lambda m: m["id"] == card["id"] and m["card"]["status"]["text"] == "待办理")
+    assert "财务甲 同意：价格合理" in {f["label"]: f["value"] for f in back["card"]["fields"]}["办理意见"]
+    status, body = await hub.request("POST", ops, token=p["zhang"]["token"], json={"kind": "terminate", "opinion": "重复"})
+    assert status == 403, body  # only an administrator
+    status, body = await hub.request("POST", ops, token=p["admin"]["token"], json={"kind": "terminate", "opinion": "重复申请"})
+    assert status == 200 and body["instance"]["status"] == "terminated", body
+    ended = await boss.wait_for("message:update", lambda m: m["id"] == card["id"] and m["card"]["status"]["text"] == "流程已终止")
+    assert ended["card"]["actions"] == []
+    status, body = await hub.request("POST", ops, token=p["admin"]["token"], json={"kind": "timeout", "task_id": task_id})
+    assert status == 400  # the clock's, not anyone's

@@ -15,13 +15,27 @@ from hub.ids import path_id
 from rooms.rules import Strict
 
 from ..schema import flow_tasks
-from . import service
+from . import engine, service
 from .definition import DefinitionError
 
 
 class StartBody(Strict):
     title: str = Field(min_length=1, max_length=200)
     form: dict[str, Any] = Field(default_factory=dict)
+
+
+class OperationBody(Strict):
+    """The operations the hub carries out over REST (催办 waits for its notice; the
+    clock's timeout is the hub's own)."""
+
+    kind: Literal[
+        "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
+        "take_back", "withdraw", "jump", "terminate", "reopen",
+    ]
+    task_id: int | None = Field(default=None, ge=1, le=1_000_000)
+    opinion: str = Field(default="", max_length=2000)
+    to: str | int | None = None
+    position: Literal["before", "after"] = "after"
 
 
 class TaskQuery(BaseModel):
@@ -72,6 +86,16 @@ def routes(assistant: Any) -> list[web.RouteDef]:
 
         return json_response({"instance": await request.app[DATABASE].read(visible)})
 
+    async def operate(request: web.Request) -> web.Response:
+        who = await principal(request)
+        instance_id = path_id(request.match_info["instance_id"])
+        body = await json_body(request, OperationBody)
+        if isinstance(body.to, str) and len(body.to) > 64:
+            raise BadRequest("error.bad_request")
+        op = engine.Operation(body.kind, body.task_id, body.opinion, body.to, body.position)
+        instance = await request.app[DATABASE].write(service.act_tx, who.user_id, instance_id, op, who.is_admin)
+        return json_response({"instance": instance})
+
     async def tasks(request: web.Request) -> web.Response:
         who = await principal(request)
         try:
@@ -85,5 +109,6 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         web.post("/api/v1/flows", import_flow),
         web.post(r"/api/v1/flows/{key}/instances", start),
         web.get(r"/api/v1/flows/instances/{instance_id:\d+}", instance),
+        web.post(r"/api/v1/flows/instances/{instance_id:\d+}/operations", operate),
         web.get("/api/v1/tasks", tasks),
     ]

@@ -47,6 +47,8 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         # a task the instance's end closed (rejected, withdrawn, approved elsewhere) says how it ended
         ended_it = task.decision == "cancelled" and inst.status != "running"
         key = f"flow.status.{inst.status}" if ended_it else f"flow.status.{task.decision or 'cancelled'}"
+        if task.status == "waiting" and inst.status == "running":
+            key = "flow.status.waiting"  # for a delegate or a signer before; it comes back
         tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision == "reject" else "info")
         status, actions = CardStatus(text=t(key)[:50], tone=tone), []
     opinions = "；".join(

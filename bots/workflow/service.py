@@ -181,14 +181,14 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     return view(defn, inst, title)
 
 
-def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation) -> dict[str, Any]:
+def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
     row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).first()
     if row is None:
         raise NotFound("error.flow_instance_not_found")
     defn = definition_of(conn, row.flow_key, row.version)  # the version it started with
     inst = state.load(row.state)
     try:
-        new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp())
+        new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp(), admin=admin)
     except engine.Refused as exc:
         raise refused(exc) from None
     moved = conn.execute(
