@@ -188,7 +188,7 @@ class Integrations:
 
     async def command_effect(self, effect: Effect) -> None:
         p = effect.payload
-        command = Command(p["trigger"], p["args"], int(p["channel_id"]), p["user"])
+        command = Command(p["trigger"], p["args"], int(p["channel_id"]), p["user"], str(effect.id))
         owner = self.runtime.command_owner(command.trigger)
         if owner is not None:
             try:

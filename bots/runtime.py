@@ -38,7 +38,7 @@ from hub.db import DATABASE
 from hub.directory import DIRECTORY_HOOKS, add_user, user_by_username
 from hub.effects import EFFECTS, Effect, enqueue
 from hub.errors import Conflict
-from hub.schema import users
+from hub.schema import effects, users
 from rooms.rules import DmOpen, MessageSend
 from rooms.schema import channel_members, channels
 from rooms.wiring import CARDS, ROOMS
@@ -80,6 +80,7 @@ class Command:
     args: str
     channel_id: int
     user: dict[str, Any]
+    delivery: str = ""  # the same on every retry of this one command
 
 
 class Bot:
@@ -148,9 +149,24 @@ class BotHub:
         it is due, after restarts too. Returns the timer's id."""
         return enqueue(conn, TIMER_EFFECT, {"bot": self.username, "payload": payload}, delay_seconds=delay_seconds)
 
-    async def schedule_later(self, delay_seconds: float, payload: dict[str, Any]) -> int:
-        """`schedule` in a transaction of its own."""
-        return await self.app[DATABASE].write(self.schedule, delay_seconds, payload)
+    async def schedule_later(self, delay_seconds: float, payload: dict[str, Any], *, key: str | None = None) -> int:
+        """`schedule` in a transaction of its own. With a `key`, a second call with the
+        same key (a retried command) sets no second timer and returns the first's id."""
+
+        def tx(conn: sa.Connection) -> int:
+            if key is not None:
+                found = conn.execute(
+                    sa.select(effects.c.id).where(
+                        effects.c.kind == TIMER_EFFECT,
+                        effects.c.payload["bot"].as_string() == self.username,
+                        effects.c.payload["key"].as_string() == key,
+                    )
+                ).scalar()
+                if found is not None:
+                    return int(found)
+            return enqueue(conn, TIMER_EFFECT, {"bot": self.username, "payload": payload, "key": key}, delay_seconds=delay_seconds)
+
+        return await self.app[DATABASE].write(tx)
 
 
 @dataclass

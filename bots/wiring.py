@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.effects import EFFECTS
 
 from .integrations import COMMAND_EFFECT, Integrations, register_events, routes
+from .reminders.bot import ReminderBot
 from .runtime import BotRuntime, setup_runtime
 from .workflow import api as workflow_api
 from .workflow.chat import WorkflowBot
@@ -36,6 +37,7 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(NOTIFY_EFFECT, flows.notify)
     app[EFFECTS].register(CARDS_EFFECT, flows.refresh_cards)
     app.add_routes(workflow_api.routes(_Assistant(flows)))
+    runtime.register(ReminderBot())  # 提醒助手: /remind 明天9点 参加安全生产会议
 
 
 class _Assistant:
