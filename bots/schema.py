@@ -62,6 +62,7 @@ flow_instances = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("archived_at", TS, nullable=True),  # an `auto: archive` step passed: 归档
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sqlite_autoincrement=True,
@@ -75,8 +76,34 @@ flow_tasks = sa.Table(
     sa.Column("task_id", sa.Integer, primary_key=True),
     sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("node", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # open | done | cancelled
+    sa.Column("status", sa.String(16), nullable=False),  # open | waiting | done | cancelled
+    sa.Column("kind", sa.String(16), nullable=False, server_default="task"),  # read: 传阅, for 抄送我的
     sa.Column("message_id", BigId, nullable=True),  # its card in the assignee's DM with the bot
     sa.Column("updated_at", TS, nullable=False),
     sa.Index("ix_flow_tasks_user_status", "user_id", "status"),
+)
+
+# 文号 counters: the next number of a counter (东政办发) in a unit and a year, taken in the
+# transaction that moves the instance past its `auto: number` step, so a step that does
+# not commit gives its number back: gap-free under concurrency.
+flow_counters = sa.Table(
+    "flow_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("unit_id", BigId, primary_key=True),  # 0: not a unit's own
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+# 流转记录, append-only and tamper-evident: each step of an instance's trail with the hash
+# of the one before it (audit.py); `changtong flow verify INSTANCE` finds the first
+# broken link.
+flow_audit = sa.Table(
+    "flow_audit",
+    metadata,
+    sa.Column("instance_id", BigId, sa.ForeignKey("flow_instances.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),  # 1, 2, … in the trail's order
+    sa.Column("step", sa.JSON, nullable=False),  # the engine's Step: at, user, node, operation, opinion, target, post
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )

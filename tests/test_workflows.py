@@ -150,20 +150,6 @@ async def test_a_definition_is_validated_with_lines_and_versions_are_immutable(h
     assert (await hub.request("POST", "/api/v1/flows/nosuch/instances", token=p["zhang"]["token"], json={"title": "x"}))[0] == 404
 
 
-async def test_a_flow_with_steps_this_hub_does_not_run_yet_is_refused_at_import(hub):
-    admin = await hub.user("admin8", "管理员", roles=("admin",))
-    auto = FLOW.replace("key: purchase", "key: numbered").replace(
-        "next: amount}", "next: num}\n  - {id: num, type: auto, action: number, counter: 东政办发, field: 文号, next: amount}"
-    )
-    status, body = await hub.request("POST", "/api/v1/flows", token=admin["token"], data=auto.encode())
-    assert status == 400 and "automatic steps" in body["error"]["message"], body
-    timed = FLOW.replace("key: purchase", "key: timed").replace("name: 负责人审批,", "name: 负责人审批, deadline: 1h,")
-    status, body = await hub.request("POST", "/api/v1/flows", token=admin["token"], data=timed.encode())
-    assert status == 400 and body["error"]["errors"][0]["path"] == "/nodes/boss/deadline", body
-    status, body = await hub.request("GET", "/api/v1/flows", token=admin["token"])
-    assert {"numbered", "timed"}.isdisjoint(f["key"] for f in body["flows"])
-
-
 async def test_delegate_over_rest_comes_back_and_an_administrator_terminates(hub):
     p = await world(hub)
     boss, c1 = await hub.client(p["boss"]), await hub.client(p["c1"])

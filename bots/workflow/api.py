@@ -25,12 +25,11 @@ class StartBody(Strict):
 
 
 class OperationBody(Strict):
-    """The operations the hub carries out over REST (催办 waits for its notice; the
-    clock's timeout is the hub's own)."""
+    """The operations people carry out over REST (the clock's timeout is the hub's own)."""
 
     kind: Literal[
         "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
-        "take_back", "withdraw", "jump", "terminate", "reopen",
+        "take_back", "withdraw", "urge", "jump", "terminate", "reopen",
     ]
     task_id: int | None = Field(default=None, ge=1, le=1_000_000)
     opinion: str = Field(default="", max_length=2000)
@@ -40,7 +39,7 @@ class OperationBody(Strict):
 
 class TaskQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    box: Literal["todo", "done", "started"] = "todo"
+    box: Literal["todo", "done", "started", "cc"] = "todo"
 
 
 def routes(assistant: Any) -> list[web.RouteDef]:

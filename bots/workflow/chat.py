@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.auth import Principal
 from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
 from hub.db import DATABASE
 from hub.effects import Effect
@@ -25,6 +26,7 @@ from ..runtime import Bot, Incoming
 from ..schema import flow_tasks
 from . import engine, service
 from .definition import FlowDefinition
+from .hooks import FLOW_HOOKS
 from .replies import parse_reply
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,23 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         ],
         actions=actions,
         data={"instance_id": inst.id, "task_id": task.id},
+    )
+
+
+def urge_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, step: engine.Step, names: dict[int, str]) -> Card:
+    """催办: the holder's task waits — pressed by the initiator, or its deadline passed."""
+    by = t("flow.urge.by_deadline") if step.user == engine.SYSTEM else t("flow.urge.by_person", name=names.get(step.user, str(step.user)))
+    return Card(
+        handler="x",
+        title=t("flow.urge.title", flow=defn.name, title=title)[:200],
+        status=CardStatus(text=t("flow.status.urged"), tone="warning"),
+        fields=[
+            CardField(label=t("flow.card.step"), value=defn.nodes[task.node].name or task.node),
+            CardField(label=t("flow.urge.from"), value=by[:2000]),
+            *([CardField(label=t("flow.card.opinions"), value=step.opinion[:2000])] if step.opinion else []),
+        ],
+        body=t("flow.urge.text"),
+        data={"instance_id": inst.id, "task_id": task.id, "urge": True},
     )
 
 
@@ -153,6 +172,41 @@ class WorkflowBot(Bot):
             ),
         )
 
+    async def urge(self, effect: Effect) -> None:
+        p = effect.payload
+        instance_id, task_id, seq = int(p["instance_id"]), int(p["task_id"]), int(p["seq"])
+
+        def card_of(conn: sa.Connection) -> tuple[int, Card] | None:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            task = next((x for x in inst.tasks if x.id == task_id), None)
+            if task is None or task.status != "open" or inst.status != "running" or seq > len(inst.trail):
+                return None  # acted on meanwhile: nothing to urge
+            return task.user, urge_card(defn, inst, title, task, inst.trail[seq - 1], _names(conn, inst))
+
+        found = await self.app[DATABASE].read(card_of)
+        if found is not None:
+            await self.hub.dm_card(found[0], found[1], client_msg_id=f"flow-urge-{instance_id}-{task_id}-{seq}")
+
+    async def timeout(self, effect: Effect) -> Any:
+        p = effect.payload
+        return lambda conn: service.timeout_tx(conn, int(p["instance_id"]), int(p["task_id"]), int(p["timeouts"]))
+
+    async def hook(self, effect: Effect) -> None:
+        p = effect.payload
+        run = self.app[FLOW_HOOKS].get(str(p["action"]))
+        if run is None:
+            log.warning("no hook registered for the automatic step %s of instance %s", p["action"], p["instance_id"])
+            return
+
+        def view_of(conn: sa.Connection) -> tuple[dict[str, Any], Principal | None]:
+            defn, inst, title = service.instance_tx(conn, int(p["instance_id"]))
+            last = next((st.user for st in reversed(inst.trail) if st.user != engine.SYSTEM), inst.initiator)
+            return service.view(defn, inst, title), principal_of(conn, last)
+
+        view, who = await self.app[DATABASE].read(view_of)
+        if who is not None:
+            await run(view, who)
+
     async def refresh_cards(self, effect: Effect) -> None:
         instance_id = int(effect.payload["instance_id"])
 
@@ -171,6 +225,12 @@ class WorkflowBot(Bot):
                 current = await conn.run_sync(_card_of, message_id)
                 if current != stored:
                     await self.app[ROOMS].update_card(conn, message_id, stored)
+
+
+def principal_of(conn: sa.Connection, user_id: int) -> Principal | None:
+    """The person as a Principal, to act in their name (a hook run after their step)."""
+    row = conn.execute(sa.select(users.c.id, users.c.username, users.c.display_name, users.c.roles, users.c.is_bot).where(users.c.id == user_id)).first()
+    return None if row is None else Principal(int(row.id), row.username, row.display_name, tuple((row.roles or "").split()), 0, is_bot=bool(row.is_bot))
 
 
 def _card_of(conn: sa.Connection, message_id: int) -> Any:

@@ -10,24 +10,32 @@ once on one task: one wins, the other gets `conflict`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db import now
 from hub.effects import enqueue
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 from hub.schema import posts, users
 
-from ..schema import flow_definitions, flow_instances, flow_tasks
-from . import engine, state
-from .definition import DefinitionError, FlowDefinition, load_definition
+from ..schema import flow_counters, flow_definitions, flow_instances, flow_tasks
+from . import audit, engine, state
+from .definition import DefinitionError, FlowDefinition, Node, load_definition
 
 NOTIFY_EFFECT = "flow.notify"  # post a new task's card to its assignee
 CARDS_EFFECT = "flow.cards"  # bring every card of an instance up to date
+URGE_EFFECT = "flow.urge"  # 催办: tell a task's holder it waits (the initiator's, or a deadline's)
+TIMEOUT_EFFECT = "flow.timeout"  # a task's deadline falls: the engine's `timeout`, as the clock
+HOOK_EFFECT = "flow.hook"  # an automatic step another feature runs (dispatch: the exchange)
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")  # whose year a 文号 belongs to
 
 _REFUSALS = {"forbidden": Forbidden, "conflict": Conflict, "bad_request": BadRequest}
 
@@ -48,7 +56,6 @@ def import_definition(conn: sa.Connection, source: str) -> tuple[FlowDefinition,
     """Store a definition's version; an identical re-import changes nothing, another
     text under an existing version is refused (a version is immutable)."""
     defn = load_definition(source)
-    check_runnable(defn)
     row = conn.execute(
         sa.select(flow_definitions.c.source).where(flow_definitions.c.key == defn.key, flow_definitions.c.version == defn.version)
     ).first()
@@ -58,23 +65,6 @@ def import_definition(conn: sa.Connection, source: str) -> tuple[FlowDefinition,
         return defn, False
     conn.execute(flow_definitions.insert().values(key=defn.key, version=defn.version, name=defn.name, source=source, created_at=now()))
     return defn, True
-
-
-# What the engine decides but this hub does not yet carry out: a definition that needs it
-# is refused at import rather than accepted and silently not run.
-_NOT_RUN_YET = {"auto": "automatic steps (auto)"}
-
-
-def check_runnable(defn: FlowDefinition) -> None:
-    errors = [
-        {"line": 0, "path": f"/nodes/{n.id}", "message": f"{_NOT_RUN_YET[n.type]} are not run by this hub yet"}
-        for n in defn.nodes.values() if n.type in _NOT_RUN_YET
-    ] + [
-        {"line": 0, "path": f"/nodes/{n.id}/deadline", "message": "deadlines are not run by this hub yet"}
-        for n in defn.nodes.values() if n.deadline
-    ]
-    if errors:
-        raise DefinitionError(errors)
 
 
 def latest_definition(conn: sa.Connection, key: str) -> FlowDefinition:
@@ -110,6 +100,9 @@ def _resolver(conn: sa.Connection, initiator: int, form: dict[str, Any]) -> engi
     found: dict[str, list[int]] = {}
 
     def resolve(spec: dict[str, Any], inst: engine.Instance) -> list[int]:
+        if "handler_of" in spec:  # who acted on an earlier step, the last first
+            acted = [s.user for s in reversed(inst.trail) if s.node == spec["handler_of"] and s.user != engine.SYSTEM and s.operation in ("approve", "read")]
+            return list(dict.fromkeys(acted))[:1]
         key = json.dumps(spec, sort_keys=True)
         if key not in found:
             found[key] = _lookup(conn, spec, initiator, form)
@@ -118,10 +111,25 @@ def _resolver(conn: sa.Connection, initiator: int, form: dict[str, Any]) -> engi
     return resolve
 
 
+def _leaders_of(conn: sa.Connection, user_id: int) -> list[int]:
+    """The leaders (role `leader`) of the units the person holds a post in, but them."""
+    units = sa.select(posts.c.unit_id).where(posts.c.user_id == user_id)
+    rows = conn.execute(
+        sa.select(users.c.id, users.c.roles)
+        .where(users.c.disabled == sa.false(), users.c.id != user_id, users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
+        .order_by(users.c.id)
+    )
+    return [int(r.id) for r in rows if "leader" in (r.roles or "").split()]
+
+
 def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dict[str, Any]) -> list[int]:
     active = users.c.disabled == sa.false()
     if spec.get("initiator"):
         return [initiator]
+    if "leader_of" in spec:  # an escalation: the holder's leader
+        return _leaders_of(conn, int(spec["leader_of"]))
+    if spec.get("leader") == "initiator":  # 发起人的领导
+        return _leaders_of(conn, initiator)
     name = spec.get("user") or (form.get(spec["field"]) if "field" in spec else None)
     if name is not None:
         col = users.c.id if isinstance(name, int) else users.c.username
@@ -149,18 +157,74 @@ def _index_tasks(conn: sa.Connection, inst: engine.Instance) -> None:
     at = now()
     for t in inst.tasks:
         if t.id not in known:
-            conn.execute(flow_tasks.insert().values(instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, updated_at=at))
+            conn.execute(flow_tasks.insert().values(instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, kind=t.kind, updated_at=at))
         elif known[t.id] != t.status:
             conn.execute(
                 flow_tasks.update().where(flow_tasks.c.instance_id == inst.id, flow_tasks.c.task_id == t.id).values(status=t.status, updated_at=at)
             )
 
 
-def _follow(conn: sa.Connection, inst: engine.Instance, effects: list[engine.Effect]) -> None:
+def _follow(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect]) -> None:
+    """Queue what the engine decided, in the transaction that stores its state."""
     for e in effects:
         if e.kind == "task_assigned":
             enqueue(conn, NOTIFY_EFFECT, {"instance_id": inst.id, "task_id": e.task_id})
+        elif e.kind == "urged":
+            enqueue(conn, URGE_EFFECT, {"instance_id": inst.id, "task_id": e.task_id, "seq": len(inst.trail)})
+        elif e.kind == "schedule":
+            task = next(t for t in inst.tasks if t.id == e.task_id)
+            payload = {"instance_id": inst.id, "task_id": task.id, "timeouts": task.timeouts}
+            enqueue(conn, TIMEOUT_EFFECT, payload, delay_seconds=float(e.seconds or 0))
+        elif e.kind == "auto" and defn.nodes[e.node or ""].action == "dispatch":
+            enqueue(conn, HOOK_EFFECT, {"instance_id": inst.id, "node": e.node, "action": "dispatch"})
+        elif e.kind == "auto" and defn.nodes[e.node or ""].action == "archive":
+            conn.execute(flow_instances.update().where(flow_instances.c.id == inst.id).values(archived_at=now()))
     enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id})
+
+
+# ---- automatic steps run in the transaction --------------------------------------------
+
+
+def _unit_of(conn: sa.Connection, user_id: int) -> int:
+    """The unit a person's 文号 counts in: their primary post's (0 without a post)."""
+    row = conn.execute(
+        sa.select(posts.c.unit_id).where(posts.c.user_id == user_id).order_by(posts.c.is_primary.desc(), posts.c.sort, posts.c.unit_id).limit(1)
+    ).scalar()
+    return int(row or 0)
+
+
+def next_number(conn: sa.Connection, name: str, unit_id: int, year: int) -> int:
+    """The counter's next value, one statement that inserts or increments and returns it:
+    concurrent takers queue on the row (PostgreSQL) or the write lock (SQLite); a
+    transaction that rolls back gives its number back."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(flow_counters).values(name=name, unit_id=unit_id, year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["name", "unit_id", "year"], set_={"value": flow_counters.c.value + 1})
+    return int(conn.execute(stmt.returning(flow_counters.c.value)).scalar_one())
+
+
+def _numbered(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect]) -> engine.Instance:
+    """Each `auto: number` step passed: the next 文号 into its form field, and beside its step."""
+    for e in effects:
+        node: Node | None = defn.nodes.get(e.node or "") if e.kind == "auto" else None
+        if node is None or node.action != "number":
+            continue
+        year = datetime.now(OFFICE_TZ).year
+        n = next_number(conn, node.counter, _unit_of(conn, inst.initiator), year)
+        number = node.format.format(counter=node.counter, year=year, n=n)
+        trail = list(inst.trail)
+        at = max(i for i, st in enumerate(trail) if st.node == node.id and st.operation == "number")
+        trail[at] = dataclasses.replace(trail[at], target=number)
+        inst = dataclasses.replace(inst, form={**inst.form, node.field or "number": number}, trail=tuple(trail))
+    return inst
+
+
+def _store(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect]) -> engine.Instance:
+    """After the state row is written: the task index, the 流转记录 and the effects."""
+    _index_tasks(conn, inst)
+    audit.append(conn, inst.id, inst.trail)
+    _follow(conn, defn, inst, effects)
+    return inst
 
 
 def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +239,9 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
         inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, who, form), _stamp())
     except engine.Refused as exc:
         raise refused(exc) from None
+    inst = _numbered(conn, defn, inst, effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
-    _index_tasks(conn, inst)
-    _follow(conn, inst, effects)
+    _store(conn, defn, inst, effects)
     return view(defn, inst, title)
 
 
@@ -191,6 +255,7 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
         new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp(), admin=admin)
     except engine.Refused as exc:
         raise refused(exc) from None
+    new = _numbered(conn, defn, new, effects)  # rolled back with the rest if the write below finds it moved
     moved = conn.execute(
         flow_instances.update()
         .where(flow_instances.c.id == instance_id, flow_instances.c.revision == row.revision)
@@ -198,9 +263,21 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
     )
     if moved.rowcount != 1:
         raise Conflict("error.flow_task_done")  # someone acted first
-    _index_tasks(conn, new)
-    _follow(conn, new, effects)
+    _store(conn, defn, new, effects)
     return view(defn, new, row.title)
+
+
+def timeout_tx(conn: sa.Connection, instance_id: int, task_id: int, timeouts: int) -> None:
+    """A deadline fell: the engine's `timeout` as the clock, if the task still waits on
+    the deadline that was set (a task done since, or one whose deadline was already
+    counted, leaves the timer with nothing to do)."""
+    row = conn.execute(sa.select(flow_instances.c.state, flow_instances.c.status).where(flow_instances.c.id == instance_id)).first()
+    if row is None or row.status != "running":
+        return
+    task = next((t for t in state.load(row.state).tasks if t.id == task_id), None)
+    if task is None or task.status != "open" or task.timeouts != timeouts:
+        return
+    act_tx(conn, engine.SYSTEM, instance_id, engine.Operation("timeout", task_id))
 
 
 def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, engine.Instance, str]:
@@ -215,12 +292,12 @@ def view(defn: FlowDefinition, inst: engine.Instance, title: str) -> dict[str, A
         "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
         "status": inst.status, "initiator_id": inst.initiator, "form": inst.form,
         "open_tasks": [{"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user} for t in engine.open_tasks(inst)],
-        "trail": [{"at": s.at, "user_id": s.user, "node": s.node, "operation": s.operation, "opinion": s.opinion} for s in inst.trail],
+        "trail": [{"at": s.at, "user_id": s.user, "node": s.node, "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post} for s in inst.trail],
     }
 
 
 def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]]:
-    """我的待办 (todo), 已办 (done), 我发起的 (started)."""
+    """我的待办 (todo), 已办 (done), 我发起的 (started), 抄送我的 (cc: 传阅 given to them, read or not)."""
     if box == "started":
         rows = conn.execute(
             sa.select(flow_instances.c.id, flow_instances.c.title, flow_instances.c.status, flow_instances.c.flow_key, flow_instances.c.updated_at)
@@ -229,16 +306,19 @@ def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]
             .limit(200)
         )
         return [{"instance_id": r.id, "title": r.title, "status": r.status, "flow": r.flow_key} for r in rows]
-    status = ["open"] if box == "todo" else ["done"]
+    status = {"todo": ["open"], "done": ["done"], "cc": ["open", "done"]}[box]
     rows = conn.execute(
         sa.select(flow_tasks.c.instance_id, flow_tasks.c.task_id, flow_tasks.c.node, flow_tasks.c.status, flow_instances.c.title,
                   flow_instances.c.flow_key, flow_instances.c.status.label("instance_status"))
         .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
-        .where(flow_tasks.c.user_id == user_id, flow_tasks.c.status.in_(status))
+        .where(flow_tasks.c.user_id == user_id, flow_tasks.c.status.in_(status), *([flow_tasks.c.kind == "read"] if box == "cc" else []))
         .order_by(flow_tasks.c.updated_at, flow_tasks.c.instance_id, flow_tasks.c.task_id)
         .limit(200)
     )
     return [dict(r._mapping) for r in rows]
 
 
-__all__ = ["CARDS_EFFECT", "NOTIFY_EFFECT", "DefinitionError", "act_tx", "import_definition", "start_tx", "tasks_of"]
+__all__ = [
+    "CARDS_EFFECT", "HOOK_EFFECT", "NOTIFY_EFFECT", "TIMEOUT_EFFECT", "URGE_EFFECT", "DefinitionError",
+    "act_tx", "import_definition", "next_number", "start_tx", "tasks_of", "timeout_tx",
+]

@@ -1,0 +1,34 @@
+"""Automatic steps another feature runs: `auto: dispatch` in a flow is the exchange
+bridge's (it registers `dispatch` in its setup). A hook runs after the step's commit,
+as an effect (at least once, retried on failure), with the instance as `service.view`
+shows it and the person whose step led to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from hub.auth import Principal
+
+__all__ = ["FLOW_HOOKS", "FlowHooks", "Hook"]
+
+Hook = Callable[[dict[str, Any], Principal], Awaitable[None]]
+
+
+class FlowHooks:
+    def __init__(self) -> None:
+        self._hooks: dict[str, Hook] = {}
+
+    def register(self, action: str, hook: Hook) -> None:
+        if action in self._hooks:
+            raise ValueError(f"flow hook {action!r} registered twice")
+        self._hooks[action] = hook
+
+    def get(self, action: str) -> Hook | None:
+        return self._hooks.get(action)
+
+
+FLOW_HOOKS: Final = web.AppKey("flow_hooks", FlowHooks)

@@ -1,0 +1,222 @@
+"""Workflows that run by themselves, over real sockets on both engines: a 文号 step
+numbers instances gap-free under concurrency; a deadline sends the holder a 催办 card,
+then escalates to their leader, whose action closes both; the initiator's 催办 reaches
+the holder and is rate-limited; the 流转记录 is a hash chain that `changtong flow verify`
+checks and that shows a tampered row; a deadline set before a restart fires after it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+
+from bots.schema import flow_audit, flow_instances
+from bots.workflow import service
+from hub.app import create_app
+from hub.config import CONFIG
+from hub.db import DATABASE
+from tests.conftest import Hub, hub_config
+from tests.test_cli import changtong, clean_env
+from tests.test_workflows import card_from_bot
+
+NUMBERED = """\
+key: fawen-lite
+name: 发文（简）
+version: 1
+nodes:
+  - {id: start, type: start, next: sign}
+  - {id: sign, type: task, name: 签发, assignee: {leader: initiator}, next: num}
+  - {id: num, type: auto, name: 编号, action: number, counter: 东交发, field: 文号, next: archive}
+  - {id: archive, type: auto, name: 归档, action: archive, next: end}
+  - {id: end, type: end}
+"""
+
+TIMED = """\
+key: timed
+name: 限时审批
+version: 1
+nodes:
+  - {id: start, type: start, next: boss}
+  - {id: boss, type: task, name: 科长审批, assignee: {user: kezhang}, deadline: 1s, on_timeout: escalate, next: end}
+  - {id: end, type: end}
+"""
+
+
+async def world(hub, *flows: str) -> dict:
+    await hub.unit("tj", "交通局")
+    people = {
+        "admin": await hub.user("admin1", "管理员", roles=("admin",)),
+        "zhang": await hub.user("zhangsan", "张三", units=("tj",)),
+        "kezhang": await hub.user("kezhang", "李科长", units=("tj",)),
+        "boss": await hub.user("juzhang", "王局长", units=("tj",), roles=("leader",)),
+    }
+    for flow in flows:
+        status, body = await hub.request("POST", "/api/v1/flows", token=people["admin"]["token"], data=flow.encode())
+        assert status == 201, body
+    return people
+
+
+async def start(hub, who: dict, key: str, title: str) -> dict:
+    status, body = await hub.request("POST", f"/api/v1/flows/{key}/instances", token=who["token"], json={"title": title, "form": {}})
+    assert status == 201, body
+    return body["instance"]
+
+
+async def test_numbering_is_gap_free_under_concurrency_and_archives(hub):
+    p = await world(hub, NUMBERED)
+    year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    started = await asyncio.gather(*(start(hub, p["zhang"], "fawen-lite", f"关于第{i}件事的通知") for i in range(6)))
+    ops = "/api/v1/flows/instances/{}/operations"
+
+    async def sign(inst: dict) -> dict:
+        status, body = await hub.request("POST", ops.format(inst["id"]), token=p["boss"]["token"], json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"]})
+        assert status == 200, body
+        return body["instance"]
+
+    signed = await asyncio.gather(*(sign(i) for i in started))
+    assert sorted(i["form"]["文号"] for i in signed) == sorted(f"东交发〔{year}〕{n}号" for n in range(1, 7))
+    for inst in signed:
+        assert inst["status"] == "approved"
+        numbered = next(s for s in inst["trail"] if s["operation"] == "number")
+        assert numbered["target"] == inst["form"]["文号"]  # the 流转记录 says which number it took
+    archived = await hub.app[DATABASE].read(lambda c: c.execute(sa.select(sa.func.count()).where(flow_instances.c.archived_at.is_not(None))).scalar())
+    assert archived == 6
+
+
+async def test_a_number_taken_in_a_transaction_that_rolls_back_is_given_back(hub):
+    await hub.unit("tj", "交通局")
+
+    class Undo(Exception):
+        pass
+
+    def take_and_fail(conn: sa.Connection) -> None:
+        assert service.next_number(conn, "东政办发", 7, 2026) == 1
+        raise Undo
+
+    with pytest.raises(Undo):
+        await hub.app[DATABASE].write(take_and_fail)
+    assert await hub.app[DATABASE].write(service.next_number, "东政办发", 7, 2026) == 1
+    assert await hub.app[DATABASE].write(service.next_number, "东政办发", 7, 2026) == 2
+    assert await hub.app[DATABASE].write(service.next_number, "东政办发", 8, 2026) == 1  # another unit counts alone
+    assert await hub.app[DATABASE].write(service.next_number, "东政办发", 7, 2027) == 1  # and a new year starts at 1
+
+
+async def test_a_deadline_urges_then_escalates_to_the_leader_whose_action_closes_both(hub):
+    p = await world(hub, TIMED)
+    ke, boss = await hub.client(p["kezhang"]), await hub.client(p["boss"])
+    inst = await start(hub, p["zhang"], "timed", "请批复路灯维修")
+    task = await ke.wait_for("message", lambda m: card_from_bot(hub, m) and not m["card"]["data"].get("urge"))
+    urged = await ke.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["data"].get("urge"), timeout=10)
+    assert urged["card"]["title"] == "催办：限时审批《请批复路灯维修》"
+    assert {f["label"]: f["value"] for f in urged["card"]["fields"]}["催办人"] == "已超过办理时限（系统自动催办）"
+    escalated = await boss.wait_for("message", lambda m: card_from_bot(hub, m), timeout=10)  # the second deadline: the leader
+    assert escalated["card"]["data"]["instance_id"] == inst["id"] and [a["id"] for a in escalated["card"]["actions"]][:1] == ["approve"]
+    acted = await boss.call("card:action", {"message_id": escalated["id"], "action": "approve", "comment": "同意，抓紧修"})
+    assert acted["ok"], acted
+    closed = await ke.wait_for("message:update", lambda m: m["id"] == task["id"] and not m["card"]["actions"])
+    assert closed["card"]["status"]["text"] != "待办理"
+    status, body = await hub.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=p["zhang"]["token"])
+    assert status == 200 and body["instance"]["status"] == "approved", body
+    assert [s["operation"] for s in body["instance"]["trail"]] == ["start", "remind", "escalate", "approve"]
+
+
+async def test_the_initiator_urges_and_is_rate_limited(hub):
+    p = await world(hub, TIMED.replace("deadline: 1s, on_timeout: escalate, ", ""))
+    ke = await hub.client(p["kezhang"])
+    inst = await start(hub, p["zhang"], "timed", "请批复路灯维修")
+    ops = f"/api/v1/flows/instances/{inst['id']}/operations"
+    status, body = await hub.request("POST", ops, token=p["kezhang"]["token"], json={"kind": "urge"})
+    assert status == 403, body  # only the initiator urges
+    status, body = await hub.request("POST", ops, token=p["zhang"]["token"], json={"kind": "urge", "opinion": "今天要报市里"})
+    assert status == 200, body
+    urged = await ke.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["data"].get("urge"))
+    fields = {f["label"]: f["value"] for f in urged["card"]["fields"]}
+    assert fields["催办人"] == "张三" and fields["办理意见"] == "今天要报市里", fields
+    status, body = await hub.request("POST", ops, token=p["zhang"]["token"], json={"kind": "urge"})
+    assert status == 409 and body["error"]["message"] == "刚刚催办过，请十分钟后再催。", body
+
+
+async def test_the_trail_is_a_hash_chain_that_verify_checks(hub, tmp_path):
+    p = await world(hub, NUMBERED)
+    inst = await start(hub, p["zhang"], "fawen-lite", "关于路灯维修的通知")
+    status, body = await hub.request(
+        "POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["boss"]["token"],
+        json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意印发"},
+    )
+    assert status == 200, body
+    config = hub.app[CONFIG]
+    env = clean_env(CHANGTONG_DATABASE_URL=config.effective_database_url)
+
+    async def verify() -> tuple[int, str]:
+        run = await changtong("--data-dir", str(config.data_dir), "flow", "verify", str(inst["id"]), cwd=tmp_path, env=env)
+        return run.code, run.out + run.err
+
+    code, out = await verify()
+    assert code == 0 and f"流转记录完整 (intact): 实例 {inst['id']}, 4 条" in out, out  # start, 签发, 编号, 归档
+    await hub.app[DATABASE].write(
+        lambda c: c.execute(
+            flow_audit.update().where(flow_audit.c.instance_id == inst["id"], flow_audit.c.seq == 2)
+            .values(step={**dict(c.execute(sa.select(flow_audit.c.step).where(flow_audit.c.instance_id == inst["id"], flow_audit.c.seq == 2)).scalar()), "opinion": "不同意"})
+        )
+    )
+    code, out = await verify()
+    assert code == 1 and "第 2 条 (step 2): 记录被改动" in out, out
+
+
+async def test_a_deadline_set_before_a_restart_fires_after_it(data_dir, tmp_path):
+    config = hub_config(tmp_path, data_dir[1])
+
+    async def up() -> tuple[Hub, web.AppRunner]:
+        app = create_app(config)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return Hub(app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"), runner  # type: ignore[union-attr]
+
+    first, runner = await up()
+    p = await world(first, TIMED.replace("deadline: 1s", "deadline: 2s"))
+    inst = await start(first, p["zhang"], "timed", "请批复路灯维修")
+    await first.close()
+    await runner.cleanup()  # down before the deadline
+    second, runner = await up()
+    try:
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            status, body = await second.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=p["zhang"]["token"])
+            if [s["operation"] for s in body["instance"]["trail"]][1:2] == ["remind"]:
+                break
+            assert asyncio.get_running_loop().time() < deadline, body
+            await asyncio.sleep(0.2)
+    finally:
+        await second.close()
+        await runner.cleanup()
+
+
+async def test_a_circulation_shows_under_cc_read_or_not(hub):
+    p = await world(hub, """\
+key: notice
+name: 通知传阅
+version: 1
+nodes:
+  - {id: start, type: start, next: read}
+  - {id: read, type: circulate, name: 传阅, assignees: [{user: kezhang}, {user: juzhang}], next: end}
+  - {id: end, type: end}
+""")
+    inst = await start(hub, p["zhang"], "notice", "关于冬季防火的通知")
+
+    async def cc(who: str) -> list[str]:
+        status, body = await hub.request("GET", "/api/v1/tasks?box=cc", token=p[who]["token"])
+        assert status == 200, body
+        return [(t["title"], t["status"]) for t in body["tasks"]]
+
+    assert await cc("kezhang") == [("关于冬季防火的通知", "open")]
+    mine = next(t for t in inst["open_tasks"] if t["user_id"] == p["kezhang"]["id"])
+    status, body = await hub.request("POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["kezhang"]["token"], json={"kind": "read", "task_id": mine["id"]})
+    assert status == 200, body
+    assert await cc("kezhang") == [("关于冬季防火的通知", "done")]
+    assert await cc("zhang") == []  # the initiator was not given it to read
