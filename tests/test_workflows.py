@@ -178,3 +178,41 @@ async def test_delegate_over_rest_comes_back_and_an_administrator_terminates(hub
     assert ended["card"]["actions"] == []
     status, body = await hub.request("POST", ops, token=p["admin"]["token"], json={"kind": "timeout", "task_id": task_id})
     assert status == 400  # the clock's, not anyone's
+
+
+async def test_a_reply_transfers_and_a_circulation_card_offers_only_read(hub):
+    p = await world(hub)
+    notice = """\
+key: circ
+name: 文件传阅
+version: 1
+nodes:
+  - {id: start, type: start, next: boss}
+  - {id: boss, type: task, name: 负责人阅批, assignee: {role: leader, unit: initiator}, next: read}
+  - {id: read, type: circulate, name: 传阅, assignees: [{user: caiwu1}, {user: caiwu2}], next: end}
+  - {id: end, type: end}
+"""
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=notice.encode()))[0] == 201
+    boss, c1, c2 = [await hub.client(p[k]) for k in ("boss", "c1", "c2")]
+    status, started = await hub.request("POST", "/api/v1/flows/circ/instances", token=p["zhang"]["token"], json={"title": "市政府第12次常务会议纪要", "form": {}})
+    assert status == 201, started
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    await boss.call("message:send", {"channel_id": card["channel_id"], "client_msg_id": "t0", "text": "转办 @nosuch 请办理"})
+    said = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text")
+    assert said["text"] == "没有找到用户 @nosuch，请检查用户名。"
+    await boss.call("message:send", {"channel_id": card["channel_id"], "client_msg_id": "t1", "text": "转办 @caiwu2 请财务乙阅批"})
+    said = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["text"].startswith("已转办"))
+    assert said["text"] == "已转办给 财务乙：市政府第12次常务会议纪要"
+    moved = await c2.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert [a["label"] for a in moved["card"]["actions"]] == ["同意", "不同意", "退回"]
+    assert (await c2.call("card:action", {"message_id": moved["id"], "action": "approve", "comment": "阅，请传阅"}))["ok"]
+    reading = await c1.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert [a["label"] for a in reading["card"]["actions"]] == ["已阅"]  # a 传阅 has nothing to decide
+    assert (await c1.call("card:action", {"message_id": reading["id"], "action": "read"}))["ok"]
+    second = await c2.wait_for("message", lambda m: card_from_bot(hub, m) and m["id"] != moved["id"])
+    await c2.call("message:send", {"channel_id": second["channel_id"], "client_msg_id": "t2", "text": "已阅"})
+    said = await c2.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["text"].startswith("已阅"))
+    assert said["text"] == "已阅：市政府第12次常务会议纪要"
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{started['instance']['id']}", token=p["zhang"]["token"])
+    assert got["instance"]["status"] == "approved"
+    assert [s["operation"] for s in got["instance"]["trail"]] == ["start", "transfer", "approve", "read", "read"]

@@ -31,7 +31,24 @@ from .replies import parse_reply
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("approve", "reject", "return")
+ACTIONS = ("approve", "reject", "return", "read", "claim")
+
+
+def _buttons(task: engine.Task, required: str) -> list[CardAction]:
+    """The buttons the task's kind allows: 已阅 for a 传阅; 认领 first for a task offered to
+    several; a delegate or an earlier signer approves (or, before, declines)."""
+    approve = CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required)
+    reject = CardAction(id="reject", label=t("flow.action.reject"), style="danger", comment="required")
+    back = CardAction(id="return", label=t("flow.action.return"), comment="required")
+    if task.kind == "read":
+        return [CardAction(id="read", label=t("flow.action.read"), style="primary", comment="optional")]
+    if task.kind == "delegated":
+        return [approve]
+    if task.kind == "before":
+        return [approve, reject]
+    if task.pool:
+        return [CardAction(id="claim", label=t("flow.action.claim"), style="primary"), approve, reject, back]
+    return [approve, reject, back]
 
 
 def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str]) -> Card:
@@ -39,12 +56,7 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
     node = defn.nodes[task.node]
     if task.status == "open" and inst.status == "running":
         status = CardStatus(text=t("flow.status.open"), tone="warning")
-        required = "required" if node.opinion == "required" else "optional"
-        actions = [
-            CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required),
-            CardAction(id="reject", label=t("flow.action.reject"), style="danger", comment="required"),
-            CardAction(id="return", label=t("flow.action.return"), comment="required"),
-        ]
+        actions = _buttons(task, "required" if node.opinion == "required" else "optional")
     else:
         # a task the instance's end closed (rejected, withdrawn, approved elsewhere) says how it ended
         ended_it = task.decision == "cancelled" and inst.status != "running"
@@ -143,13 +155,24 @@ class WorkflowBot(Bot):
             await self.hub.say(incoming.channel_id, t("flow.reply.no_number", number=reply.number), client_msg_id=answer_id)
             return
         row = todo[index]
-        op = engine.Operation(reply.kind, row["task_id"], reply.opinion, "previous" if reply.kind == "return" else None)  # type: ignore[arg-type]
+        to: str | int | None = "previous" if reply.kind == "return" else None
+        if reply.kind == "transfer":
+            found = await self.app[DATABASE].read(_user_named, reply.to or "")
+            if found is None:
+                await self.hub.say(incoming.channel_id, t("flow.reply.no_user", name=reply.to), client_msg_id=answer_id)
+                return
+            to = found[0]
+        op = engine.Operation(reply.kind, row["task_id"], reply.opinion, to)  # type: ignore[arg-type]
         try:
             await self.app[DATABASE].write(service.act_tx, user, row["instance_id"], op)
         except HubError as exc:
             await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
             return
-        await self.hub.say(incoming.channel_id, t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"]), client_msg_id=answer_id)
+        if reply.kind in ("read", "claim", "transfer"):
+            done = t(f"flow.reply.done_{reply.kind}", title=row["title"], name=found[1] if reply.kind == "transfer" else "")
+        else:
+            done = t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"])
+        await self.hub.say(incoming.channel_id, done, client_msg_id=answer_id)
 
     # ---- effects: cards to new assignees, cards brought up to date ----------------------
 
@@ -225,6 +248,11 @@ class WorkflowBot(Bot):
                 current = await conn.run_sync(_card_of, message_id)
                 if current != stored:
                     await self.app[ROOMS].update_card(conn, message_id, stored)
+
+
+def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:
+    row = conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.username == username, users.c.disabled == sa.false())).first()
+    return None if row is None else (int(row.id), row.display_name)
 
 
 def principal_of(conn: sa.Connection, user_id: int) -> Principal | None:

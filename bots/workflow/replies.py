@@ -5,6 +5,9 @@
     不同意 理由…  /  /reject 理由   reject
     退回 意见…  /  /return 意见     return to the previous step
     /approve 意见              approve
+    已阅  /  /read             read (a 传阅)
+    认领  /  /claim            claim (a task offered to several)
+    转办 @lisi 意见  /  /transfer @lisi   transfer to that person
     2 同意 意见  /  ２同意      the second of several pending tasks
 
 A full-width number reads as its digits (２ as 2); the opinion is kept as typed.
@@ -22,16 +25,20 @@ _WORDS = (
     ("不同意", "reject"), ("拒绝", "reject"), ("/reject", "reject"),
     ("退回", "return"), ("/return", "return"),
     ("同意", "approve"), ("批准", "approve"), ("/approve", "approve"),
+    ("已阅", "read"), ("/read", "read"), ("认领", "claim"), ("/claim", "claim"),
+    ("转办", "transfer"), ("/transfer", "transfer"),
 )
+_TO = re.compile(r"^[@＠]([A-Za-z0-9_.\-]{1,64})")
 _NUMBER = re.compile(r"^([0-9０-９]{1,3})\s*[.、．)）]?\s*")
 _LEAD = " \t,，.。:：;；、!！"
 
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # approve | reject | return
+    kind: str  # approve | reject | return | read | claim | transfer
     opinion: str
     number: int | None = None  # which of several pending tasks (1-based)
+    to: str | None = None  # transfer: the username after @
 
 
 def parse_reply(text: str) -> Reply | None:
@@ -43,5 +50,9 @@ def parse_reply(text: str) -> Reply | None:
     head = unicodedata.normalize("NFKC", s[:10]).lower()  # ／approve reads as /approve
     for word, kind in _WORDS:
         if head.startswith(word):
-            return Reply(kind, s[len(word):].strip(_LEAD).strip(), number)
+            rest = s[len(word):].strip(_LEAD).strip()
+            if kind != "transfer":
+                return Reply(kind, rest, number)
+            m = _TO.match(rest)
+            return None if m is None else Reply(kind, rest[m.end():].strip(_LEAD).strip(), number, m.group(1))
     return None
