@@ -15,7 +15,7 @@ from .reminders.bot import ReminderBot
 from .runtime import BotRuntime, setup_runtime
 from .workflow import api as workflow_api
 from .workflow.chat import WorkflowBot
-from .workflow.hooks import FLOW_HOOKS, FlowHooks
+from .workflow.hooks import flow_hooks
 from .workflow.service import CARDS_EFFECT, HOOK_EFFECT, NOTIFY_EFFECT, TIMEOUT_EFFECT, URGE_EFFECT
 
 __all__ = ["BOTS", "INTEGRATIONS", "setup"]
@@ -40,7 +40,7 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(URGE_EFFECT, flows.urge)
     app[EFFECTS].register(TIMEOUT_EFFECT, flows.timeout)
     app[EFFECTS].register(HOOK_EFFECT, flows.hook)
-    app[FLOW_HOOKS] = FlowHooks()  # automatic steps other features run (the exchange: dispatch)
+    flow_hooks(app)  # automatic steps other features run (the exchange: dispatch)
     app.add_routes(workflow_api.routes(_Assistant(flows)))
     runtime.register(ReminderBot())  # 提醒助手: /remind 明天9点 参加安全生产会议
 

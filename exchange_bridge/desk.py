@@ -33,12 +33,13 @@ from hub.effects import EFFECTS, Effect, Later
 from hub.errors import Forbidden, HubError
 from hub.i18n import translate as t
 from hub.schema import units, users
-from rooms.rules import ChannelAddMembers, ChannelCreate, MessageSend
+from rooms.rules import ChannelAddMembers, ChannelCreate, DmOpen, MessageSend
 from rooms.schema import messages
 from rooms.wiring import CARDS, ROOMS
 
 from . import desk_cards as cards
 from .desk_tables import exchange_desk_cards, exchange_desk_channels
+from .flow_steps import START_RECEIPT_EFFECT, receipt_flow_payload
 from .model import Document
 from .pki import certificate_organisation
 from .transport import Exchange
@@ -112,6 +113,12 @@ class Desk:
         except sa.exc.IntegrityError:  # another node made it first: use theirs
             return await self.channel(box)
         return int(channel["id"])
+
+    async def tell(self, user_id: int, text: str) -> None:
+        """A line to one person in their DM with the desk's bot (收发助手)."""
+        bot = await self._bot()
+        channel = await self.app[ROOMS].open_dm(bot, DmOpen(user_id=user_id))
+        await self.app[ROOMS].send(bot, MessageSend(channel_id=int(channel["id"]), client_msg_id=uuid.uuid4().hex, text=text))
 
     async def _post(self, box: str, card: Card) -> dict[str, Any]:
         """A card of no package (a quarantined one) in the 收文 or 发文 channel."""
@@ -235,15 +242,18 @@ class Desk:
     async def on_incoming_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         package_id = str(ctx.card.data.get("package_id", ""))
         who = ctx.actor.display_name  # named in the receipt: the sender's clerk sees who signed
+        later: tuple[Later, ...] = ()
         if ctx.action == cards.SIGN:
             await self.exchange.sign_for(package_id, conn=conn, by=who)
             state, reason = "signed", ""
+            # 收文 starts after the commit, where the flow is imported (flow_steps.py)
+            later = (Later(START_RECEIPT_EFFECT, receipt_flow_payload(ctx.card, package_id, ctx.actor.user_id)),)
         else:
             await self.exchange.return_package(package_id, ctx.comment, conn=conn, by=who)
             state, reason = "returned", ctx.comment
         card = incoming_state(ctx.card, state, reason)
         card.data.setdefault("history", []).append({"state": state, "by": who, "reason": reason})
-        return Acted(card)  # the signed receipt is the exchange's own effect, queued in `conn`
+        return Acted(card, later)  # the signed receipt is the exchange's own effect, queued in `conn`
 
     async def on_quarantine_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         """重新处理: the card says 处理中 at once; the reprocessing (verification, storage,

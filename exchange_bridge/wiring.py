@@ -22,6 +22,7 @@ from hub.effects import EFFECTS
 from . import desk_api
 from .desk import Desk
 from .desk import register as register_desk
+from .flow_steps import register as register_flow_steps
 from .pki import server_context
 from .transport import Exchange, Outbox, exchange_app
 from .transport.service import RECEIPT_EFFECT
@@ -48,6 +49,7 @@ def setup(app: web.Application) -> None:
     desk = Desk(app, app[EXCHANGE])
     app[DESK] = desk
     register_desk(app, desk)
+    register_flow_steps(app, desk)  # 分发 in 发文; 签收 starts 收文
     app.add_routes(desk_api.routes(desk))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +23,8 @@ from hub.db import DATABASE
 from tests.conftest import Hub, hub_config
 from tests.test_cli import changtong, clean_env
 from tests.test_workflows import card_from_bot
+
+FLOWS = Path(__file__).resolve().parents[1] / "bots" / "flows"
 
 NUMBERED = """\
 key: fawen-lite
@@ -220,3 +223,23 @@ nodes:
     assert status == 200, body
     assert await cc("kezhang") == [("关于冬季防火的通知", "done")]
     assert await cc("zhang") == []  # the initiator was not given it to read
+
+
+async def test_a_fawen_without_its_document_tells_the_sealing_clerk_why_it_was_not_sent(hub):
+    await hub.unit("tj", "交通局")
+    admin = await hub.user("admin1", "管理员", roles=("admin",))
+    staff = await hub.user("zhangsan", "张三", units=("tj",))
+    clerk = await hub.user("wangsf", "王收发", units=("tj",), roles=("clerk",))
+    boss = await hub.user("juzhang", "王局长", units=("tj",), roles=("leader",))
+    source = (FLOWS / "fawen.yaml").read_text(encoding="utf-8")
+    assert (await hub.request("POST", "/api/v1/flows", token=admin["token"], data=source.encode()))[0] == 201
+    c, b = await hub.client(clerk), await hub.client(boss)
+    await start(hub, staff, "fawen", "关于路灯维修的通知")
+    acted: set[int] = set()
+    for client, comment in ((c, ""), (b, "同意印发"), (c, "")):  # 核稿, 签发, 用印
+        card = await client.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["actions"] and m["id"] not in acted)
+        acted.add(card["id"])
+        assert (await client.call("card:action", {"message_id": card["id"], "action": "approve", "comment": comment}))["ok"]
+    told = await c.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text", timeout=10)
+    assert told["text"] == "“关于路灯维修的通知”的分发没有完成：表单里缺少要分发的公文（document）或主送单位（recipients），请先导入公文并选择主送单位。"
+

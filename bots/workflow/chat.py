@@ -17,7 +17,7 @@ from hub.auth import Principal
 from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
 from hub.db import DATABASE
 from hub.effects import Effect
-from hub.errors import Conflict, HubError
+from hub.errors import Conflict, HubError, Unavailable
 from hub.i18n import translate as t
 from hub.schema import users
 from rooms.wiring import ROOMS
@@ -51,6 +51,12 @@ def _buttons(task: engine.Task, required: str) -> list[CardAction]:
     return [approve, reject, back]
 
 
+def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The form's fields a card shows: plain values, not a document or a list, and not
+    the flow's own bookkeeping (a key starting with `_`)."""
+    return [(k, v) for k, v in form.items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+
+
 def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str]) -> Card:
     """The card of one task, from the instance's state alone (pure)."""
     node = defn.nodes[task.node]
@@ -69,7 +75,7 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         f"{names.get(s.user, str(s.user))} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
         for s in inst.trail
     )
-    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in list(inst.form.items())[:6]]
+    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in shown_fields(inst.form)[:6]]
     current = engine.open_tasks(inst)
     step = defn.nodes[current[0].node].name if current else t(f"flow.status.{inst.status}")
     return Card(
@@ -215,11 +221,10 @@ class WorkflowBot(Bot):
         return lambda conn: service.timeout_tx(conn, int(p["instance_id"]), int(p["task_id"]), int(p["timeouts"]))
 
     async def hook(self, effect: Effect) -> None:
+        """An automatic step another feature runs (dispatch: the exchange). A refusal (a
+        form without its document, a recipient unknown) is told to the person whose step
+        led there; anything else is retried as effects are."""
         p = effect.payload
-        run = self.app[FLOW_HOOKS].get(str(p["action"]))
-        if run is None:
-            log.warning("no hook registered for the automatic step %s of instance %s", p["action"], p["instance_id"])
-            return
 
         def view_of(conn: sa.Connection) -> tuple[dict[str, Any], Principal | None]:
             defn, inst, title = service.instance_tx(conn, int(p["instance_id"]))
@@ -227,8 +232,17 @@ class WorkflowBot(Bot):
             return service.view(defn, inst, title), principal_of(conn, last)
 
         view, who = await self.app[DATABASE].read(view_of)
-        if who is not None:
-            await run(view, who)
+        run = self.app[FLOW_HOOKS].get(str(p["action"]))
+        try:
+            if run is None:
+                raise Unavailable("error.flow_step_unavailable", step=t("flow.op." + str(p["action"])))
+            if who is not None:
+                await run(view, who)
+        except HubError as exc:
+            log.warning("automatic step %s of instance %s refused: %s", p["action"], p["instance_id"], exc.key)
+            if who is not None:
+                text = t("flow.hook_failed", step=t("flow.op." + str(p["action"])), title=view["title"], reason=t(exc.key, **exc.params))
+                await self.hub.dm(who.user_id, text, client_msg_id=f"flow-hook-{effect.id}")
 
     async def refresh_cards(self, effect: Effect) -> None:
         instance_id = int(effect.payload["instance_id"])

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hub.auth import Principal
 
-__all__ = ["FLOW_HOOKS", "FlowHooks", "Hook"]
+__all__ = ["FLOW_HOOKS", "FlowHooks", "Hook", "flow_hooks"]
 
 Hook = Callable[[dict[str, Any], Principal], Awaitable[None]]
 
@@ -32,3 +32,11 @@ class FlowHooks:
 
 
 FLOW_HOOKS: Final = web.AppKey("flow_hooks", FlowHooks)
+
+
+def flow_hooks(app: web.Application) -> FlowHooks:
+    """The app's registry, made by whichever feature's setup asks first (the exchange is
+    set up before the bots)."""
+    if FLOW_HOOKS not in app:
+        app[FLOW_HOOKS] = FlowHooks()
+    return app[FLOW_HOOKS]

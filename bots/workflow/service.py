@@ -134,6 +134,10 @@ def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dic
     if name is not None:
         col = users.c.id if isinstance(name, int) else users.c.username
         return [int(r.id) for r in conn.execute(sa.select(users.c.id).where(col == name, active))]
+    if spec.get("unit") == "initiator" and "role" not in spec:  # everyone in the initiator's units
+        units = sa.select(posts.c.unit_id).where(posts.c.user_id == initiator)
+        q = sa.select(users.c.id).where(active, users.c.is_bot == sa.false(), users.c.id != initiator, users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
+        return [int(r.id) for r in conn.execute(q.order_by(users.c.id))]
     if "role" in spec:
         # roles are one space-separated column: narrow in SQL, decide exactly below
         q = sa.select(users.c.id, users.c.roles).where(active, users.c.roles.contains(spec["role"], autoescape=True)).order_by(users.c.id)
