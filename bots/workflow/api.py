@@ -81,7 +81,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
             holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
             if who.user_id != inst.initiator and who.user_id not in holders and not who.is_admin:
                 raise NotFound("error.flow_instance_not_found")  # a stranger learns nothing
-            return service.view(defn, inst, title)
+            return service.view(defn, inst, title, service.names_of(conn, inst))
 
         return json_response({"instance": await request.app[DATABASE].read(visible)})
 

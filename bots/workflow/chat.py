@@ -110,11 +110,6 @@ def urge_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
     )
 
 
-def _names(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
-    ids = {inst.initiator, *(x.user for x in inst.tasks), *(s.user for s in inst.trail)}
-    return {r.id: r.display_name for r in conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.id.in_(ids)))}
-
-
 class WorkflowBot(Bot):
     username = "liucheng-bot"
     display_name = t("flow.bot_name")
@@ -135,7 +130,7 @@ class WorkflowBot(Bot):
         def card(c: sa.Connection) -> Card:
             defn, inst, title = service.instance_tx(c, instance_id)
             task = next(x for x in inst.tasks if x.id == task_id)
-            return task_card(defn, inst, title, task, _names(c, inst)).model_copy(update={"handler": self.hub.card_handler})
+            return task_card(defn, inst, title, task, service.names_of(c, inst)).model_copy(update={"handler": self.hub.card_handler})
 
         return Acted(await conn.run_sync(card))  # act_tx queued the flow's own effects
 
@@ -188,7 +183,7 @@ class WorkflowBot(Bot):
         def card_of(conn: sa.Connection) -> tuple[int, Card] | None:
             defn, inst, title = service.instance_tx(conn, instance_id)
             task = next((x for x in inst.tasks if x.id == task_id), None)
-            return None if task is None else (task.user, task_card(defn, inst, title, task, _names(conn, inst)))
+            return None if task is None else (task.user, task_card(defn, inst, title, task, service.names_of(conn, inst)))
 
         found = await self.app[DATABASE].read(card_of)
         if found is None:
@@ -210,7 +205,7 @@ class WorkflowBot(Bot):
             task = next((x for x in inst.tasks if x.id == task_id), None)
             if task is None or task.status != "open" or inst.status != "running" or seq > len(inst.trail):
                 return None  # acted on meanwhile: nothing to urge
-            return task.user, urge_card(defn, inst, title, task, inst.trail[seq - 1], _names(conn, inst))
+            return task.user, urge_card(defn, inst, title, task, inst.trail[seq - 1], service.names_of(conn, inst))
 
         found = await self.app[DATABASE].read(card_of)
         if found is not None:
@@ -249,7 +244,7 @@ class WorkflowBot(Bot):
 
         def cards(conn: sa.Connection) -> list[tuple[int, Card]]:
             defn, inst, title = service.instance_tx(conn, instance_id)
-            names = _names(conn, inst)
+            names = service.names_of(conn, inst)
             rows = conn.execute(
                 sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id).where(flow_tasks.c.instance_id == instance_id, flow_tasks.c.message_id.is_not(None))
             )

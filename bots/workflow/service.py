@@ -246,7 +246,7 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     inst = _numbered(conn, defn, inst, effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
     _store(conn, defn, inst, effects)
-    return view(defn, inst, title)
+    return view(defn, inst, title, names_of(conn, inst))
 
 
 def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
     if moved.rowcount != 1:
         raise Conflict("error.flow_task_done")  # someone acted first
     _store(conn, defn, new, effects)
-    return view(defn, new, row.title)
+    return view(defn, new, row.title, names_of(conn, new))
 
 
 def timeout_tx(conn: sa.Connection, instance_id: int, task_id: int, timeouts: int) -> None:
@@ -291,12 +291,48 @@ def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, 
     return definition_of(conn, row.flow_key, row.version), state.load(row.state), row.title
 
 
-def view(defn: FlowDefinition, inst: engine.Instance, title: str) -> dict[str, Any]:
+def names_of(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
+    """Display names of everyone the instance mentions."""
+    ids = {inst.initiator, *(x.user for x in inst.tasks), *(s.user for s in inst.trail)}
+    return {r.id: r.display_name for r in conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.id.in_(ids)))}
+
+
+_SHOWN_STEPS = ("start", "task", "countersign", "circulate", "auto", "end")
+
+
+def positions(defn: FlowDefinition, inst: engine.Instance) -> list[dict[str, Any]]:
+    """Where the instance stands: each step of the flow, in the definition's order, as
+    done, current (someone holds it) or pending (a gateway may yet pass it by)."""
+    holding = {t.node for t in engine.held(inst)}
+    out = []
+    for node in defn.nodes.values():
+        if node.type not in _SHOWN_STEPS:
+            continue
+        at = "current" if node.id in holding else "done" if node.id in inst.passed else "pending"
+        out.append({"id": node.id, "name": node.name or node.id, "type": node.type, "state": at})
+    return out
+
+
+def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[int, str] | None = None) -> dict[str, Any]:
+    """The instance as REST shows it; with `names`, people's display names beside their ids."""
+    names = names or {}
+
+    def name(uid: int) -> str:
+        return "" if uid == engine.SYSTEM else names.get(uid, "")
+
     return {
         "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
-        "status": inst.status, "initiator_id": inst.initiator, "form": inst.form,
-        "open_tasks": [{"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user} for t in engine.open_tasks(inst)],
-        "trail": [{"at": s.at, "user_id": s.user, "node": s.node, "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post} for s in inst.trail],
+        "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
+        "open_tasks": [
+            {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind}
+            for t in engine.open_tasks(inst)
+        ],
+        "steps": positions(defn, inst),
+        "trail": [
+            {"at": s.at, "user_id": s.user, "user_name": name(s.user), "node": s.node, "node_name": defn.nodes[s.node].name if s.node in defn.nodes else s.node,
+             "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post}
+            for s in inst.trail
+        ],
     }
 
 

@@ -1,6 +1,8 @@
-"""A 请假 in the browser, as two clerks live it: 李海燕 starts it from 待办, her unit's
-leader 王建国 finds it in his 待办, opens it in 流程助手, presses 同意 with an opinion,
-and 李海燕's 我发起的 shows it approved. Desktop and phone width."""
+"""A 请假 in the browser, as two clerks live it: 李海燕 starts it from 待办 and, opening
+it, sees it wait for her leader and presses 催办; her unit's leader 王建国 finds it in
+his 待办 with the 催办 card beside it, opens it in 流程助手, presses 同意 with an
+opinion, and 李海燕's 我发起的 shows it approved, its 流转记录 with his opinion.
+Desktop and phone width."""
 
 from __future__ import annotations
 
@@ -22,12 +24,22 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     clerk.login()
     clerk.page.get_by_role("link", name="待办").click()
     clerk.page.get_by_role("button", name="发起流程").click()
+    clerk.page.locator(".start .el-select").click()  # the select's box (its input sits under the placeholder)
+    clerk.page.get_by_role("option", name="请假").click()
     clerk.page.get_by_label("标题，例如：12月8日至10日请假").fill(title)
     clerk.page.get_by_label("说明（可选）").fill("回老家办理户口")
     clerk.page.get_by_role("button", name="提交").click()
     expect(clerk.page.get_by_role("status")).to_contain_text(f"已发起：{title}")
     expect(clerk.page.locator(".row", has_text=title)).to_contain_text("办理中")
     clerk.shot(f"todo-started-{viewport['width']}")
+    clerk.page.locator(".row", has_text=title).get_by_role("button", name=title).click()
+    drawer = clerk.page.get_by_role("dialog", name=title)
+    expect(drawer).to_contain_text("等待 王建国 办理")
+    drawer.get_by_label("催办留言（可选），例如：今天要报市里").fill("周一要出发，请尽快")
+    drawer.get_by_role("button", name="催办").click()
+    expect(drawer.get_by_role("status")).to_have_text("已催办，办理人会收到提醒")
+    clerk.shot(f"todo-instance-running-{viewport['width']}")
+    drawer.get_by_role("button", name="关闭此对话框").click()
 
     leader.login()
     leader.page.get_by_role("link", name="待办").click()
@@ -35,6 +47,8 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     expect(row).to_be_visible()
     leader.shot(f"todo-mine-{viewport['width']}")
     row.get_by_role("button", name="去办理").click()
+    urged = leader.page.get_by_role("article", name=f"催办：请假《{title}》")
+    expect(urged).to_contain_text("周一要出发，请尽快")
     card = leader.page.get_by_role("article", name=f"请假：{title}")
     expect(card).to_contain_text("待办理")
     expect(card).to_contain_text("回老家办理户口")
@@ -48,4 +62,10 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     clerk.page.get_by_role("tab", name="我的待办").click()
     clerk.page.get_by_role("tab", name="我发起的").click()
     expect(clerk.page.locator(".row", has_text=title)).to_contain_text("已通过")
+    clerk.page.locator(".row", has_text=title).get_by_role("button", name=title).click()
+    trail = clerk.page.get_by_role("dialog", name=title).get_by_role("region", name="流转记录")
+    expect(trail).to_contain_text("王建国")
+    expect(trail).to_contain_text("同意，注意安全")
+    expect(trail).to_contain_text("催办")
+    clerk.shot(f"todo-instance-approved-{viewport['width']}")
     assert not clerk.errors and not leader.errors, (clerk.errors, leader.errors)

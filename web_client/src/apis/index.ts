@@ -30,9 +30,29 @@ export const api = {
 export interface FlowInfo { key: string; version: number; name: string }
 export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string }
 
+export interface FlowStep { id: string; name: string; type: string; state: 'done' | 'current' | 'pending' }
+export interface FlowTrailStep { at: string; user_id: number; user_name: string; node: string; node_name: string; operation: string; opinion: string; target: string }
+export interface FlowInstance {
+  id: number
+  flow: string
+  flow_name: string
+  title: string
+  status: string
+  initiator_id: number
+  initiator_name: string
+  form: Record<string, unknown>
+  open_tasks: { id: number; node: string; node_name: string; user_id: number; user_name: string; kind: string }[]
+  steps: FlowStep[]
+  trail: FlowTrailStep[]
+}
+export type TaskBox = 'todo' | 'done' | 'started' | 'cc'
+
 export const flowsApi = {
   flows: () => request<{ flows: FlowInfo[]; assistant: UserRef }>('GET', '/api/v1/flows'),
-  tasks: (box: 'todo' | 'done' | 'started') => request<{ tasks: TaskRow[] }>('GET', `/api/v1/tasks?box=${box}`),
+  tasks: (box: TaskBox) => request<{ tasks: TaskRow[] }>('GET', `/api/v1/tasks?box=${box}`),
+  instance: (id: number) => request<{ instance: FlowInstance }>('GET', `/api/v1/flows/instances/${id}`),
+  operate: (id: number, op: { kind: string; task_id?: number; opinion?: string }) =>
+    request<{ instance: FlowInstance }>('POST', `/api/v1/flows/instances/${id}/operations`, op),
   start: (key: string, title: string, form: Record<string, unknown>) =>
     request<{ instance: { id: number } }>('POST', `/api/v1/flows/${encodeURIComponent(key)}/instances`, { title, form }),
 }
