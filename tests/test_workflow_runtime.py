@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import docx
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
@@ -243,3 +244,26 @@ async def test_a_fawen_without_its_document_tells_the_sealing_clerk_why_it_was_n
     told = await c.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text", timeout=10)
     assert told["text"] == "“关于路灯维修的通知”的分发没有完成：表单里缺少要分发的公文（document）或主送单位（recipients），请先导入公文并选择主送单位。"
 
+
+
+async def test_the_record_of_handling_downloads_as_word_with_its_chain_checked(hub, tmp_path):
+    p = await world(hub, NUMBERED)
+    inst = await start(hub, p["zhang"], "fawen-lite", "关于路灯维修的通知")
+    status, body = await hub.request(
+        "POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["boss"]["token"],
+        json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意印发"},
+    )
+    assert status == 200, body
+    url = f"/api/v1/flows/instances/{inst['id']}/record.docx"
+    status, data = await hub.request("GET", url, token=p["zhang"]["token"])
+    assert status == 200 and data[:2] == b"PK"
+    (tmp_path / "record.docx").write_bytes(data)
+    doc = docx.Document(str(tmp_path / "record.docx"))
+    text = [para.text for para in doc.paragraphs]
+    assert text[0] == "发文（简）办理单" and "标题：关于路灯维修的通知" in text
+    trail = [[c.text for c in row.cells] for row in doc.tables[-1].rows]
+    number = body["instance"]["form"]["文号"]
+    assert trail[0] == ["步骤", "办理人", "办理", "意见", "时间"]
+    assert [r[:4] for r in trail[1:]] == [["start", "张三", "发起", ""], ["签发", "王局长", "同意", "同意印发"], ["编号", "系统", f"编号 {number}", ""], ["归档", "系统", "归档", ""]]
+    assert text[-1] == "流转记录校验：完整（共 4 条，逐条哈希相连，未被改动）"
+    assert (await hub.request("GET", url, token=p["kezhang"]["token"]))[0] == 404  # not his: nothing to see

@@ -1,22 +1,28 @@
-"""REST for workflows: the flows one may start, starting one, an instance, one's tasks."""
+"""REST for workflows: the flows one may start, starting one, an instance and its 办理单,
+one's tasks."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.auth import Principal
 from hub.db import DATABASE
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
+from hub.i18n import translate as t
 from hub.ids import path_id
 from rooms.rules import Strict
 
 from ..schema import flow_tasks
-from . import engine, service
+from . import audit, engine, service
 from .definition import DefinitionError
+from .record import record_docx
 
 
 class StartBody(Strict):
@@ -72,18 +78,36 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         instance = await request.app[DATABASE].write(service.start_tx, who.user_id, key, body.title, body.form)
         return json_response({"instance": instance}, status=201)
 
+    def visible(conn: sa.Connection, who: Principal, instance_id: int) -> dict[str, Any]:
+        """The instance for its initiator, its holders and administrators; a stranger
+        learns nothing (404, as for no instance)."""
+        defn, inst, title = service.instance_tx(conn, instance_id)
+        holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
+        if who.user_id != inst.initiator and who.user_id not in holders and not who.is_admin:
+            raise NotFound("error.flow_instance_not_found")
+        return service.view(defn, inst, title, service.names_of(conn, inst))
+
     async def instance(request: web.Request) -> web.Response:
         who = await principal(request)
         instance_id = path_id(request.match_info["instance_id"])
+        return json_response({"instance": await request.app[DATABASE].read(visible, who, instance_id)})
 
-        def visible(conn: sa.Connection) -> dict[str, Any]:
-            defn, inst, title = service.instance_tx(conn, instance_id)
-            holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
-            if who.user_id != inst.initiator and who.user_id not in holders and not who.is_admin:
-                raise NotFound("error.flow_instance_not_found")  # a stranger learns nothing
-            return service.view(defn, inst, title, service.names_of(conn, inst))
+    async def record(request: web.Request) -> web.Response:
+        """办理单 as Word: the head, the form, the 流转记录 and its chain's check."""
+        who = await principal(request)
+        instance_id = path_id(request.match_info["instance_id"])
 
-        return json_response({"instance": await request.app[DATABASE].read(visible)})
+        def both(conn: sa.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+            return visible(conn, who, instance_id), audit.verify(conn, instance_id)
+
+        view, chain = await request.app[DATABASE].read(both)
+        body = await asyncio.to_thread(record_docx, view, chain)
+        name = t("flow.record.filename", title=view["title"][:60], id=instance_id)
+        return web.Response(body=body, headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "Content-Disposition": f"attachment; filename=\"record-{instance_id}.docx\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        })
 
     async def operate(request: web.Request) -> web.Response:
         who = await principal(request)
@@ -109,5 +133,6 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         web.post(r"/api/v1/flows/{key}/instances", start),
         web.get(r"/api/v1/flows/instances/{instance_id:\d+}", instance),
         web.post(r"/api/v1/flows/instances/{instance_id:\d+}/operations", operate),
+        web.get(r"/api/v1/flows/instances/{instance_id:\d+}/record.docx", record),
         web.get("/api/v1/tasks", tasks),
     ]

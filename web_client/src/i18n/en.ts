@@ -183,6 +183,7 @@ const en: typeof zh = {
     empty: { todo: 'Nothing to do', done: 'Nothing dealt with yet', started: 'No flows started yet', cc: 'Nothing copied to you' },
     status: { open: 'To do', done: 'Done', running: 'In progress', approved: 'Approved', rejected: 'Rejected', withdrawn: 'Withdrawn', terminated: 'Terminated', waiting: 'Waiting' },
     ccStatus: { open: 'Unread', done: 'Read', cancelled: 'Cancelled' },
+    export: 'Download the record (Word)',
     initiator: 'Started by {name}',
     position: 'Progress',
     waitingFor: 'Waiting for {names}',

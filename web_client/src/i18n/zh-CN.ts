@@ -181,6 +181,7 @@ export default {
     empty: { todo: '没有待办事项', done: '还没有办理过的事项', started: '还没有发起过流程', cc: '没有抄送给你的事项' },
     status: { open: '待办理', done: '已办理', running: '办理中', approved: '已通过', rejected: '未通过', withdrawn: '已撤销', terminated: '已终止', waiting: '等待中' },
     ccStatus: { open: '未读', done: '已读', cancelled: '已取消' },
+    export: '导出办理单（Word）',
     initiator: '发起人：{name}',
     position: '办理进度',
     waitingFor: '等待 {names} 办理',
