@@ -117,6 +117,7 @@ class BotHub:
         self.me = principal  # None until the bot's user exists (made on first use)
         self._made = made
         self.card_handler = f"bot.{username}"
+        self._dms: dict[int, int] = {}  # user id -> the DM channel with them
 
     async def identity(self) -> Principal:
         """The bot's user, made the first time the bot acts (a hub that never uses a bot
@@ -132,8 +133,14 @@ class BotHub:
         return await self.app[ROOMS].send(await self.identity(), req)
 
     async def direct_channel(self, user_id: int) -> int:
-        channel = await self.app[ROOMS].open_dm(await self.identity(), DmOpen(user_id=user_id))
-        return int(channel["id"])
+        """The DM with the person, made on first use. A DM channel is never removed, so
+        its id is kept: a task card or a reminder does not build a channel view to find
+        it (open_dm would, in a write transaction)."""
+        found = self._dms.get(user_id)
+        if found is None:
+            channel = await self.app[ROOMS].open_dm(await self.identity(), DmOpen(user_id=user_id))
+            found = self._dms[user_id] = int(channel["id"])
+        return found
 
     async def dm(self, user_id: int, text: str, *, client_msg_id: str | None = None) -> dict[str, Any]:
         return await self.say(await self.direct_channel(user_id), text, client_msg_id=client_msg_id)

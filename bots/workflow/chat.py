@@ -20,6 +20,7 @@ from hub.effects import Effect
 from hub.errors import Conflict, HubError, Unavailable
 from hub.i18n import translate as t
 from hub.schema import users
+from rooms.schema import messages
 from rooms.wiring import ROOMS
 
 from ..runtime import Bot, Incoming
@@ -240,22 +241,36 @@ class WorkflowBot(Bot):
                 await self.hub.dm(who.user_id, text, client_msg_id=f"flow-hook-{effect.id}")
 
     async def refresh_cards(self, effect: Effect) -> None:
+        """Bring the instance's cards up to date, in one transaction: the cards of tasks
+        still held (their step, the opinions so far) and of those this step closed, and
+        once the instance has ended every card (how it ended). A card done earlier stays
+        as it was until the end, so a step does not rewrite every card before it."""
         instance_id = int(effect.payload["instance_id"])
+        closed = [int(x) for x in effect.payload.get("closed", [])]
 
-        def cards(conn: sa.Connection) -> list[tuple[int, Card]]:
+        def cards(conn: sa.Connection) -> list[tuple[int, dict[str, Any]]]:
             defn, inst, title = service.instance_tx(conn, instance_id)
-            names = service.names_of(conn, inst)
-            rows = conn.execute(
-                sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id).where(flow_tasks.c.instance_id == instance_id, flow_tasks.c.message_id.is_not(None))
-            )
             by_id = {x.id: x for x in inst.tasks}
-            return [(int(r.message_id), task_card(defn, inst, title, by_id[r.task_id], names)) for r in rows if r.task_id in by_id]
+            q = (
+                sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id, messages.c.card)
+                .join(messages, messages.c.id == flow_tasks.c.message_id)
+                .where(flow_tasks.c.instance_id == instance_id)
+            )
+            if inst.status == "running":
+                q = q.where(sa.or_(flow_tasks.c.status.in_(("open", "waiting")), flow_tasks.c.task_id.in_(closed)))
+            names = service.names_of(conn, inst)
+            out = []
+            for r in conn.execute(q):
+                if r.task_id in by_id:
+                    stored = task_card(defn, inst, title, by_id[r.task_id], names).model_copy(update={"handler": self.hub.card_handler}).stored()
+                    if r.card != stored:
+                        out.append((int(r.message_id), stored))
+            return out
 
-        for message_id, card in await self.app[DATABASE].read(cards):
-            stored = card.model_copy(update={"handler": self.hub.card_handler}).stored()
+        changed = await self.app[DATABASE].read(cards)
+        if changed:
             async with self.app[DATABASE].begin() as conn:
-                current = await conn.run_sync(_card_of, message_id)
-                if current != stored:
+                for message_id, stored in changed:
                     await self.app[ROOMS].update_card(conn, message_id, stored)
 
 
@@ -269,8 +284,3 @@ def principal_of(conn: sa.Connection, user_id: int) -> Principal | None:
     row = conn.execute(sa.select(users.c.id, users.c.username, users.c.display_name, users.c.roles, users.c.is_bot).where(users.c.id == user_id)).first()
     return None if row is None else Principal(int(row.id), row.username, row.display_name, tuple((row.roles or "").split()), 0, is_bot=bool(row.is_bot))
 
-
-def _card_of(conn: sa.Connection, message_id: int) -> Any:
-    from rooms.schema import messages
-
-    return conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id)).scalar()

@@ -183,7 +183,8 @@ def _follow(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, ef
             enqueue(conn, HOOK_EFFECT, {"instance_id": inst.id, "node": e.node, "action": "dispatch"})
         elif e.kind == "auto" and defn.nodes[e.node or ""].action == "archive":
             conn.execute(flow_instances.update().where(flow_instances.c.id == inst.id).values(archived_at=now()))
-    enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id})
+    closed = sorted({e.task_id for e in effects if e.kind == "task_closed" and e.task_id is not None})
+    enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id, "closed": closed})  # the cards to bring up to date
 
 
 # ---- automatic steps run in the transaction --------------------------------------------
