@@ -241,10 +241,10 @@ class WorkflowBot(Bot):
                 await self.hub.dm(who.user_id, text, client_msg_id=f"flow-hook-{effect.id}")
 
     async def refresh_cards(self, effect: Effect) -> None:
-        """Bring the instance's cards up to date, in one transaction: the cards of tasks
-        still held (their step, the opinions so far) and of those this step closed, and
-        once the instance has ended every card (how it ended). A card done earlier stays
-        as it was until the end, so a step does not rewrite every card before it."""
+        """Bring the instance's cards up to date: the cards of tasks still held (their
+        step, the opinions so far) and of those this step closed, and once the instance
+        has ended every card (how it ended). A card done earlier stays as it was until
+        the end, so a step does not rewrite every card before it."""
         instance_id = int(effect.payload["instance_id"])
         closed = [int(x) for x in effect.payload.get("closed", [])]
 
@@ -267,11 +267,11 @@ class WorkflowBot(Bot):
                         out.append((int(r.message_id), stored))
             return out
 
-        changed = await self.app[DATABASE].read(cards)
-        if changed:
+        # a transaction per card: each takes its channel's next seq, and a transaction that
+        # held two channels' rows could deadlock with another holding them the other way
+        for message_id, stored in await self.app[DATABASE].read(cards):
             async with self.app[DATABASE].begin() as conn:
-                for message_id, stored in changed:
-                    await self.app[ROOMS].update_card(conn, message_id, stored)
+                await self.app[ROOMS].update_card(conn, message_id, stored)
 
 
 def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:
