@@ -107,3 +107,18 @@ flow_audit = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# 代理: a standing proxy — while it runs, the tasks given to `user_id` go to `proxy_id`,
+# who acts in their place (the 流转记录 says so).
+flow_proxies = sa.Table(
+    "flow_proxies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("proxy_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("starts_at", TS, nullable=False),
+    sa.Column("ends_at", TS, nullable=False),
+    sa.Column("created_by", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)

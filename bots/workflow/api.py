@@ -4,12 +4,13 @@ one's tasks."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import Any, Literal
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.auth import Principal
 from hub.db import DATABASE
@@ -17,10 +18,12 @@ from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
 from hub.i18n import translate as t
 from hub.ids import path_id
+from hub.schema import users
 from rooms.rules import Strict
 
 from ..schema import flow_tasks
-from . import audit, engine, service
+
+from . import audit, engine, proxies, service
 from .definition import DefinitionError
 from .record import record_docx
 
@@ -41,6 +44,16 @@ class OperationBody(Strict):
     opinion: str = Field(default="", max_length=2000)
     to: str | int | None = None
     position: Literal["before", "after"] = "after"
+
+
+class ProxyBody(Strict):
+    """代理: `proxy` (a username) holds the caller's tasks from `starts_at` to `ends_at`
+    (ISO 8601 with an offset); an administrator may set one for `user` too."""
+
+    proxy: str = Field(min_length=1, max_length=64)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    user: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class TaskQuery(BaseModel):
@@ -127,8 +140,34 @@ def routes(assistant: Any) -> list[web.RouteDef]:
             raise BadRequest("error.bad_request") from exc
         return json_response({"tasks": await request.app[DATABASE].read(service.tasks_of, who.user_id, q.box)})
 
+    async def list_proxies(request: web.Request) -> web.Response:
+        who = await principal(request)
+        return json_response({"proxies": await request.app[DATABASE].read(proxies.list_proxies, who.user_id)})
+
+    async def add_proxy(request: web.Request) -> web.Response:
+        who = await principal(request)
+        body = await json_body(request, ProxyBody)
+        if body.user is not None and body.user != who.username and not who.is_admin:
+            raise Forbidden("error.admin_only")
+
+        def tx(conn: sa.Connection) -> dict[str, Any]:
+            ids = {r.username: int(r.id) for r in conn.execute(sa.select(users.c.id, users.c.username).where(users.c.username.in_({body.proxy, body.user or who.username})))}
+            if body.proxy not in ids or (body.user or who.username) not in ids:
+                raise NotFound("error.flow_proxy_user_not_found")
+            return proxies.add_proxy(conn, who.user_id, ids[body.user or who.username], ids[body.proxy], body.starts_at.astimezone(UTC), body.ends_at.astimezone(UTC))
+
+        return json_response({"proxy": await request.app[DATABASE].write(tx)}, status=201)
+
+    async def remove_proxy(request: web.Request) -> web.Response:
+        who = await principal(request)
+        await request.app[DATABASE].write(proxies.remove_proxy, who.user_id, who.is_admin, path_id(request.match_info["proxy_id"]))
+        return json_response({"ok": True})
+
     return [
         web.get("/api/v1/flows", flows),
+        web.get("/api/v1/flows/proxies", list_proxies),
+        web.post("/api/v1/flows/proxies", add_proxy),
+        web.delete(r"/api/v1/flows/proxies/{proxy_id:\d+}", remove_proxy),
         web.post("/api/v1/flows", import_flow),
         web.post(r"/api/v1/flows/{key}/instances", start),
         web.get(r"/api/v1/flows/instances/{instance_id:\d+}", instance),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from .engine import Step
 __all__ = ["GENESIS", "append", "link_hash", "verify"]
 
 GENESIS = "0" * 64  # the previous hash of an instance's first step
+_DEFAULTS = {f.name: f.default for f in fields(Step)}
 
 
 def link_hash(instance_id: int, seq: int, step: dict[str, Any], prev_hash: str) -> str:
@@ -62,7 +63,7 @@ def verify(conn: sa.Connection, instance_id: int) -> dict[str, Any]:
         prev = row.hash
     trail = state.get("trail", [])
     for seq, (row, step) in enumerate(zip(rows, trail, strict=False), 1):
-        if dict(row.step) != step:
+        if {**_DEFAULTS, **row.step} != {**_DEFAULTS, **step}:  # a field added since reads as its default
             return {"ok": False, "steps": len(rows), "broken_at": seq, "reason": "state_differs"}
     if len(trail) != len(rows):
         return {"ok": False, "steps": len(rows), "broken_at": min(len(trail), len(rows)) + 1, "reason": "state_differs"}

@@ -52,6 +52,12 @@ def _buttons(task: engine.Task, required: str) -> list[CardAction]:
     return [approve, reject, back]
 
 
+def _who(user: int, proxy_for: int | None, names: dict[int, str]) -> str:
+    """李四, or 李四（代 王局长） for a standing proxy."""
+    name = names.get(user, str(user))
+    return t("flow.card.proxy", name=name, of=names.get(proxy_for, str(proxy_for))) if proxy_for else name
+
+
 def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
     """The form's fields a card shows: plain values, not a document or a list, and not
     the flow's own bookkeeping (a key starting with `_`)."""
@@ -73,7 +79,7 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         tone = "success" if task.decision == "approve" or inst.status == "approved" else ("danger" if task.decision == "reject" else "info")
         status, actions = CardStatus(text=t(key)[:50], tone=tone), []
     opinions = "；".join(
-        f"{names.get(s.user, str(s.user))} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
+        f"{_who(s.user, s.proxy_for, names)} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
         for s in inst.trail
     )
     form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in shown_fields(inst.form)[:6]]

@@ -74,6 +74,7 @@ class Task:
     round: int = 0  # which entry of its node it belongs to
     timeouts: int = 0  # deadlines passed
     post: int | None = None  # the unit of the post it was given in
+    proxy_for: int | None = None  # 代理: held by a standing proxy in this person's place (the caller sets it)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Step:
     opinion: str = ""
     target: str = ""
     post: int | None = None
+    proxy_for: int | None = None  # acted as this person's standing proxy (代理)
 
 
 @dataclass(frozen=True)
@@ -573,7 +575,7 @@ def _task(inst: Instance, task_id: int) -> Task:
 
 
 def _step(mv: _Move, task: Task, operation: str, opinion: str, target: str = "") -> Step:
-    return Step(mv.now, mv.actor, task.node, operation, opinion, target, task.post)
+    return Step(mv.now, mv.actor, task.node, operation, opinion, target, task.post, task.proxy_for)
 
 
 def _current(inst: Instance) -> str:

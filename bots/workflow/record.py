@@ -74,7 +74,10 @@ def record_docx(view: dict[str, Any], chain: dict[str, Any]) -> bytes:
         operation = t(f"flow.op.{step['operation']}")
         if step["operation"] == "number" and step.get("target"):
             operation = f"{operation} {step['target']}"
-        rows.append([step.get("node_name") or step["node"], step.get("user_name") or t("flow.record.system"), operation, step.get("opinion", ""), _when(step["at"])])
+        who = step.get("user_name") or t("flow.record.system")
+        if step.get("proxy_for_name"):
+            who = t("flow.card.proxy", name=who, of=step["proxy_for_name"])
+        rows.append([step.get("node_name") or step["node"], who, operation, step.get("opinion", ""), _when(step["at"])])
     _table(doc, [t("flow.record.step"), t("flow.record.handler"), t("flow.record.operation"), t("flow.record.opinion"), t("flow.record.at")], rows, [2.6, 2.2, 3.4, 5.0, 2.8])
     verdict = t("flow.record.intact", steps=chain["steps"]) if chain["ok"] else t("flow.record.broken", at=chain["broken_at"] or 0)
     doc.add_paragraph(verdict)

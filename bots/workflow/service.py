@@ -27,7 +27,7 @@ from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 from hub.schema import posts, users
 
 from ..schema import flow_counters, flow_definitions, flow_instances, flow_tasks
-from . import audit, engine, state
+from . import audit, engine, proxies, state
 from .definition import DefinitionError, FlowDefinition, Node, load_definition
 
 NOTIFY_EFFECT = "flow.notify"  # post a new task's card to its assignee
@@ -244,7 +244,7 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
         inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, who, form), _stamp())
     except engine.Refused as exc:
         raise refused(exc) from None
-    inst = _numbered(conn, defn, inst, effects)
+    inst = _numbered(conn, defn, proxies.apply_proxies(conn, inst, effects), effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
     _store(conn, defn, inst, effects)
     return view(defn, inst, title, names_of(conn, inst))
@@ -260,7 +260,7 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
         new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp(), admin=admin)
     except engine.Refused as exc:
         raise refused(exc) from None
-    new = _numbered(conn, defn, new, effects)  # rolled back with the rest if the write below finds it moved
+    new = _numbered(conn, defn, proxies.apply_proxies(conn, new, effects), effects)  # rolled back with the rest if the write below finds it moved
     moved = conn.execute(
         flow_instances.update()
         .where(flow_instances.c.id == instance_id, flow_instances.c.revision == row.revision)
@@ -295,6 +295,7 @@ def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, 
 def names_of(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
     """Display names of everyone the instance mentions."""
     ids = {inst.initiator, *(x.user for x in inst.tasks), *(s.user for s in inst.trail)}
+    ids |= {x.proxy_for for x in inst.tasks if x.proxy_for} | {s.proxy_for for s in inst.trail if s.proxy_for}
     return {r.id: r.display_name for r in conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.id.in_(ids)))}
 
 
@@ -325,13 +326,15 @@ def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[in
         "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
         "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
         "open_tasks": [
-            {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind}
+            {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind,
+             "proxy_for": t.proxy_for, "proxy_for_name": name(t.proxy_for) if t.proxy_for else ""}
             for t in engine.open_tasks(inst)
         ],
         "steps": positions(defn, inst),
         "trail": [
             {"at": s.at, "user_id": s.user, "user_name": name(s.user), "node": s.node, "node_name": defn.nodes[s.node].name if s.node in defn.nodes else s.node,
-             "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post}
+             "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post,
+             "proxy_for": s.proxy_for, "proxy_for_name": name(s.proxy_for) if s.proxy_for else ""}
             for s in inst.trail
         ],
     }
