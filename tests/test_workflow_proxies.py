@@ -42,8 +42,10 @@ async def test_a_proxy_holds_the_leaders_tasks_while_he_is_away(hub):
     status, body = await hub.request("POST", "/api/v1/flows/proxies", token=p["boss"]["token"],
                                      json={"proxy": "fujuzhang", "starts_at": iso(-timedelta(minutes=1)), "ends_at": iso(timedelta(days=3))})
     assert status == 201 and body["proxy"]["proxy_name"] == "李副局长" and body["proxy"]["active"] is True, body
+    assert datetime.fromisoformat(body["proxy"]["ends_at"]).utcoffset() is not None  # a moment, not a wall-clock time
     status, listed = await hub.request("GET", "/api/v1/flows/proxies", token=p["deputy"]["token"])
     assert [x["user_name"] for x in listed["proxies"]] == ["王局长"]  # the proxy sees what they hold for whom
+    assert datetime.fromisoformat(listed["proxies"][0]["starts_at"]) == datetime.fromisoformat(body["proxy"]["starts_at"])
 
     status, started = await hub.request("POST", "/api/v1/flows/leave/instances", token=p["zhang"]["token"], json={"title": "12月8日请假", "form": {}})
     assert status == 201, started

@@ -57,7 +57,7 @@ def apply_proxies(conn: sa.Connection, inst: engine.Instance, effects: list[engi
 def _view(row: Any, names: dict[int, str], at: datetime) -> dict[str, Any]:
     return {
         "id": row.id, "user_id": row.user_id, "user_name": names.get(row.user_id, ""), "proxy_id": row.proxy_id,
-        "proxy_name": names.get(row.proxy_id, ""), "starts_at": row.starts_at.isoformat(), "ends_at": row.ends_at.isoformat(),
+        "proxy_name": names.get(row.proxy_id, ""), "starts_at": _aware(row.starts_at).isoformat(), "ends_at": _aware(row.ends_at).isoformat(),
         "active": _aware(row.starts_at) <= at < _aware(row.ends_at),
     }
 

@@ -7,6 +7,7 @@ Desktop and phone width."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -69,3 +70,29 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     expect(trail).to_contain_text("催办")
     clerk.shot(f"todo-instance-approved-{viewport['width']}")
     assert not clerk.errors and not leader.errors, (clerk.errors, leader.errors)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_leader_sets_a_proxy_for_his_trip_and_removes_it(people, viewport):
+    leader = people("wangjianguo", viewport)
+    leader.login()
+    leader.page.get_by_role("link", name="待办").click()
+    leader.page.get_by_role("button", name="代理设置").click()
+    dialog = leader.page.get_by_role("dialog", name="代理设置")
+    expect(dialog).to_contain_text("还没有设置代理")
+    dialog.locator(".add .el-select").click()
+    leader.page.keyboard.type("lihaiyan")
+    leader.page.get_by_role("option", name="李海燕").click()
+    start, end = datetime.now(), datetime.now() + timedelta(days=2)
+    dialog.get_by_placeholder("开始时间").fill(start.strftime("%Y-%m-%d %H:%M"))
+    dialog.get_by_placeholder("结束时间").fill(end.strftime("%Y-%m-%d %H:%M"))
+    dialog.get_by_placeholder("结束时间").press("Enter")
+    dialog.get_by_role("button", name="设置代理").click()
+    expect(dialog.get_by_role("status")).to_have_text("已设置代理")
+    mine = dialog.get_by_role("region", name="我设置的代理")
+    expect(mine).to_contain_text("由 李海燕 代理")
+    expect(mine).to_contain_text("生效中")
+    leader.shot(f"todo-proxy-{viewport['width']}")
+    mine.get_by_role("button", name="取消").click()  # the other tests need 王建国 himself
+    expect(mine).to_contain_text("还没有设置代理")
+    assert not leader.errors, leader.errors

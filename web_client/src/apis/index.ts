@@ -31,7 +31,7 @@ export interface FlowInfo { key: string; version: number; name: string }
 export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string }
 
 export interface FlowStep { id: string; name: string; type: string; state: 'done' | 'current' | 'pending' }
-export interface FlowTrailStep { at: string; user_id: number; user_name: string; node: string; node_name: string; operation: string; opinion: string; target: string }
+export interface FlowTrailStep { at: string; user_id: number; user_name: string; proxy_for_name?: string; node: string; node_name: string; operation: string; opinion: string; target: string }
 export interface FlowInstance {
   id: number
   flow: string
@@ -46,11 +46,16 @@ export interface FlowInstance {
   trail: FlowTrailStep[]
 }
 export type TaskBox = 'todo' | 'done' | 'started' | 'cc'
+export interface FlowProxy { id: number; user_id: number; user_name: string; proxy_id: number; proxy_name: string; starts_at: string; ends_at: string; active: boolean }
 
 export const flowsApi = {
   flows: () => request<{ flows: FlowInfo[]; assistant: UserRef }>('GET', '/api/v1/flows'),
   tasks: (box: TaskBox) => request<{ tasks: TaskRow[] }>('GET', `/api/v1/tasks?box=${box}`),
   instance: (id: number) => request<{ instance: FlowInstance }>('GET', `/api/v1/flows/instances/${id}`),
+  proxies: () => request<{ proxies: FlowProxy[] }>('GET', '/api/v1/flows/proxies'),
+  addProxy: (proxy: string, starts_at: string, ends_at: string) =>
+    request<{ proxy: FlowProxy }>('POST', '/api/v1/flows/proxies', { proxy, starts_at, ends_at }),
+  removeProxy: (id: number) => request<{ ok: true }>('DELETE', `/api/v1/flows/proxies/${id}`),
   operate: (id: number, op: { kind: string; task_id?: number; opinion?: string }) =>
     request<{ instance: FlowInstance }>('POST', `/api/v1/flows/instances/${id}/operations`, op),
   start: (key: string, title: string, form: Record<string, unknown>) =>
