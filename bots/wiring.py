@@ -14,6 +14,7 @@ from .integrations import COMMAND_EFFECT, Integrations, register_events, routes
 from .reminders.bot import ReminderBot
 from .runtime import BotRuntime, setup_runtime
 from .workflow import api as workflow_api
+from .workflow import events as workflow_events
 from .workflow.chat import WorkflowBot
 from .workflow.hooks import flow_hooks
 from .workflow.service import CARDS_EFFECT, HOOK_EFFECT, NOTIFY_EFFECT, TIMEOUT_EFFECT, URGE_EFFECT
@@ -42,6 +43,7 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(HOOK_EFFECT, flows.hook)
     flow_hooks(app)  # automatic steps other features run (the exchange: dispatch)
     app.add_routes(workflow_api.routes(_Assistant(flows)))
+    workflow_events.register(app)  # the same operations over Socket.IO
     runtime.register(ReminderBot())  # 提醒助手: /remind 明天9点 参加安全生产会议
 
 

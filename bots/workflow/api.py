@@ -26,39 +26,7 @@ from ..schema import flow_tasks
 from . import audit, engine, proxies, service
 from .definition import DefinitionError
 from .record import record_docx
-
-
-class StartBody(Strict):
-    title: str = Field(min_length=1, max_length=200)
-    form: dict[str, Any] = Field(default_factory=dict)
-
-
-class OperationBody(Strict):
-    """The operations people carry out over REST (the clock's timeout is the hub's own)."""
-
-    kind: Literal[
-        "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
-        "take_back", "withdraw", "urge", "jump", "terminate", "reopen",
-    ]
-    task_id: int | None = Field(default=None, ge=1, le=1_000_000)
-    opinion: str = Field(default="", max_length=2000)
-    to: str | int | None = None
-    position: Literal["before", "after"] = "after"
-
-
-class ProxyBody(Strict):
-    """代理: `proxy` (a username) holds the caller's tasks from `starts_at` to `ends_at`
-    (ISO 8601 with an offset); an administrator may set one for `user` too."""
-
-    proxy: str = Field(min_length=1, max_length=64)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    user: str | None = Field(default=None, min_length=1, max_length=64)
-
-
-class TaskQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    box: Literal["todo", "done", "started", "cc"] = "todo"
+from .rules import OperationBody, ProxyBody, StartBody, TaskQuery
 
 
 def routes(assistant: Any) -> list[web.RouteDef]:
@@ -91,19 +59,10 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         instance = await request.app[DATABASE].write(service.start_tx, who.user_id, key, body.title, body.form)
         return json_response({"instance": instance}, status=201)
 
-    def visible(conn: sa.Connection, who: Principal, instance_id: int) -> dict[str, Any]:
-        """The instance for its initiator, its holders and administrators; a stranger
-        learns nothing (404, as for no instance)."""
-        defn, inst, title = service.instance_tx(conn, instance_id)
-        holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
-        if who.user_id != inst.initiator and who.user_id not in holders and not who.is_admin:
-            raise NotFound("error.flow_instance_not_found")
-        return service.view(defn, inst, title, service.names_of(conn, inst))
-
     async def instance(request: web.Request) -> web.Response:
         who = await principal(request)
         instance_id = path_id(request.match_info["instance_id"])
-        return json_response({"instance": await request.app[DATABASE].read(visible, who, instance_id)})
+        return json_response({"instance": await request.app[DATABASE].read(service.visible_view, who.user_id, who.is_admin, instance_id)})
 
     async def record(request: web.Request) -> web.Response:
         """办理单 as Word: the head, the form, the 流转记录 and its chain's check."""
@@ -111,7 +70,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         instance_id = path_id(request.match_info["instance_id"])
 
         def both(conn: sa.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-            return visible(conn, who, instance_id), audit.verify(conn, instance_id)
+            return service.visible_view(conn, who.user_id, who.is_admin, instance_id), audit.verify(conn, instance_id)
 
         view, chain = await request.app[DATABASE].read(both)
         body = await asyncio.to_thread(record_docx, view, chain)
@@ -126,8 +85,6 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         who = await principal(request)
         instance_id = path_id(request.match_info["instance_id"])
         body = await json_body(request, OperationBody)
-        if isinstance(body.to, str) and len(body.to) > 64:
-            raise BadRequest("error.bad_request")
         op = engine.Operation(body.kind, body.task_id, body.opinion, body.to, body.position)
         instance = await request.app[DATABASE].write(service.act_tx, who.user_id, instance_id, op, who.is_admin)
         return json_response({"instance": instance})

@@ -19,6 +19,7 @@ from hub.db import DATABASE
 from hub.effects import Effect
 from hub.errors import Conflict, HubError, Unavailable
 from hub.i18n import translate as t
+from hub.realtime import REALTIME
 from hub.schema import users
 from rooms.schema import messages
 from rooms.wiring import ROOMS
@@ -278,6 +279,10 @@ class WorkflowBot(Bot):
         for message_id, stored in await self.app[DATABASE].read(cards):
             async with self.app[DATABASE].begin() as conn:
                 await self.app[ROOMS].update_card(conn, message_id, stored)
+        users = [int(u) for u in effect.payload.get("users", [])]
+        if users:  # 待办 counts in the web client follow
+            for uid, todo in (await self.app[DATABASE].read(service.todo_counts, users)).items():
+                await self.app[REALTIME].emit_to_user(uid, "task", {"todo": todo})
 
 
 def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:

@@ -184,7 +184,10 @@ def _follow(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, ef
         elif e.kind == "auto" and defn.nodes[e.node or ""].action == "archive":
             conn.execute(flow_instances.update().where(flow_instances.c.id == inst.id).values(archived_at=now()))
     closed = sorted({e.task_id for e in effects if e.kind == "task_closed" and e.task_id is not None})
-    enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id, "closed": closed})  # the cards to bring up to date
+    by_id = {t.id: t.user for t in inst.tasks}
+    touched = sorted({by_id[e.task_id] for e in effects if e.kind in ("task_assigned", "task_closed") and e.task_id in by_id})
+    # the cards to bring up to date, and whose to-do counts changed
+    enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id, "closed": closed, "users": touched})
 
 
 # ---- automatic steps run in the transaction --------------------------------------------
@@ -315,6 +318,16 @@ def positions(defn: FlowDefinition, inst: engine.Instance) -> list[dict[str, Any
     return out
 
 
+def visible_view(conn: sa.Connection, user_id: int, admin: bool, instance_id: int) -> dict[str, Any]:
+    """The instance for its initiator, its holders and administrators; a stranger learns
+    nothing (404, as for no instance)."""
+    defn, inst, title = instance_tx(conn, instance_id)
+    holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
+    if user_id != inst.initiator and user_id not in holders and not admin:
+        raise NotFound("error.flow_instance_not_found")
+    return view(defn, inst, title, names_of(conn, inst))
+
+
 def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[int, str] | None = None) -> dict[str, Any]:
     """The instance as REST shows it; with `names`, people's display names beside their ids."""
     names = names or {}
@@ -338,6 +351,14 @@ def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[in
             for s in inst.trail
         ],
     }
+
+
+def todo_counts(conn: sa.Connection, user_ids: list[int]) -> dict[int, int]:
+    """How many open tasks each person has (for the `task` push)."""
+    rows = conn.execute(
+        sa.select(flow_tasks.c.user_id, sa.func.count()).where(flow_tasks.c.user_id.in_(user_ids), flow_tasks.c.status == "open").group_by(flow_tasks.c.user_id)
+    )
+    return {uid: 0 for uid in user_ids} | {int(r[0]): int(r[1]) for r in rows}
 
 
 def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]]:

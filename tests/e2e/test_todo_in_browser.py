@@ -43,6 +43,9 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     drawer.get_by_role("button", name="关闭此对话框").click()
 
     leader.login()
+    badge = leader.page.get_by_role("link", name="待办").locator(".nav-badge")
+    expect(badge).to_be_visible()  # the 待办 count, kept by the `task` push
+    waiting = int(badge.inner_text())
     leader.page.get_by_role("link", name="待办").click()
     row = leader.page.locator(".row", has_text=title)
     expect(row).to_be_visible()
@@ -58,6 +61,10 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     card.get_by_role("button", name="同意", exact=True).click()
     expect(card).to_contain_text("已同意")
     expect(card).to_contain_text("王建国 同意：同意，注意安全")
+    if waiting > 1:
+        expect(badge).to_have_text(str(waiting - 1))
+    else:
+        expect(badge).to_be_hidden()
     leader.shot(f"todo-card-approved-{viewport['width']}")
 
     clerk.page.get_by_role("tab", name="我的待办").click()

@@ -34,6 +34,7 @@ export const useChatStore = defineStore('chat', () => {
   const me = ref<UserRef | null>(null)
   const members = ref<Record<number, Member[]>>({})
   const syncedOnce = ref(false)
+  const todoCount = ref(0) // open workflow tasks: the 待办 badge (the `task` push keeps it)
 
   let store: ClientDb | null = null
   let presenceTimer: ReturnType<typeof setTimeout> | null = null
@@ -118,6 +119,7 @@ export const useChatStore = defineStore('chat', () => {
     })
     s.on('read', state.readBy)
     s.on('typing', typer.pushed)
+    s.on('task', ({ todo }: { todo: number }) => { todoCount.value = todo })
   }
 
   async function onConnect() {
@@ -128,6 +130,7 @@ export const useChatStore = defineStore('chat', () => {
     }
     syncedOnce.value = true
     void refreshPresence()
+    void refreshTodo()
     if (currentId.value) void openChannel(currentId.value)
     box.flush()
   }
@@ -140,6 +143,16 @@ export const useChatStore = defineStore('chat', () => {
       usePresenceStore(pinia).setList(a.units)
     } catch {
       /* shown as offline until the next push */
+    }
+  }
+
+  async function refreshTodo() {
+    const s = socket.value
+    if (!s?.connected) return
+    try {
+      todoCount.value = (await call<{ tasks: unknown[] }>(s, 'flow:tasks', { box: 'todo' })).tasks.length
+    } catch {
+      /* the badge waits for the next push */
     }
   }
 
@@ -246,7 +259,7 @@ export const useChatStore = defineStore('chat', () => {
   const { entries: outbox, restored, send, retry, discard, takeBack } = box
   return {
     me, socket, status, channels, channelList, currentId, current, outbox, versions, history, members, reads, typing,
-    totalUnread, sessionEnded, syncedOnce,
+    totalUnread, sessionEnded, syncedOnce, todoCount,
     start, stop, openChannel, loadOlder, loadThread, loadMembers, markRead, scheduleRead, sendTyping,
     restored, send, retry, discard, takeBack, edit, runCommand, recall, cardAction, createChannel, listPublic, join, openDm,
     messagesOf, messageById, hist, syncAll,

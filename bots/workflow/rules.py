@@ -1,0 +1,61 @@
+"""The bodies of the workflow requests, over REST and Socket.IO alike (pydantic: extra
+keys refused, sizes bounded)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from rooms.rules import Strict
+
+__all__ = ["FlowEvent", "InstanceRef", "OperationBody", "ProxyBody", "StartBody", "StartEvent", "TaskQuery"]
+
+
+class StartBody(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class OperationBody(Strict):
+    """The operations people carry out (the clock's timeout is the hub's own)."""
+
+    kind: Literal[
+        "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
+        "take_back", "withdraw", "urge", "jump", "terminate", "reopen",
+    ]
+    task_id: int | None = Field(default=None, ge=1, le=1_000_000)
+    opinion: str = Field(default="", max_length=2000)
+    to: Annotated[str, StringConstraints(max_length=64)] | int | None = None  # a node id or a user id
+    position: Literal["before", "after"] = "after"
+
+
+class ProxyBody(Strict):
+    """代理: `proxy` (a username) holds the caller's tasks from `starts_at` to `ends_at`
+    (ISO 8601 with an offset); an administrator may set one for `user` too."""
+
+    proxy: str = Field(min_length=1, max_length=64)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    user: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class TaskQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    box: Literal["todo", "done", "started", "cc"] = "todo"
+
+
+class StartEvent(StartBody):
+    """flow:start: the flow's key beside the body."""
+
+    key: str = Field(min_length=1, max_length=64)
+
+
+class InstanceRef(Strict):
+    instance_id: int = Field(ge=1, le=2**63 - 1)
+
+
+class FlowEvent(OperationBody):
+    """flow:act: an operation on one instance."""
+
+    instance_id: int = Field(ge=1, le=2**63 - 1)
