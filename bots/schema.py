@@ -78,6 +78,7 @@ flow_tasks = sa.Table(
     sa.Column("node", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # open | waiting | done | cancelled
     sa.Column("kind", sa.String(16), nullable=False, server_default="task"),  # read: 传阅, for 抄送我的
+    sa.Column("post_unit_id", BigId, nullable=True),  # the post it was given in (一人多岗): 待办 per post
     sa.Column("message_id", BigId, nullable=True),  # its card in the assignee's DM with the bot
     sa.Column("updated_at", TS, nullable=False),
     sa.Index("ix_flow_tasks_user_status", "user_id", "status"),

@@ -65,7 +65,9 @@ def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in form.items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
 
 
-def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str]) -> Card:
+def task_card(
+    defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str], units: dict[int, str] | None = None,
+) -> Card:
     """The card of one task, from the instance's state alone (pure)."""
     node = defn.nodes[task.node]
     if task.status == "open" and inst.status == "running":
@@ -92,6 +94,8 @@ def task_card(defn: FlowDefinition, inst: engine.Instance, title: str, task: eng
         status=status,
         fields=[
             CardField(label=t("flow.card.initiator"), value=names.get(inst.initiator, str(inst.initiator))),
+            # 一人多岗: the post this task was given in, so a person with two knows in which capacity
+            *([CardField(label=t("flow.card.post"), value=units[task.post])] if units and task.post in units else []),
             *form_fields,
             CardField(label=t("flow.card.step"), value=step or "—"),
             CardField(label=t("flow.card.opinions"), value=opinions[:2000] or "—"),
@@ -138,7 +142,7 @@ class WorkflowBot(Bot):
         def card(c: sa.Connection) -> Card:
             defn, inst, title = service.instance_tx(c, instance_id)
             task = next(x for x in inst.tasks if x.id == task_id)
-            return task_card(defn, inst, title, task, service.names_of(c, inst)).model_copy(update={"handler": self.hub.card_handler})
+            return task_card(defn, inst, title, task, service.names_of(c, inst), service.unit_names_of(c, inst)).model_copy(update={"handler": self.hub.card_handler})
 
         return Acted(await conn.run_sync(card))  # act_tx queued the flow's own effects
 
@@ -191,7 +195,7 @@ class WorkflowBot(Bot):
         def card_of(conn: sa.Connection) -> tuple[int, Card] | None:
             defn, inst, title = service.instance_tx(conn, instance_id)
             task = next((x for x in inst.tasks if x.id == task_id), None)
-            return None if task is None else (task.user, task_card(defn, inst, title, task, service.names_of(conn, inst)))
+            return None if task is None else (task.user, task_card(defn, inst, title, task, service.names_of(conn, inst), service.unit_names_of(conn, inst)))
 
         found = await self.app[DATABASE].read(card_of)
         if found is None:
@@ -265,11 +269,11 @@ class WorkflowBot(Bot):
             )
             if inst.status == "running":
                 q = q.where(sa.or_(flow_tasks.c.status.in_(("open", "waiting")), flow_tasks.c.task_id.in_(closed)))
-            names = service.names_of(conn, inst)
+            names, unit_names = service.names_of(conn, inst), service.unit_names_of(conn, inst)
             out = []
             for r in conn.execute(q):
                 if r.task_id in by_id:
-                    stored = task_card(defn, inst, title, by_id[r.task_id], names).model_copy(update={"handler": self.hub.card_handler}).stored()
+                    stored = task_card(defn, inst, title, by_id[r.task_id], names, unit_names).model_copy(update={"handler": self.hub.card_handler}).stored()
                     if r.card != stored:
                         out.append((int(r.message_id), stored))
             return out

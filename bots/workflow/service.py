@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hub.db import now
 from hub.effects import enqueue
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
-from hub.schema import posts, users
+from hub.schema import posts, units, users
 
 from ..schema import flow_counters, flow_definitions, flow_instances, flow_tasks
 from . import audit, engine, proxies, state
@@ -97,9 +97,9 @@ def list_definitions(conn: sa.Connection) -> list[dict[str, Any]]:
 def _resolver(conn: sa.Connection, initiator: int, form: dict[str, Any]) -> engine.Resolver:
     """The engine's resolver: a spec is looked up in the open transaction the first time
     the engine enters a step that names it (not every step's, on every action)."""
-    found: dict[str, list[int]] = {}
+    found: dict[str, list[int | tuple[int, int]]] = {}
 
-    def resolve(spec: dict[str, Any], inst: engine.Instance) -> list[int]:
+    def resolve(spec: dict[str, Any], inst: engine.Instance) -> list[int | tuple[int, int]]:
         if "handler_of" in spec:  # who acted on an earlier step, the last first
             acted = [s.user for s in reversed(inst.trail) if s.node == spec["handler_of"] and s.user != engine.SYSTEM and s.operation in ("approve", "read")]
             return list(dict.fromkeys(acted))[:1]
@@ -111,39 +111,47 @@ def _resolver(conn: sa.Connection, initiator: int, form: dict[str, Any]) -> engi
     return resolve
 
 
-def _leaders_of(conn: sa.Connection, user_id: int) -> list[int]:
-    """The leaders (role `leader`) of the units the person holds a post in, but them."""
-    units = sa.select(posts.c.unit_id).where(posts.c.user_id == user_id)
-    rows = conn.execute(
-        sa.select(users.c.id, users.c.roles)
-        .where(users.c.disabled == sa.false(), users.c.id != user_id, users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
-        .order_by(users.c.id)
+def _in_units_of(conn: sa.Connection, person: int, role: str | None = None) -> list[tuple[int, int]]:
+    """Everyone else holding a post in one of the person's units (with `role`, only its
+    holders), each as (user, unit): the unit they share with the person, the person's
+    primary one first — the post the task is given in (一人多岗)."""
+    theirs = posts.alias("theirs")
+    mine = [int(r.unit_id) for r in conn.execute(
+        sa.select(posts.c.unit_id).where(posts.c.user_id == person).order_by(posts.c.is_primary.desc(), posts.c.sort, posts.c.unit_id)
+    )]
+    if not mine:
+        return []
+    q = (
+        sa.select(theirs.c.user_id, theirs.c.unit_id, users.c.roles)
+        .join(users, users.c.id == theirs.c.user_id)
+        .where(theirs.c.unit_id.in_(mine), theirs.c.user_id != person, users.c.disabled == sa.false(), users.c.is_bot == sa.false())
     )
-    return [int(r.id) for r in rows if "leader" in (r.roles or "").split()]
+    if role is not None:  # roles are one space-separated column: narrow in SQL, decide exactly below
+        q = q.where(users.c.roles.contains(role, autoescape=True))
+    found: dict[int, int] = {}
+    for r in sorted(conn.execute(q), key=lambda r: (int(r.user_id), mine.index(int(r.unit_id)))):
+        if role is None or role in (r.roles or "").split():
+            found.setdefault(int(r.user_id), int(r.unit_id))
+    return list(found.items())
 
 
-def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dict[str, Any]) -> list[int]:
+def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dict[str, Any]) -> list[int | tuple[int, int]]:
+    """A spec's people; those found through a unit come with it, as (user, unit)."""
     active = users.c.disabled == sa.false()
     if spec.get("initiator"):
         return [initiator]
     if "leader_of" in spec:  # an escalation: the holder's leader
-        return _leaders_of(conn, int(spec["leader_of"]))
+        return list(_in_units_of(conn, int(spec["leader_of"]), "leader"))
     if spec.get("leader") == "initiator":  # 发起人的领导
-        return _leaders_of(conn, initiator)
+        return list(_in_units_of(conn, initiator, "leader"))
     name = spec.get("user") or (form.get(spec["field"]) if "field" in spec else None)
     if name is not None:
         col = users.c.id if isinstance(name, int) else users.c.username
         return [int(r.id) for r in conn.execute(sa.select(users.c.id).where(col == name, active))]
-    if spec.get("unit") == "initiator" and "role" not in spec:  # everyone in the initiator's units
-        units = sa.select(posts.c.unit_id).where(posts.c.user_id == initiator)
-        q = sa.select(users.c.id).where(active, users.c.is_bot == sa.false(), users.c.id != initiator, users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
-        return [int(r.id) for r in conn.execute(q.order_by(users.c.id))]
-    if "role" in spec:
-        # roles are one space-separated column: narrow in SQL, decide exactly below
+    if spec.get("unit") == "initiator":  # the initiator's units: everyone there, or a role's holders
+        return list(_in_units_of(conn, initiator, spec.get("role")))
+    if "role" in spec:  # anywhere
         q = sa.select(users.c.id, users.c.roles).where(active, users.c.roles.contains(spec["role"], autoescape=True)).order_by(users.c.id)
-        if spec.get("unit") == "initiator":
-            units = sa.select(posts.c.unit_id).where(posts.c.user_id == initiator)
-            q = q.where(users.c.id.in_(sa.select(posts.c.user_id).where(posts.c.unit_id.in_(units))))
         return [int(r.id) for r in conn.execute(q) if spec["role"] in (r.roles or "").split() and r.id != initiator]
     return []
 
@@ -161,7 +169,9 @@ def _index_tasks(conn: sa.Connection, inst: engine.Instance) -> None:
     at = now()
     for t in inst.tasks:
         if t.id not in known:
-            conn.execute(flow_tasks.insert().values(instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, kind=t.kind, updated_at=at))
+            conn.execute(flow_tasks.insert().values(
+                instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, kind=t.kind, post_unit_id=t.post, updated_at=at,
+            ))
         elif known[t.id] != t.status:
             conn.execute(
                 flow_tasks.update().where(flow_tasks.c.instance_id == inst.id, flow_tasks.c.task_id == t.id).values(status=t.status, updated_at=at)
@@ -250,7 +260,7 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     inst = _numbered(conn, defn, proxies.apply_proxies(conn, inst, effects), effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
     _store(conn, defn, inst, effects)
-    return view(defn, inst, title, names_of(conn, inst))
+    return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
 
 
 def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
@@ -272,7 +282,7 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
     if moved.rowcount != 1:
         raise Conflict("error.flow_task_done")  # someone acted first
     _store(conn, defn, new, effects)
-    return view(defn, new, row.title, names_of(conn, new))
+    return view(defn, new, row.title, names_of(conn, new), unit_names_of(conn, new))
 
 
 def timeout_tx(conn: sa.Connection, instance_id: int, task_id: int, timeouts: int) -> None:
@@ -293,6 +303,12 @@ def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, 
     if row is None:
         raise NotFound("error.flow_instance_not_found")
     return definition_of(conn, row.flow_key, row.version), state.load(row.state), row.title
+
+
+def unit_names_of(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
+    """Names of the units of the posts its tasks were given in."""
+    ids = {x.post for x in inst.tasks if x.post} | {s.post for s in inst.trail if s.post}
+    return {int(r.id): r.name for r in conn.execute(sa.select(units.c.id, units.c.name).where(units.c.id.in_(ids)))} if ids else {}
 
 
 def names_of(conn: sa.Connection, inst: engine.Instance) -> dict[int, str]:
@@ -325,12 +341,15 @@ def visible_view(conn: sa.Connection, user_id: int, admin: bool, instance_id: in
     holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
     if user_id != inst.initiator and user_id not in holders and not admin:
         raise NotFound("error.flow_instance_not_found")
-    return view(defn, inst, title, names_of(conn, inst))
+    return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
 
 
-def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[int, str] | None = None) -> dict[str, Any]:
-    """The instance as REST shows it; with `names`, people's display names beside their ids."""
-    names = names or {}
+def view(
+    defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[int, str] | None = None, unit_names: dict[int, str] | None = None,
+) -> dict[str, Any]:
+    """The instance as REST shows it; with `names` (and `unit_names`), people's display
+    names (and their posts' units) beside the ids."""
+    names, unit_names = names or {}, unit_names or {}
 
     def name(uid: int) -> str:
         return "" if uid == engine.SYSTEM else names.get(uid, "")
@@ -340,13 +359,15 @@ def view(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[in
         "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
         "open_tasks": [
             {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind,
-             "proxy_for": t.proxy_for, "proxy_for_name": name(t.proxy_for) if t.proxy_for else ""}
+             "proxy_for": t.proxy_for, "proxy_for_name": name(t.proxy_for) if t.proxy_for else "",
+             "post": t.post, "post_name": unit_names.get(t.post, "") if t.post else ""}
             for t in engine.open_tasks(inst)
         ],
         "steps": positions(defn, inst),
         "trail": [
             {"at": s.at, "user_id": s.user, "user_name": name(s.user), "node": s.node, "node_name": defn.nodes[s.node].name if s.node in defn.nodes else s.node,
              "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post,
+             "post_name": unit_names.get(s.post, "") if s.post else "",
              "proxy_for": s.proxy_for, "proxy_for_name": name(s.proxy_for) if s.proxy_for else ""}
             for s in inst.trail
         ],
@@ -374,8 +395,10 @@ def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]
     status = {"todo": ["open"], "done": ["done"], "cc": ["open", "done"]}[box]
     rows = conn.execute(
         sa.select(flow_tasks.c.instance_id, flow_tasks.c.task_id, flow_tasks.c.node, flow_tasks.c.status, flow_instances.c.title,
-                  flow_instances.c.flow_key, flow_instances.c.status.label("instance_status"))
+                  flow_instances.c.flow_key, flow_instances.c.status.label("instance_status"),
+                  flow_tasks.c.post_unit_id.label("post"), sa.func.coalesce(units.c.name, "").label("post_name"))
         .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
+        .outerjoin(units, units.c.id == flow_tasks.c.post_unit_id)
         .where(flow_tasks.c.user_id == user_id, flow_tasks.c.status.in_(status), *([flow_tasks.c.kind == "read"] if box == "cc" else []))
         .order_by(flow_tasks.c.updated_at, flow_tasks.c.instance_id, flow_tasks.c.task_id)
         .limit(200)

@@ -28,10 +28,10 @@ export const api = {
 }
 
 export interface FlowInfo { key: string; version: number; name: string }
-export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string }
+export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string; post_name?: string }
 
 export interface FlowStep { id: string; name: string; type: string; state: 'done' | 'current' | 'pending' }
-export interface FlowTrailStep { at: string; user_id: number; user_name: string; proxy_for_name?: string; node: string; node_name: string; operation: string; opinion: string; target: string }
+export interface FlowTrailStep { at: string; user_id: number; user_name: string; proxy_for_name?: string; post_name?: string; node: string; node_name: string; operation: string; opinion: string; target: string }
 export interface FlowInstance {
   id: number
   flow: string

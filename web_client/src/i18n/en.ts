@@ -204,6 +204,8 @@ const en: typeof zh = {
       active: 'Active',
       remove: 'Remove',
     },
+    byPost: 'By post',
+    allPosts: 'All posts',
     initiator: 'Started by {name}',
     position: 'Progress',
     waitingFor: 'Waiting for {names}',

@@ -202,6 +202,8 @@ export default {
       active: '生效中',
       remove: '取消',
     },
+    byPost: '按岗位查看',
+    allPosts: '全部岗位',
     initiator: '发起人：{name}',
     position: '办理进度',
     waitingFor: '等待 {names} 办理',
