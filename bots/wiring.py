@@ -41,7 +41,7 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(URGE_EFFECT, flows.urge)
     app[EFFECTS].register(TIMEOUT_EFFECT, flows.timeout)
     app[EFFECTS].register(HOOK_EFFECT, flows.hook)
-    flow_hooks(app)  # automatic steps other features run (the exchange: dispatch)
+    flow_hooks(app).register("publish", flows.publish)  # automatic steps: publish is ours, dispatch the exchange's
     app.add_routes(workflow_api.routes(_Assistant(flows)))
     workflow_events.register(app)  # the same operations over Socket.IO
     runtime.register(ReminderBot())  # 提醒助手: /remind 明天9点 参加安全生产会议

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from bots.schema import flow_definitions, flow_instances
 from bots.workflow import service
+from bots.workflow.definition import Node
 from bots.workflow.hooks import flow_hooks
 from hub.auth import Principal
 from hub.db import DATABASE
@@ -60,7 +61,7 @@ def receipt_flow_payload(card: Any, package_id: str, clerk: int) -> dict[str, An
 
 
 def register(app: web.Application, desk: Desk) -> None:
-    async def dispatch(instance: dict[str, Any], who: Principal) -> None:
+    async def dispatch(instance: dict[str, Any], who: Principal, step: Node) -> None:
         doc, recipients = document_of(instance["form"])
         await desk.send(who, doc, recipients)
 

@@ -267,3 +267,30 @@ async def test_the_record_of_handling_downloads_as_word_with_its_chain_checked(h
     assert [r[:4] for r in trail[1:]] == [["start", "张三", "发起", ""], ["签发", "王局长", "同意", "同意印发"], ["编号", "系统", f"编号 {number}", ""], ["归档", "系统", "归档", ""]]
     assert text[-1] == "流转记录校验：完整（共 4 条，逐条哈希相连，未被改动）"
     assert (await hub.request("GET", url, token=p["kezhang"]["token"]))[0] == 404  # not his: nothing to see
+
+
+async def test_xinxi_publishes_the_reviewed_text_as_a_notice_in_its_channel(hub):
+    p = await world(hub)
+    source = (FLOWS / "xinxi.yaml").read_text(encoding="utf-8")
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=source.encode()))[0] == 201
+    boss, ke = await hub.client(p["boss"]), await hub.client(p["kezhang"])
+    news = await boss.call("channel:create", {"name": "信息发布", "kind": "public", "member_ids": [p["kezhang"]["id"]]})
+    assert news["ok"], news  # the reviewer administers the channel it goes into
+
+    async def submit(title: str) -> dict:
+        status, body = await hub.request("POST", "/api/v1/flows/xinxi/instances", token=p["zhang"]["token"], json={"title": title, "form": {"正文": "12月3日，交通局完成全市主干道路灯检修。"}})
+        assert status == 201, body
+        card = await boss.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["title"] == f"信息报送：{title}")
+        assert (await boss.call("card:action", {"message_id": card["id"], "action": "approve", "comment": "同意发布"}))["ok"]
+        return card
+
+    await submit("路灯检修完成")
+    notice = await ke.wait_for("message", lambda m: m["kind"] == "card" and m["card"]["handler"] == "notice", timeout=10)
+    assert notice["channel_id"] == news["channel"]["id"] and notice["sender"]["display_name"] == "王局长"
+    assert notice["card"]["title"] == "路灯检修完成" and notice["card"]["body"] == "12月3日，交通局完成全市主干道路灯检修。"
+    assert [a["label"] for a in notice["card"]["actions"]] == ["已阅"]  # its readers confirm it
+
+    await boss.call("channel:update", {"channel_id": news["channel"]["id"], "name": "旧信息发布"})
+    await submit("第二条")  # no channel of that name any more: the reviewer is told why
+    told = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text" and "发布" in m["text"], timeout=10)
+    assert told["text"] == "“第二条”的发布没有完成：没有找到“信息发布”频道，请管理员先建立这个频道。"

@@ -17,17 +17,19 @@ from hub.auth import Principal
 from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
 from hub.db import DATABASE
 from hub.effects import Effect
-from hub.errors import Conflict, HubError, Unavailable
+from hub.errors import Conflict, HubError, NotFound, Unavailable
 from hub.i18n import translate as t
 from hub.realtime import REALTIME
 from hub.schema import users
-from rooms.schema import messages
-from rooms.wiring import ROOMS
+from rooms.notices import post_notice
+from rooms.rules import NoticePost
+from rooms.schema import channels, messages
+from rooms.wiring import CARDS, ROOMS
 
 from ..runtime import Bot, Incoming
 from ..schema import flow_tasks
 from . import engine, service
-from .definition import FlowDefinition
+from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
 from .replies import parse_reply
 
@@ -233,23 +235,34 @@ class WorkflowBot(Bot):
         led there; anything else is retried as effects are."""
         p = effect.payload
 
-        def view_of(conn: sa.Connection) -> tuple[dict[str, Any], Principal | None]:
+        def view_of(conn: sa.Connection) -> tuple[dict[str, Any], Principal | None, Node]:
             defn, inst, title = service.instance_tx(conn, int(p["instance_id"]))
             last = next((st.user for st in reversed(inst.trail) if st.user != engine.SYSTEM), inst.initiator)
-            return service.view(defn, inst, title), principal_of(conn, last)
+            return service.view(defn, inst, title), principal_of(conn, last), defn.nodes[str(p["node"])]
 
-        view, who = await self.app[DATABASE].read(view_of)
+        view, who, step = await self.app[DATABASE].read(view_of)
         run = self.app[FLOW_HOOKS].get(str(p["action"]))
         try:
             if run is None:
                 raise Unavailable("error.flow_step_unavailable", step=t("flow.op." + str(p["action"])))
             if who is not None:
-                await run(view, who)
+                await run(view, who, step)
         except HubError as exc:
             log.warning("automatic step %s of instance %s refused: %s", p["action"], p["instance_id"], exc.key)
             if who is not None:
                 text = t("flow.hook_failed", step=t("flow.op." + str(p["action"])), title=view["title"], reason=t(exc.key, **exc.params))
                 await self.hub.dm(who.user_id, text, client_msg_id=f"flow-hook-{effect.id}")
+
+    async def publish(self, instance: dict[str, Any], who: Principal, step: Node) -> None:
+        """信息报送's 发布: the instance's title and its `field` (正文 by default) as a 通知
+        card in the channel the step names, posted by the reviewer whose step led here —
+        who must be an administrator of that channel (else the refusal is told to them)."""
+        channel_id = await self.app[DATABASE].read(_channel_named, step.channel)
+        if channel_id is None:
+            raise NotFound("error.flow_publish_no_channel", channel=step.channel)
+        body = str(instance["form"].get(step.field or "正文", ""))[:10_000]
+        notice = NoticePost(title=instance["title"][:200], body=body, client_msg_id=f"flow-publish-{instance['id']}")
+        await post_notice(self.app[CARDS], who, channel_id, notice)
 
     async def refresh_cards(self, effect: Effect) -> None:
         """Bring the instance's cards up to date: the cards of tasks still held (their
@@ -292,6 +305,13 @@ class WorkflowBot(Bot):
 def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:
     row = conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.username == username, users.c.disabled == sa.false())).first()
     return None if row is None else (int(row.id), row.display_name)
+
+
+def _channel_named(conn: sa.Connection, name: str) -> int | None:
+    row = conn.execute(
+        sa.select(channels.c.id).where(channels.c.name == name, channels.c.kind.in_(("public", "private", "unit")), channels.c.archived == sa.false()).order_by(channels.c.id).limit(1)
+    ).scalar()
+    return None if row is None else int(row)
 
 
 def principal_of(conn: sa.Connection, user_id: int) -> Principal | None:

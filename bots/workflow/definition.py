@@ -58,7 +58,8 @@ class Node:
     deadline: int | None = None  # seconds a task may stay open before on_timeout
     on_timeout: str = "escalate"  # remind | escalate (remind, then the holder's leader) | pass | reject
     join: str | None = None  # parallel / inclusive: the join its branches meet at
-    action: str = ""  # auto: number | dispatch | archive
+    action: str = ""  # auto: number | dispatch | archive | publish
+    channel: str = ""  # auto publish: the channel (by name) the 通知 goes into
     counter: str = ""  # auto number: the counter's name (东政办发), per unit and year
     field: str = ""  # auto number: the form field that receives it
     format: str = "{counter}〔{year}〕{n}号"
@@ -137,7 +138,7 @@ def load_definition(text: str | bytes) -> FlowDefinition:
         assignees = tuple(raw.get("assignees") or ([raw["assignee"]] if "assignee" in raw else []))
         branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
         deadline = raw.get("deadline")
-        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format") if k in raw}
+        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel") if k in raw}
         nodes[raw["id"]] = Node(
             raw["id"], raw["type"], raw.get("name", ""), raw.get("next"), raw.get("mode", "any"), assignees,
             raw.get("opinion", "optional"), branches,
@@ -191,7 +192,9 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
         if n.claim and n.type != "task":
             err(n.id, "claim is for a task step", "claim")
         if n.type == "auto" and not n.action:
-            err(n.id, "needs action (number, dispatch or archive)")
+            err(n.id, "needs action (number, dispatch, archive or publish)")
+        if n.action == "publish" and not n.channel:
+            err(n.id, "an auto publish needs channel (the name of the channel it posts into)")
         if n.action == "number" and not (n.counter and n.field):
             err(n.id, "an auto number needs counter and field")
         if n.action == "number" and not _format_ok(n.format):

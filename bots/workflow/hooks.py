@@ -1,7 +1,8 @@
 """Automatic steps another feature runs: `auto: dispatch` in a flow is the exchange
 bridge's (it registers `dispatch` in its setup). A hook runs after the step's commit,
 as an effect (at least once, retried on failure), with the instance as `service.view`
-shows it and the person whose step led to it.
+shows it, the person whose step led to it and the step itself (its `channel`, `field` …).
+`publish` is the workflow bot's own: a 通知 card into the step's channel.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from aiohttp import web
 
 from hub.auth import Principal
 
+from .definition import Node
+
 __all__ = ["FLOW_HOOKS", "FlowHooks", "Hook", "flow_hooks"]
 
-Hook = Callable[[dict[str, Any], Principal], Awaitable[None]]
+Hook = Callable[[dict[str, Any], Principal, Node], Awaitable[None]]
 
 
 class FlowHooks:

@@ -189,8 +189,8 @@ def _follow(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, ef
             task = next(t for t in inst.tasks if t.id == e.task_id)
             payload = {"instance_id": inst.id, "task_id": task.id, "timeouts": task.timeouts}
             enqueue(conn, TIMEOUT_EFFECT, payload, delay_seconds=float(e.seconds or 0))
-        elif e.kind == "auto" and defn.nodes[e.node or ""].action == "dispatch":
-            enqueue(conn, HOOK_EFFECT, {"instance_id": inst.id, "node": e.node, "action": "dispatch"})
+        elif e.kind == "auto" and defn.nodes[e.node or ""].action in ("dispatch", "publish"):
+            enqueue(conn, HOOK_EFFECT, {"instance_id": inst.id, "node": e.node, "action": defn.nodes[e.node or ""].action})
         elif e.kind == "auto" and defn.nodes[e.node or ""].action == "archive":
             conn.execute(flow_instances.update().where(flow_instances.c.id == inst.id).values(archived_at=now()))
     closed = sorted({e.task_id for e in effects if e.kind == "task_closed" and e.task_id is not None})
