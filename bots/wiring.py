@@ -17,7 +17,7 @@ from .workflow import api as workflow_api
 from .workflow import events as workflow_events
 from .workflow.chat import WorkflowBot
 from .workflow.hooks import flow_hooks
-from .workflow.service import CARDS_EFFECT, HOOK_EFFECT, NOTIFY_EFFECT, TIMEOUT_EFFECT, URGE_EFFECT
+from .workflow.service import CARDS_EFFECT, HOOK_EFFECT, MEETING_EFFECT, NOTIFY_EFFECT, TIMEOUT_EFFECT, URGE_EFFECT
 
 __all__ = ["BOTS", "INTEGRATIONS", "setup"]
 
@@ -41,6 +41,7 @@ def setup(app: web.Application) -> None:
     app[EFFECTS].register(URGE_EFFECT, flows.urge)
     app[EFFECTS].register(TIMEOUT_EFFECT, flows.timeout)
     app[EFFECTS].register(HOOK_EFFECT, flows.hook)
+    app[EFFECTS].register(MEETING_EFFECT, flows.meeting)
     flow_hooks(app).register("publish", flows.publish)  # automatic steps: publish is ours, dispatch the exchange's
     app.add_routes(workflow_api.routes(_Assistant(flows)))
     workflow_events.register(app)  # the same operations over Socket.IO

@@ -7,7 +7,7 @@ checks and that shows a tampered row; a deadline set before a restart fires afte
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -294,3 +294,48 @@ async def test_xinxi_publishes_the_reviewed_text_as_a_notice_in_its_channel(hub)
     await submit("第二条")  # no channel of that name any more: the reviewer is told why
     told = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text" and "发布" in m["text"], timeout=10)
     assert told["text"] == "“第二条”的发布没有完成：没有找到“信息发布”频道，请管理员先建立这个频道。"
+
+
+async def test_a_meeting_notice_collects_answers_into_a_live_tally_and_reminds_before_it_starts(hub):
+    p = await world(hub)
+    source = (FLOWS / "huiyi.yaml").read_text(encoding="utf-8").replace("remind_before: 30m", "remind_before: 1h")
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=source.encode()))[0] == 201
+    z, ke, boss = await hub.client(p["zhang"]), await hub.client(p["kezhang"]), await hub.client(p["boss"])
+    starts = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=1, seconds=3)).replace(microsecond=0)
+    status, body = await hub.request("POST", "/api/v1/flows/huiyi/instances", token=p["zhang"]["token"],
+                                     json={"title": "安全生产例会", "form": {"会议时间": starts.replace(tzinfo=None).isoformat(), "地点": "三楼会议室"}})
+    assert status == 201, body
+    invite = await ke.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert [a["label"] for a in invite["card"]["actions"]] == ["参加", "请假"]
+    assert (await ke.call("card:action", {"message_id": invite["id"], "action": "decline"}))["error"]["code"] == "bad_request"  # a reason
+    assert (await ke.call("card:action", {"message_id": invite["id"], "action": "decline", "comment": "在外地检查"}))["ok"]
+
+    first = await z.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["title"] == "参会统计：安全生产例会", timeout=10)
+    assert first["card"]["status"]["text"] in ("参加 0 · 请假 0 · 未回复 2", "参加 0 · 请假 1 · 未回复 1")  # posted when the invitations went out
+
+    async def tally(text: str) -> dict:
+        if first["card"]["status"]["text"] == text:
+            return first
+        return await z.wait_for("message:update", lambda m: m["id"] == first["id"] and m["card"]["status"]["text"] == text, timeout=10)
+
+    fields = {f["label"]: f["value"] for f in (await tally("参加 0 · 请假 1 · 未回复 1"))["card"]["fields"]}
+    assert fields["请假"] == "李科长（在外地检查）" and fields["未回复"] == "王局长"
+    assert fields["会议时间"].endswith(starts.strftime("%H:%M"))
+    b_invite = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+    await boss.call("message:send", {"channel_id": b_invite["channel_id"], "client_msg_id": "m1", "text": "参加"})
+    said = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["text"].startswith("已回复"))
+    assert said["text"] == "已回复参加：安全生产例会"
+    updated = await tally("参加 1 · 请假 1 · 未回复 0")
+    assert {f["label"]: f["value"] for f in updated["card"]["fields"]}["参加"] == "王局长"
+    reminded = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["text"].startswith("⏰ 会议提醒"), timeout=10)
+    assert reminded["text"].startswith("⏰ 会议提醒：《安全生产例会》将于 ") and reminded["text"].endswith("开始，请准时参加。")
+    await asyncio.sleep(0.5)
+    assert not [m for m in ke.received("message") if m["text"].startswith("⏰ 会议提醒")]  # not to one who asked for leave
+
+
+async def test_a_meeting_time_that_is_not_a_time_is_refused(hub):
+    p = await world(hub)
+    source = (FLOWS / "huiyi.yaml").read_text(encoding="utf-8")
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=source.encode()))[0] == 201
+    status, body = await hub.request("POST", "/api/v1/flows/huiyi/instances", token=p["zhang"]["token"], json={"title": "例会", "form": {"会议时间": "下周一上午"}})
+    assert status == 400 and body["error"]["message"] == "表单中的“会议时间”不是有效的时间，例如 2026-12-08T09:00。", body

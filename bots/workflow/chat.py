@@ -32,10 +32,11 @@ from . import engine, service
 from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
 from .replies import parse_reply
+from ..reminders.bot import moment
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("approve", "reject", "return", "read", "claim")
+ACTIONS = ("approve", "reject", "return", "read", "claim", "attend", "decline")
 
 
 def _buttons(task: engine.Task, required: str) -> list[CardAction]:
@@ -46,6 +47,11 @@ def _buttons(task: engine.Task, required: str) -> list[CardAction]:
     back = CardAction(id="return", label=t("flow.action.return"), comment="required")
     if task.kind == "read":
         return [CardAction(id="read", label=t("flow.action.read"), style="primary", comment="optional")]
+    if task.kind == "rsvp":
+        return [
+            CardAction(id="attend", label=t("flow.action.attend"), style="primary", comment="optional"),
+            CardAction(id="decline", label=t("flow.action.decline"), comment="required"),
+        ]
     if task.kind == "delegated":
         return [approve]
     if task.kind == "before":
@@ -104,6 +110,30 @@ def task_card(
         ],
         actions=actions,
         data={"instance_id": inst.id, "task_id": task.id},
+    )
+
+
+def tally_card(defn: FlowDefinition, inst: engine.Instance, title: str, node_id: str, round_: int, names: dict[int, str]) -> Card:
+    """会议通知's tally for its organiser: who comes, who asked for leave and why, who
+    has not answered — updated as each invitee answers."""
+    tasks = [x for x in inst.tasks if x.node == node_id and x.round == round_ and x.kind == "rsvp"]
+    reasons = {x.id: next((s.opinion for s in reversed(inst.trail) if s.node == node_id and s.user == x.user and s.operation == "decline"), "") for x in tasks}
+    coming = [names.get(x.user, str(x.user)) for x in tasks if x.decision == "attend"]
+    away = [names.get(x.user, str(x.user)) + (f"（{reasons[x.id]}）" if reasons[x.id] else "") for x in tasks if x.decision == "decline"]
+    waiting = [names.get(x.user, str(x.user)) for x in tasks if x.status == "open"]
+    node = defn.nodes[node_id]
+    starts = service.meeting_start(inst.form, node.starts_field) if node.starts_field else None
+    return Card(
+        handler="x",
+        title=t("flow.tally.title", title=title)[:200],
+        status=CardStatus(text=t("flow.tally.status", coming=len(coming), away=len(away), waiting=len(waiting))[:50], tone="info" if waiting else "success"),
+        fields=[
+            *([CardField(label=t("flow.tally.when"), value=moment(starts))] if starts else []),
+            CardField(label=t("flow.tally.coming"), value="、".join(coming)[:2000] or "—"),
+            CardField(label=t("flow.tally.away"), value="；".join(away)[:2000] or "—"),
+            CardField(label=t("flow.tally.waiting"), value="、".join(waiting)[:2000] or "—"),
+        ],
+        data={"instance_id": inst.id, "tally": node_id, "round": round_},
     )
 
 
@@ -183,7 +213,7 @@ class WorkflowBot(Bot):
         except HubError as exc:
             await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
             return
-        if reply.kind in ("read", "claim", "transfer"):
+        if reply.kind in ("read", "claim", "transfer", "attend", "decline"):
             done = t(f"flow.reply.done_{reply.kind}", title=row["title"], name=found[1] if reply.kind == "transfer" else "")
         else:
             done = t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"])
@@ -253,6 +283,56 @@ class WorkflowBot(Bot):
                 text = t("flow.hook_failed", step=t("flow.op." + str(p["action"])), title=view["title"], reason=t(exc.key, **exc.params))
                 await self.hub.dm(who.user_id, text, client_msg_id=f"flow-hook-{effect.id}")
 
+    async def _tallies(self, instance_id: int) -> None:
+        """Each invitation step's tally, in the organiser's DM: posted once (its client id
+        names the step), then updated in place while answers come."""
+
+        def tallies(conn: sa.Connection) -> tuple[int, list[tuple[str, Card]]]:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            steps = sorted({(x.node, x.round) for x in inst.tasks if x.kind == "rsvp"})
+            names = service.names_of(conn, inst)
+            return inst.initiator, [(f"flow-tally-{instance_id}-{n}-{r}", tally_card(defn, inst, title, n, r, names)) for n, r in steps]
+
+        organiser, cards = await self.app[DATABASE].read(tallies)
+        for client_id, card in cards:
+            posted = await self.hub.dm_card(organiser, card, client_msg_id=client_id)  # the first time, or the one posted before
+            node_id, round_ = str(card.data["tally"]), int(card.data["round"])
+
+            def render(conn: sa.Connection, node_id: str = node_id, round_: int = round_) -> dict[str, Any]:
+                defn, inst, title = service.instance_tx(conn, instance_id)
+                fresh = tally_card(defn, inst, title, node_id, round_, service.names_of(conn, inst))
+                return fresh.model_copy(update={"handler": self.hub.card_handler}).stored()
+
+            await self._rewrite(int(posted["id"]), render)
+
+    async def _rewrite(self, message_id: int, render: Any) -> None:
+        """Bring one card up to date in one transaction that first locks its message and
+        then renders it from the instance as it is then: two refreshes that overlap write
+        in turn, and the one that writes last writes the latest state (never an older one
+        over a newer)."""
+        async with self.app[DATABASE].begin() as conn:
+            current = (await conn.execute(sa.select(messages.c.card).where(messages.c.id == message_id).with_for_update())).scalar()
+            stored = await conn.run_sync(render)
+            if current != stored:
+                await self.app[ROOMS].update_card(conn, message_id, stored)
+
+    async def meeting(self, effect: Effect) -> None:
+        """The reminder before a meeting, to those coming and those who have not answered."""
+        p = effect.payload
+        instance_id, node_id, round_ = int(p["instance_id"]), str(p["node"]), int(p["round"])
+
+        def who(conn: sa.Connection) -> tuple[str, str, list[int]]:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            if inst.status in ("withdrawn", "terminated"):
+                return title, "", []
+            starts = service.meeting_start(inst.form, defn.nodes[node_id].starts_field)
+            people = [x.user for x in inst.tasks if x.node == node_id and x.round == round_ and x.kind == "rsvp" and (x.decision == "attend" or x.status == "open")]
+            return title, moment(starts) if starts else "", people
+
+        title, when, people = await self.app[DATABASE].read(who)
+        for uid in people:
+            await self.hub.dm(uid, t("flow.meeting.reminder", title=title, when=when), client_msg_id=f"flow-meet-{instance_id}-{node_id}-{round_}-{uid}")
+
     async def publish(self, instance: dict[str, Any], who: Principal, step: Node) -> None:
         """信息报送's 发布: the instance's title and its `field` (正文 by default) as a 通知
         card in the channel the step names, posted by the reviewer whose step led here —
@@ -272,9 +352,23 @@ class WorkflowBot(Bot):
         instance_id = int(effect.payload["instance_id"])
         closed = [int(x) for x in effect.payload.get("closed", [])]
 
-        def cards(conn: sa.Connection) -> list[tuple[int, dict[str, Any]]]:
+        def renderer(conn: sa.Connection) -> Any:
             defn, inst, title = service.instance_tx(conn, instance_id)
+            names, unit_names = service.names_of(conn, inst), service.unit_names_of(conn, inst)
             by_id = {x.id: x for x in inst.tasks}
+
+            def card_of(task_id: int) -> dict[str, Any]:
+                card = task_card(defn, inst, title, by_id[task_id], names, unit_names)
+                return card.model_copy(update={"handler": self.hub.card_handler}).stored()
+
+            return inst, card_of
+
+        def render(conn: sa.Connection, task_id: int) -> dict[str, Any]:
+            return renderer(conn)[1](task_id)
+
+        def stale(conn: sa.Connection) -> list[tuple[int, int]]:
+            """The (message, task) of each card to look at whose card differs now."""
+            inst, card_of = renderer(conn)
             q = (
                 sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id, messages.c.card)
                 .join(messages, messages.c.id == flow_tasks.c.message_id)
@@ -282,20 +376,14 @@ class WorkflowBot(Bot):
             )
             if inst.status == "running":
                 q = q.where(sa.or_(flow_tasks.c.status.in_(("open", "waiting")), flow_tasks.c.task_id.in_(closed)))
-            names, unit_names = service.names_of(conn, inst), service.unit_names_of(conn, inst)
-            out = []
-            for r in conn.execute(q):
-                if r.task_id in by_id:
-                    stored = task_card(defn, inst, title, by_id[r.task_id], names, unit_names).model_copy(update={"handler": self.hub.card_handler}).stored()
-                    if r.card != stored:
-                        out.append((int(r.message_id), stored))
-            return out
+            known = {x.id for x in inst.tasks}
+            return [(int(r.message_id), int(r.task_id)) for r in conn.execute(q) if r.task_id in known and r.card != card_of(int(r.task_id))]
 
         # a transaction per card: each takes its channel's next seq, and a transaction that
         # held two channels' rows could deadlock with another holding them the other way
-        for message_id, stored in await self.app[DATABASE].read(cards):
-            async with self.app[DATABASE].begin() as conn:
-                await self.app[ROOMS].update_card(conn, message_id, stored)
+        for message_id, task_id in await self.app[DATABASE].read(stale):
+            await self._rewrite(message_id, lambda conn, task_id=task_id: render(conn, task_id))
+        await self._tallies(instance_id)
         users = [int(u) for u in effect.payload.get("users", [])]
         if users:  # 待办 counts in the web client follow
             for uid, todo in (await self.app[DATABASE].read(service.todo_counts, users)).items():

@@ -39,7 +39,7 @@ class DefinitionError(ValueError):
         self.errors = errors
 
 
-HUMAN = ("start", "task", "countersign", "circulate")  # the steps people hold
+HUMAN = ("start", "task", "countersign", "circulate", "rsvp")  # the steps people hold
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -60,6 +60,8 @@ class Node:
     join: str | None = None  # parallel / inclusive: the join its branches meet at
     action: str = ""  # auto: number | dispatch | archive | publish
     channel: str = ""  # auto publish: the channel (by name) the 通知 goes into
+    starts_field: str = ""  # rsvp: the form field with the meeting's start (ISO 8601)
+    remind_before: int | None = None  # rsvp: seconds before that start to remind those coming
     counter: str = ""  # auto number: the counter's name (东政办发), per unit and year
     field: str = ""  # auto number: the form field that receives it
     format: str = "{counter}〔{year}〕{n}号"
@@ -137,12 +139,13 @@ def load_definition(text: str | bytes) -> FlowDefinition:
             continue
         assignees = tuple(raw.get("assignees") or ([raw["assignee"]] if "assignee" in raw else []))
         branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
-        deadline = raw.get("deadline")
-        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel") if k in raw}
+        deadline, remind = raw.get("deadline"), raw.get("remind_before")
+        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel", "starts_field") if k in raw}
         nodes[raw["id"]] = Node(
             raw["id"], raw["type"], raw.get("name", ""), raw.get("next"), raw.get("mode", "any"), assignees,
             raw.get("opinion", "optional"), branches,
-            deadline=int(deadline[:-1]) * _UNIT_SECONDS[deadline[-1]] if deadline else None, **extra,
+            deadline=int(deadline[:-1]) * _UNIT_SECONDS[deadline[-1]] if deadline else None,
+            remind_before=int(remind[:-1]) * _UNIT_SECONDS[remind[-1]] if remind else None, **extra,
         )
     errors += _graph_errors(nodes, lines, data["nodes"])
     if errors:
@@ -185,10 +188,14 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
     if not any(n.type == "end" for n in nodes.values()):
         errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": "needs an end node"})
     for n in nodes.values():
-        if n.type in ("start", "task", "countersign", "circulate", "join", "auto") and (n.next is None or n.next not in nodes):
+        if n.type in ("start", "task", "countersign", "circulate", "rsvp", "join", "auto") and (n.next is None or n.next not in nodes):
             err(n.id, f"next {n.next!r} is not a node" if n.next else "needs next", "next")
-        if n.type in ("task", "countersign", "circulate") and not n.assignees:
+        if n.type in ("task", "countersign", "circulate", "rsvp") and not n.assignees:
             err(n.id, "needs assignee or assignees")
+        if (n.remind_before or n.starts_field) and not (n.type == "rsvp" and n.remind_before and n.starts_field):
+            err(n.id, "remind_before and starts_field go together, on an rsvp step")
+        if n.type == "rsvp" and n.deadline and n.on_timeout in ("pass", "reject"):
+            err(n.id, "an invitation's deadline reminds or escalates; it does not answer for anyone", "on_timeout")
         if n.claim and n.type != "task":
             err(n.id, "claim is for a task step", "claim")
         if n.type == "auto" and not n.action:

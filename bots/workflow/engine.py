@@ -7,7 +7,8 @@ given). Every operation taken appends its step to the trail (流转记录) with 
 Steps people hold: `start` (the initiator's own: a returned instance comes back there),
 `task` (one person, or several of whom the first to act decides; with `claim`, one of
 them takes it first), `countersign` 会签 (`all`, `any` 或签, `sequential`, `vote` 票签
-with a pass ratio) and `circulate` 传阅 (everyone reads; no decision). Gateways:
+with a pass ratio), `circulate` 传阅 (everyone reads; no decision) and `rsvp` 会议通知
+(every invitee answers 参加 or 请假 with a reason; the step passes when all have). Gateways:
 `exclusive` (the first branch whose condition holds), `parallel` (every branch) and
 `inclusive` (every branch whose condition holds), the last two meeting at a `join`.
 `auto` steps (take a document number, dispatch, archive) are run by the caller.
@@ -66,7 +67,7 @@ class Task:
     status: Literal["open", "waiting", "done", "cancelled"] = "open"  # waiting: for a delegate or a signer before
     decision: str = ""  # approve | reject | return | transfer | read | delegate | cancelled | …
     place_of: int | None = None  # whose place in the step this task holds (转办, 加签, escalation)
-    kind: Literal["task", "read", "delegated", "before"] = "task"
+    kind: Literal["task", "read", "rsvp", "delegated", "before"] = "task"
     back_to: int | None = None  # delegated / before: the waiting task that reopens when this one is done
     added_by: int | None = None  # 加签: who added this signer (they may 减签)
     pair: int | None = None  # an escalation's twin: acting on one closes the other
@@ -109,7 +110,7 @@ class Instance:
 
 OperationKind = Literal[
     "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
-    "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout",
+    "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout", "attend", "decline",
 ]
 
 
@@ -198,10 +199,12 @@ def apply(
         raise Refused("conflict", "error.flow_task_done")
     node = defn.nodes[task.node]
     kind = "read" if task.kind == "read" and op.kind == "approve" else op.kind  # 同意 on a 传阅 reads it
-    allowed = {"read": {"read", "transfer", "add_sign"}, "delegated": {"approve"}, "before": {"approve", "reject"}}
-    if task.kind in allowed and kind not in allowed[task.kind] or task.kind == "task" and kind == "read":
+    if task.kind == "rsvp" and op.kind in ("approve", "reject"):  # 同意 / 不同意 on an invitation: 参加 / 请假
+        kind = "attend" if op.kind == "approve" else "decline"
+    allowed = {"read": {"read", "transfer", "add_sign"}, "rsvp": {"attend", "decline"}, "delegated": {"approve"}, "before": {"approve", "reject"}}
+    if task.kind in allowed and kind not in allowed[task.kind] or task.kind == "task" and kind in ("read", "attend", "decline"):
         raise Refused("bad_request", "error.flow_operation_not_here")
-    if kind in ("reject", "return") and not op.opinion.strip():
+    if kind in ("reject", "return", "decline") and not op.opinion.strip():
         raise Refused("bad_request", "error.flow_opinion_required")
     if kind == "approve" and node.opinion == "required" and not op.opinion.strip() and task.kind == "task":
         raise Refused("bad_request", "error.flow_opinion_required")
@@ -216,7 +219,7 @@ def apply(
         raise Refused("conflict", "error.flow_not_claimable")
     handlers = {
         "approve": _approve, "read": _approve, "reject": _reject, "return": _return, "transfer": _transfer,
-        "delegate": _delegate, "add_sign": _add_sign,
+        "delegate": _delegate, "add_sign": _add_sign, "attend": _answer, "decline": _answer,
     }
     if kind not in handlers:
         raise Refused("bad_request", "error.bad_request")
@@ -236,6 +239,14 @@ def _approve(mv: _Move, inst: Instance, task: Task, node: Node, op: Operation) -
         inst = _cancel(mv, inst, [_task(inst, task.pair)], "cancelled")
     if _first_decides(node):
         inst = _cancel(mv, inst, [t for t in held(inst, node.id) if t.round == task.round], "cancelled")
+    return _settle(mv, inst, node, task)
+
+
+def _answer(mv: _Move, inst: Instance, task: Task, node: Node, op: Operation) -> Instance:
+    """参加 or 请假 (with its reason): the invitee's answer; the step passes when all have."""
+    kind = "attend" if op.kind in ("attend", "approve") else "decline"
+    inst = _close(mv, inst, task, kind)
+    inst = _log(inst, _step(mv, task, kind, op.opinion))
     return _settle(mv, inst, node, task)
 
 
@@ -506,7 +517,7 @@ def _enter(mv: _Move, inst: Instance, node: Node, depth: int = 0) -> Instance:
         return _enter(mv, inst, mv.defn.nodes[node.next or ""], depth + 1)
     if node.type == "countersign" and node.mode == "sequential":
         users = users[:1]
-    kind = "read" if node.type == "circulate" else "task"
+    kind = {"circulate": "read", "rsvp": "rsvp"}.get(node.type, "task")
     return _add(mv, inst, node, users, kind=kind, pool=node.claim and len(users) > 1)
 
 
@@ -603,7 +614,7 @@ def _replace_task(inst: Instance, task: Task) -> Instance:
 
 
 def _close(mv: _Move, inst: Instance, task: Task, decision: str) -> Instance:
-    status = "done" if decision in ("approve", "reject", "return", "transfer", "read") else "cancelled"
+    status = "done" if decision in ("approve", "reject", "return", "transfer", "read", "attend", "decline") else "cancelled"
     mv.effects.append(Effect("task_closed", task.user, task.id))
     return _replace_task(inst, dataclasses.replace(task, status=status, decision=decision))
 

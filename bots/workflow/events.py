@@ -12,7 +12,7 @@ from hub.db import DATABASE
 from hub.realtime import REALTIME, EventContext
 
 from . import engine, service
-from .rules import FlowEvent, InstanceRef, StartEvent, TaskQuery
+from .rules import FlowEvent, InstanceRef, NoArgs, StartEvent, TaskQuery
 
 __all__ = ["register"]
 
@@ -22,6 +22,7 @@ def register(app: web.Application) -> None:
 
     @on("flow:list")
     async def flow_list(ctx: EventContext, data: Any) -> dict[str, Any]:
+        NoArgs.model_validate(data)
         return {"flows": await db.read(service.list_definitions)}
 
     @on("flow:start")
@@ -42,5 +43,5 @@ def register(app: web.Application) -> None:
 
     @on("flow:tasks")
     async def flow_tasks(ctx: EventContext, data: Any) -> dict[str, Any]:
-        q = TaskQuery.model_validate(data or {})
+        q = TaskQuery.model_validate(data)
         return {"tasks": await db.read(service.tasks_of, ctx.user_id, q.box)}

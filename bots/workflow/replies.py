@@ -8,6 +8,7 @@
     已阅  /  /read             read (a 传阅)
     认领  /  /claim            claim (a task offered to several)
     转办 @lisi 意见  /  /transfer @lisi   transfer to that person
+    参加  /  请假 理由          answer a meeting's invitation
     2 同意 意见  /  ２同意      the second of several pending tasks
 
 A full-width number reads as its digits (２ as 2); the opinion is kept as typed.
@@ -27,6 +28,7 @@ _WORDS = (
     ("同意", "approve"), ("批准", "approve"), ("/approve", "approve"),
     ("已阅", "read"), ("/read", "read"), ("认领", "claim"), ("/claim", "claim"),
     ("转办", "transfer"), ("/transfer", "transfer"),
+    ("参加", "attend"), ("/attend", "attend"), ("请假", "decline"), ("/decline", "decline"),
 )
 _TO = re.compile(r"^[@＠]([A-Za-z0-9_.\-]{1,64})")
 _NUMBER = re.compile(r"^([0-9０-９]{1,3})\s*[.、．)）]?\s*")
@@ -35,7 +37,7 @@ _LEAD = " \t,，.。:：;；、!！"
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # approve | reject | return | read | claim | transfer
+    kind: str  # approve | reject | return | read | claim | transfer | attend | decline
     opinion: str
     number: int | None = None  # which of several pending tasks (1-based)
     to: str | None = None  # transfer: the username after @

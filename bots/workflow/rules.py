@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from rooms.rules import Strict
 
-__all__ = ["FlowEvent", "InstanceRef", "OperationBody", "ProxyBody", "StartBody", "StartEvent", "TaskQuery"]
+__all__ = ["FlowEvent", "InstanceRef", "NoArgs", "OperationBody", "ProxyBody", "StartBody", "StartEvent", "TaskQuery"]
 
 
 class StartBody(Strict):
@@ -43,6 +43,10 @@ class ProxyBody(Strict):
 class TaskQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     box: Literal["todo", "done", "started", "cc"] = "todo"
+
+
+class NoArgs(Strict):
+    """An event that takes nothing: `{}` (anything else is refused like any bad payload)."""
 
 
 class StartEvent(StartBody):

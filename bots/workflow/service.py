@@ -35,6 +35,7 @@ CARDS_EFFECT = "flow.cards"  # bring every card of an instance up to date
 URGE_EFFECT = "flow.urge"  # 催办: tell a task's holder it waits (the initiator's, or a deadline's)
 TIMEOUT_EFFECT = "flow.timeout"  # a task's deadline falls: the engine's `timeout`, as the clock
 HOOK_EFFECT = "flow.hook"  # an automatic step another feature runs (dispatch: the exchange)
+MEETING_EFFECT = "flow.meeting"  # 会议通知: remind those coming, `remind_before` the meeting starts
 OFFICE_TZ = ZoneInfo("Asia/Shanghai")  # whose year a 文号 belongs to
 
 _REFUSALS = {"forbidden": Forbidden, "conflict": Conflict, "bad_request": BadRequest}
@@ -193,11 +194,41 @@ def _follow(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, ef
             enqueue(conn, HOOK_EFFECT, {"instance_id": inst.id, "node": e.node, "action": defn.nodes[e.node or ""].action})
         elif e.kind == "auto" and defn.nodes[e.node or ""].action == "archive":
             conn.execute(flow_instances.update().where(flow_instances.c.id == inst.id).values(archived_at=now()))
+    _meeting_reminders(conn, defn, inst, effects)
     closed = sorted({e.task_id for e in effects if e.kind == "task_closed" and e.task_id is not None})
     by_id = {t.id: t.user for t in inst.tasks}
     touched = sorted({by_id[e.task_id] for e in effects if e.kind in ("task_assigned", "task_closed") and e.task_id in by_id})
     # the cards to bring up to date, and whose to-do counts changed
     enqueue(conn, CARDS_EFFECT, {"instance_id": inst.id, "closed": closed, "users": touched})
+
+
+def meeting_start(form: dict[str, Any], field: str) -> datetime | None:
+    """The meeting's start from its form field: ISO 8601, the office's zone when it has
+    none (2026-12-08T09:00 is 09:00 in 东营); None when the form has no such field."""
+    value = form.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BadRequest("error.flow_bad_time", field=field) from None
+    return at if at.tzinfo else at.replace(tzinfo=OFFICE_TZ)
+
+
+def _meeting_reminders(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect]) -> None:
+    """An invitation step just entered: a reminder to those coming, before it starts."""
+    by_id = {t.id: t for t in inst.tasks}
+    entered = {(by_id[e.task_id].node, by_id[e.task_id].round) for e in effects if e.kind == "task_assigned" and e.task_id in by_id}
+    for node_id, round_ in sorted(entered):
+        node = defn.nodes[node_id]
+        if node.type != "rsvp" or not node.remind_before:
+            continue
+        starts = meeting_start(inst.form, node.starts_field)
+        if starts is None:
+            continue
+        delay = (starts - datetime.now(UTC)).total_seconds() - node.remind_before
+        if delay > 0:  # a meeting about to start gets no reminder of itself
+            enqueue(conn, MEETING_EFFECT, {"instance_id": inst.id, "node": node_id, "round": round_}, delay_seconds=delay)
 
 
 # ---- automatic steps run in the transaction --------------------------------------------
@@ -407,6 +438,6 @@ def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]
 
 
 __all__ = [
-    "CARDS_EFFECT", "HOOK_EFFECT", "NOTIFY_EFFECT", "TIMEOUT_EFFECT", "URGE_EFFECT", "DefinitionError",
+    "CARDS_EFFECT", "HOOK_EFFECT", "MEETING_EFFECT", "NOTIFY_EFFECT", "TIMEOUT_EFFECT", "URGE_EFFECT", "DefinitionError",
     "act_tx", "import_definition", "next_number", "start_tx", "tasks_of", "timeout_tx",
 ]

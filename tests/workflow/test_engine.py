@@ -378,6 +378,7 @@ EVERY_OP = st.lists(
         st.sampled_from([
             "approve", "approve", "approve", "approve", "read", "reject", "return", "transfer", "delegate", "add_sign",
             "remove_sign", "claim", "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout",
+            "attend", "decline",
         ]),
         st.one_of(st.none(), st.none(), st.sampled_from([*USERS, 0, 99])),
         st.sampled_from(["", "同意", "不同意 理由"]),
@@ -395,10 +396,31 @@ def _places(tasks) -> int:
     return len(groups)
 
 
+MEETING = """\
+key: meeting
+name: 会议
+version: 1
+nodes:
+  - {id: start, type: start, next: dept}
+  - {id: dept, type: task, assignee: {user: dept_head}, next: rsvp}
+  - {id: rsvp, type: rsvp, assignees: [{user: office_a}, {user: office_b}, {user: hr_1}], deadline: 1h, on_timeout: remind, next: read}
+  - {id: read, type: circulate, assignees: [{user: office_a}, {user: other}], next: end}
+  - {id: end, type: end}
+"""
+
+
+def _definition(flow: str):
+    if flow == "rich":
+        return load_definition(RICH)
+    if flow == "meeting":
+        return load_definition(MEETING)
+    return load_definition(LEAVE.replace("mode: all", "mode: sequential" if flow == "leave-sequential" else "mode: all"))
+
+
 @settings(max_examples=400, deadline=None)
-@given(ops=EVERY_OP, flow=st.sampled_from(["rich", "leave-sequential", "leave-all"]))
+@given(ops=EVERY_OP, flow=st.sampled_from(["rich", "leave-sequential", "leave-all", "meeting"]))
 def test_no_sequence_of_any_operations_breaks_an_instance(ops, flow):
-    defn = load_definition(RICH if flow == "rich" else LEAVE.replace("mode: all", "mode: sequential" if flow == "leave-sequential" else "mode: all"))
+    defn = _definition(flow)
     inst, _ = start(defn, 1, 1, {"days": 5}, resolve_rich, NOW)
     for kind, user, opinion, to, pick, position in ops:
         tasks = [t for t in inst.tasks if t.status in ("open", "waiting")] or list(inst.tasks)
@@ -424,3 +446,21 @@ def test_no_sequence_of_any_operations_breaks_an_instance(ops, flow):
         if flow == "leave-sequential":
             assert _places(open_tasks(inst, "hr")) <= 1, "two holders of the sequential step"
         assert len({(t.node, t.user) for t in open_}) == len(open_), "one person holding one step twice"
+
+
+def test_an_invitation_passes_when_everyone_has_answered_and_a_leave_needs_its_reason():
+    defn = load_definition(MEETING)
+    inst, _ = start(defn, 1, 1, {}, resolve_rich, NOW)
+    inst, _ = do(defn, inst, "approve", "dept_head")
+    assert sorted(t.user for t in open_tasks(inst, "rsvp")) == sorted(PEOPLE[u] for u in ("office_a", "office_b", "hr_1"))
+    with pytest.raises(Refused) as no_reason:
+        do(defn, inst, "decline", "office_b", node="rsvp")
+    assert no_reason.value.key == "error.flow_opinion_required"
+    with pytest.raises(Refused):
+        do(defn, inst, "read", "office_a", node="rsvp")  # an invitation is answered, not read
+    inst, _ = do(defn, inst, "attend", "office_a", node="rsvp")
+    inst, _ = do(defn, inst, "reject", "office_b", "出差", node="rsvp")  # 不同意 on an invitation: 请假, with its reason
+    assert open_tasks(inst, "read") == []  # one still to answer
+    inst, _ = do(defn, inst, "approve", "hr_1", node="rsvp")  # 同意: 参加
+    assert [(s.operation, s.opinion) for s in inst.trail if s.node == "rsvp"] == [("attend", ""), ("decline", "出差"), ("attend", "")]
+    assert {t.user for t in open_tasks(inst, "read")} == {PEOPLE["office_a"], PEOPLE["other"]}

@@ -224,7 +224,7 @@ const en: typeof zh = {
       delegate: 'delegated', add_sign_before: 'asked a signer first', add_sign_after: 'approved and added a signer', read: 'read', claim: 'claimed', remove_sign: 'removed a signer',
       urge: 'reminded', jump: 'jumped', terminate: 'terminated', reopen: 'reopened', remind: 'reminded (deadline passed)', escalate: 'escalated to the leader',
       timeout_pass: 'passed at the deadline', timeout_reject: 'rejected at the deadline', vote_lost: 'the vote did not pass', auto_pass: 'passed (same handler)',
-      number: 'numbered', dispatch: 'dispatched', archive: 'archived', publish: 'published',
+      number: 'numbered', dispatch: 'dispatched', archive: 'archived', publish: 'published', attend: 'will attend', decline: 'asked to be excused',
     },
   },
   video: { title: 'Video', hint: 'Video meetings are coming soon' },

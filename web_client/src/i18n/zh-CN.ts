@@ -222,7 +222,7 @@ export default {
       delegate: '委派', add_sign_before: '前加签', add_sign_after: '同意并加签', read: '已阅', claim: '认领', remove_sign: '减签',
       urge: '催办', jump: '跳转', terminate: '终止', reopen: '唤醒', remind: '超时提醒', escalate: '超时上报领导',
       timeout_pass: '超时自动通过', timeout_reject: '超时自动驳回', vote_lost: '票数未过', auto_pass: '同一人自动通过',
-      number: '编号', dispatch: '分发', archive: '归档', publish: '发布',
+      number: '编号', dispatch: '分发', archive: '归档', publish: '发布', attend: '参加', decline: '请假',
     },
   },
   video: { title: '视频', hint: '视频会议功能即将上线' },
