@@ -216,3 +216,31 @@ nodes:
     status, got = await hub.request("GET", f"/api/v1/flows/instances/{started['instance']['id']}", token=p["zhang"]["token"])
     assert got["instance"]["status"] == "approved"
     assert [s["operation"] for s in got["instance"]["trail"]] == ["start", "transfer", "approve", "read", "read"]
+
+
+async def test_replies_delegate_and_add_a_signer(hub):
+    p = await world(hub)
+    boss, c1, c2 = [await hub.client(p[k]) for k in ("boss", "c1", "c2")]
+    status, started = await hub.request("POST", "/api/v1/flows/purchase/instances", token=p["zhang"]["token"], json={"title": "买投影仪", "form": {"amount": 500}})
+    assert status == 201, started
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+
+    async def reply(client, channel_id: int, text: str, starts: str) -> str:
+        await client.call("message:send", {"channel_id": channel_id, "client_msg_id": f"r-{text}", "text": text})
+        said = await client.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text" and m["text"].startswith(starts))
+        return said["text"]
+
+    assert await reply(boss, card["channel_id"], "委派 @caiwu1 请先核算价格", "已委派") == "已委派给 财务甲：买投影仪。对方办理后会回到您这里。"
+    asked = await c1.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert [a["label"] for a in asked["card"]["actions"]] == ["同意"]  # a delegate answers; the boss decides
+    assert await reply(c1, asked["channel_id"], "同意 价格合理", "已同意") == "已同意：买投影仪"
+    back = await boss.wait_for("message:update", lambda m: m["id"] == card["id"] and m["card"]["status"]["text"] == "待办理")
+    assert [a["label"] for a in back["card"]["actions"]] == ["同意", "不同意", "退回"]
+    assert await reply(boss, card["channel_id"], "加签 @caiwu2 同意，请财务乙复核", "已同意并加签") == "已同意并加签 财务乙：买投影仪"
+    second = await c2.wait_for("message", lambda m: card_from_bot(hub, m))
+    assert (await c2.call("card:action", {"message_id": second["id"], "action": "approve", "comment": "复核无误"}))["ok"]
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{started['instance']['id']}", token=p["zhang"]["token"])
+    assert got["instance"]["status"] == "approved"
+    assert [(s["operation"], s["opinion"]) for s in got["instance"]["trail"]] == [
+        ("start", ""), ("delegate", "请先核算价格"), ("approve", "价格合理"), ("add_sign_after", "同意，请财务乙复核"), ("approve", "复核无误"),
+    ]

@@ -31,7 +31,7 @@ from ..schema import flow_tasks
 from . import engine, service
 from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
-from .replies import parse_reply
+from .replies import TO_SOMEONE, parse_reply
 from ..reminders.bot import moment
 
 log = logging.getLogger(__name__)
@@ -201,20 +201,23 @@ class WorkflowBot(Bot):
             return
         row = todo[index]
         to: str | int | None = "previous" if reply.kind == "return" else None
-        if reply.kind == "transfer":
+        found = None
+        if reply.kind in TO_SOMEONE:
             found = await self.app[DATABASE].read(_user_named, reply.to or "")
             if found is None:
                 await self.hub.say(incoming.channel_id, t("flow.reply.no_user", name=reply.to), client_msg_id=answer_id)
                 return
             to = found[0]
-        op = engine.Operation(reply.kind, row["task_id"], reply.opinion, to)  # type: ignore[arg-type]
+        kind = "add_sign" if reply.kind == "add_sign_before" else reply.kind
+        position = "before" if reply.kind == "add_sign_before" else "after"
+        op = engine.Operation(kind, row["task_id"], reply.opinion, to, position)  # type: ignore[arg-type]
         try:
             await self.app[DATABASE].write(service.act_tx, user, row["instance_id"], op)
         except HubError as exc:
             await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
             return
-        if reply.kind in ("read", "claim", "transfer", "attend", "decline"):
-            done = t(f"flow.reply.done_{reply.kind}", title=row["title"], name=found[1] if reply.kind == "transfer" else "")
+        if reply.kind in ("read", "claim", "attend", "decline", *TO_SOMEONE):
+            done = t(f"flow.reply.done_{reply.kind}", title=row["title"], name=found[1] if found else "")
         else:
             done = t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"])
         await self.hub.say(incoming.channel_id, done, client_msg_id=answer_id)

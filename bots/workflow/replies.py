@@ -8,6 +8,8 @@
     已阅  /  /read             read (a 传阅)
     认领  /  /claim            claim (a task offered to several)
     转办 @lisi 意见  /  /transfer @lisi   transfer to that person
+    委派 @lisi 意见  /  /delegate @lisi   delegate: they answer, then it comes back
+    加签 @lisi  /  前加签 @lisi            add a signer after one's approval / before
     参加  /  请假 理由          answer a meeting's invitation
     2 同意 意见  /  ２同意      the second of several pending tasks
 
@@ -20,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Reply", "parse_reply"]
+__all__ = ["TO_SOMEONE", "Reply", "parse_reply"]
 
 _WORDS = (
     ("不同意", "reject"), ("拒绝", "reject"), ("/reject", "reject"),
@@ -28,8 +30,11 @@ _WORDS = (
     ("同意", "approve"), ("批准", "approve"), ("/approve", "approve"),
     ("已阅", "read"), ("/read", "read"), ("认领", "claim"), ("/claim", "claim"),
     ("转办", "transfer"), ("/transfer", "transfer"),
+    ("委派", "delegate"), ("/delegate", "delegate"),
+    ("前加签", "add_sign_before"), ("加签", "add_sign"), ("/addsign", "add_sign"),
     ("参加", "attend"), ("/attend", "attend"), ("请假", "decline"), ("/decline", "decline"),
 )
+TO_SOMEONE = ("transfer", "delegate", "add_sign", "add_sign_before")  # these name a person: @username
 _TO = re.compile(r"^[@＠]([A-Za-z0-9_.\-]{1,64})")
 _NUMBER = re.compile(r"^([0-9０-９]{1,3})\s*[.、．)）]?\s*")
 _LEAD = " \t,，.。:：;；、!！"
@@ -37,7 +42,7 @@ _LEAD = " \t,，.。:：;；、!！"
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # approve | reject | return | read | claim | transfer | attend | decline
+    kind: str  # approve | reject | return | read | claim | transfer | delegate | add_sign | add_sign_before | attend | decline
     opinion: str
     number: int | None = None  # which of several pending tasks (1-based)
     to: str | None = None  # transfer: the username after @
@@ -53,7 +58,7 @@ def parse_reply(text: str) -> Reply | None:
     for word, kind in _WORDS:
         if head.startswith(word):
             rest = s[len(word):].strip(_LEAD).strip()
-            if kind != "transfer":
+            if kind not in TO_SOMEONE:
                 return Reply(kind, rest, number)
             m = _TO.match(rest)
             return None if m is None else Reply(kind, rest[m.end():].strip(_LEAD).strip(), number, m.group(1))
