@@ -189,6 +189,17 @@ def data_dir(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tu
     return data, url
 
 
+async def serve(config: Config) -> tuple[Hub, web.AppRunner]:
+    """A hub of its own on a free port, for a test that stops and starts one (a restart,
+    a restore): the caller closes the Hub and cleans up the runner."""
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return Hub(app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"), runner  # type: ignore[union-attr]
+
+
 def hub_config(tmp_path: Path, database_url: str = "", **extra: Any) -> Config:
     settings: dict[str, Any] = {
         "data_dir": tmp_path / "data",

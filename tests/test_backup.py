@@ -10,24 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from hub.app import create_app
 from hub.backup import backup, restore
 from hub.cli import main
-from hub.config import Config
 from hub.errors import BadRequest
-from tests.conftest import PG_SERVER, Hub, _pg_admin, hub_config
+from tests.conftest import PG_SERVER, _pg_admin, hub_config, serve
 from tests.test_files import download, upload
-
-
-async def _started(config: Config) -> tuple[Hub, web.AppRunner]:
-    app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return Hub(app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"), runner  # type: ignore[union-attr]
 
 
 async def test_a_backup_taken_while_serving_restores_every_message_and_file(hub, tmp_path: Path) -> None:
@@ -58,7 +46,7 @@ async def test_a_backup_taken_while_serving_restores_every_message_and_file(hub,
     config = hub_config(tmp_path / "restored", fresh_url)
     try:
         restore(config, tmp_path / "backup")
-        copy, runner = await _started(config)
+        copy, runner = await serve(config)
         try:
             token = await copy.login("bob", "secret-pw-1")
             b = await copy.client({"token": token})

@@ -9,15 +9,12 @@ import asyncio
 import re
 from datetime import datetime, timedelta
 
-from aiohttp import web
 
 from bots.integrations import COMMAND_EFFECT
-from bots.reminders.bot import moment
 from bots.wiring import INTEGRATIONS
-from bots.reminders.when import OFFICE_TZ
-from hub.app import create_app
+from bots.clock import OFFICE_TZ, moment
 from hub.effects import Effect
-from tests.conftest import Client, Hub, hub_config
+from tests.conftest import Client, hub_config, serve
 
 FROM_BOT = "tixing-bot"
 
@@ -74,21 +71,13 @@ async def test_the_list_shows_ones_own_pending_reminders(hub):
 async def test_a_reminder_set_before_a_restart_arrives_after_it_once(data_dir, tmp_path):
     config = hub_config(tmp_path, data_dir[1])
 
-    async def start() -> tuple[Hub, web.AppRunner]:
-        app = create_app(config)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return Hub(app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"), runner  # type: ignore[union-attr]
-
-    first, runner = await start()
+    first, runner = await serve(config)
     z = await first.client(await first.user("zhangsan", "张三"))
     confirmed = await remind(z, await a_channel(z), "3秒后 参加安全生产会议")
     assert confirmed["text"].endswith("提醒您：参加安全生产会议")
     await first.close()
     await runner.cleanup()  # the hub goes away before the reminder is due
-    second, runner = await start()
+    second, runner = await serve(config)
     try:
         z = await second.client(await second.login("zhangsan"))
 

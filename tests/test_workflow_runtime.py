@@ -14,14 +14,12 @@ from zoneinfo import ZoneInfo
 import docx
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 
 from bots.schema import flow_audit, flow_instances
 from bots.workflow import service
-from hub.app import create_app
 from hub.config import CONFIG
 from hub.db import DATABASE
-from tests.conftest import Hub, hub_config
+from tests.conftest import hub_config, serve
 from tests.test_cli import changtong, clean_env
 from tests.test_workflows import card_from_bot
 
@@ -68,6 +66,16 @@ async def start(hub, who: dict, key: str, title: str) -> dict:
     status, body = await hub.request("POST", f"/api/v1/flows/{key}/instances", token=who["token"], json={"title": title, "form": {}})
     assert status == 201, body
     return body["instance"]
+
+
+async def signed(hub, p: dict, inst: dict) -> dict:
+    """王局长 signs a fawen-lite instance (签发), which numbers and archives it."""
+    status, body = await hub.request(
+        "POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["boss"]["token"],
+        json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意印发"},
+    )
+    assert status == 200, body
+    return body
 
 
 async def test_numbering_is_gap_free_under_concurrency_and_archives(hub):
@@ -147,11 +155,7 @@ async def test_the_initiator_urges_and_is_rate_limited(hub):
 async def test_the_trail_is_a_hash_chain_that_verify_checks(hub, tmp_path):
     p = await world(hub, NUMBERED)
     inst = await start(hub, p["zhang"], "fawen-lite", "关于路灯维修的通知")
-    status, body = await hub.request(
-        "POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["boss"]["token"],
-        json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意印发"},
-    )
-    assert status == 200, body
+    await signed(hub, p, inst)
     config = hub.app[CONFIG]
     env = clean_env(CHANGTONG_DATABASE_URL=config.effective_database_url)
 
@@ -174,20 +178,12 @@ async def test_the_trail_is_a_hash_chain_that_verify_checks(hub, tmp_path):
 async def test_a_deadline_set_before_a_restart_fires_after_it(data_dir, tmp_path):
     config = hub_config(tmp_path, data_dir[1])
 
-    async def up() -> tuple[Hub, web.AppRunner]:
-        app = create_app(config)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return Hub(app, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"), runner  # type: ignore[union-attr]
-
-    first, runner = await up()
+    first, runner = await serve(config)
     p = await world(first, TIMED.replace("deadline: 1s", "deadline: 2s"))
     inst = await start(first, p["zhang"], "timed", "请批复路灯维修")
     await first.close()
     await runner.cleanup()  # down before the deadline
-    second, runner = await up()
+    second, runner = await serve(config)
     try:
         deadline = asyncio.get_running_loop().time() + 15
         while True:
@@ -249,11 +245,7 @@ async def test_a_fawen_without_its_document_tells_the_sealing_clerk_why_it_was_n
 async def test_the_record_of_handling_downloads_as_word_with_its_chain_checked(hub, tmp_path):
     p = await world(hub, NUMBERED)
     inst = await start(hub, p["zhang"], "fawen-lite", "关于路灯维修的通知")
-    status, body = await hub.request(
-        "POST", f"/api/v1/flows/instances/{inst['id']}/operations", token=p["boss"]["token"],
-        json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意印发"},
-    )
-    assert status == 200, body
+    body = await signed(hub, p, inst)
     url = f"/api/v1/flows/instances/{inst['id']}/record.docx"
     status, data = await hub.request("GET", url, token=p["zhang"]["token"])
     assert status == 200 and data[:2] == b"PK"

@@ -10,22 +10,16 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from babel.dates import format_datetime
 
 from hub.db import DATABASE
-from hub.i18n import DEFAULT_LOCALE
 from hub.i18n import translate as t
 from hub.schema import effects
 
+from ..clock import OFFICE_TZ, moment
 from ..runtime import TIMER_EFFECT, Bot, Command
-from .when import OFFICE_TZ, WhenError, parse_when
+from .when import WhenError, parse_when
 
 LIST_WORDS = ("列表", "list")
-
-
-def moment(when: datetime) -> str:
-    """12月4日（周五）09:00: the pattern is the catalog's, the names Babel's."""
-    return format_datetime(when, t("remind.when_format"), tzinfo=OFFICE_TZ, locale=DEFAULT_LOCALE)
 
 
 class ReminderBot(Bot):

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import cn2an
 
+from ..clock import OFFICE_TZ
+
 __all__ = ["OFFICE_TZ", "WhenError", "parse_when"]
 
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_TIME = time(9, 0)
 LONGEST = timedelta(days=366)
 

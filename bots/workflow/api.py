@@ -1,27 +1,23 @@
 """REST for workflows: the flows one may start, starting one, an instance and its 办理单,
-one's tasks."""
+acting on it, one's tasks, standing proxies (代理). events.py carries the same over
+Socket.IO; both take the bodies of rules.py."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.auth import Principal
 from hub.db import DATABASE
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.http import json_body, json_response, principal, read_body
 from hub.i18n import translate as t
 from hub.ids import path_id
 from hub.schema import users
-from rooms.rules import Strict
-
-from ..schema import flow_tasks
 
 from . import audit, engine, proxies, service
 from .definition import DefinitionError

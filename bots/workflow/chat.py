@@ -26,13 +26,13 @@ from rooms.rules import NoticePost
 from rooms.schema import channels, messages
 from rooms.wiring import CARDS, ROOMS
 
+from ..clock import moment
 from ..runtime import Bot, Incoming
 from ..schema import flow_tasks
 from . import engine, service
 from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
 from .replies import TO_SOMEONE, parse_reply
-from ..reminders.bot import moment
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,6 @@ def _who(user: int, proxy_for: int | None, names: dict[int, str]) -> str:
     return t("flow.card.proxy", name=name, of=names.get(proxy_for, str(proxy_for))) if proxy_for else name
 
 
-def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The form's fields a card shows: plain values, not a document or a list, and not
-    the flow's own bookkeeping (a key starting with `_`)."""
-    return [(k, v) for k, v in form.items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
-
-
 def task_card(
     defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str], units: dict[int, str] | None = None,
 ) -> Card:
@@ -93,7 +87,7 @@ def task_card(
         f"{_who(s.user, s.proxy_for, names)} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
         for s in inst.trail
     )
-    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in shown_fields(inst.form)[:6]]
+    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in service.shown_fields(inst.form)[:6]]
     current = engine.open_tasks(inst)
     step = defn.nodes[current[0].node].name if current else t(f"flow.status.{inst.status}")
     return Card(
@@ -161,7 +155,7 @@ class WorkflowBot(Bot):
     def __init__(self, app: web.Application) -> None:
         self.app = app
 
-    # ---- acting: a button, a reply, or REST (api.py), all through service.act_tx ------
+    # ---- acting: a button, a reply, or REST (api.py), all through service.act ---------
 
     async def on_card_action(self, conn: AsyncConnection, ctx: CardActionContext) -> Acted:
         if ctx.action not in ACTIONS:
@@ -169,14 +163,13 @@ class WorkflowBot(Bot):
         instance_id, task_id = int(ctx.card.data["instance_id"]), int(ctx.card.data["task_id"])
         to = "previous" if ctx.action == "return" else None
         op = engine.Operation(ctx.action, task_id, ctx.comment, to)  # type: ignore[arg-type]
-        await conn.run_sync(service.act_tx, ctx.actor.user_id, instance_id, op)
 
-        def card(c: sa.Connection) -> Card:
-            defn, inst, title = service.instance_tx(c, instance_id)
+        def acted(c: sa.Connection) -> Card:  # act queues the flow's own effects; the card is the new state's
+            defn, inst, title = service.act(c, ctx.actor.user_id, instance_id, op)
             task = next(x for x in inst.tasks if x.id == task_id)
             return task_card(defn, inst, title, task, service.names_of(c, inst), service.unit_names_of(c, inst)).model_copy(update={"handler": self.hub.card_handler})
 
-        return Acted(await conn.run_sync(card))  # act_tx queued the flow's own effects
+        return Acted(await conn.run_sync(acted))
 
     async def on_message(self, incoming: Incoming) -> None:
         if not incoming.direct:
@@ -212,7 +205,7 @@ class WorkflowBot(Bot):
         position = "before" if reply.kind == "add_sign_before" else "after"
         op = engine.Operation(kind, row["task_id"], reply.opinion, to, position)  # type: ignore[arg-type]
         try:
-            await self.app[DATABASE].write(service.act_tx, user, row["instance_id"], op)
+            await self.app[DATABASE].write(service.act, user, row["instance_id"], op)
         except HubError as exc:
             await self.hub.say(incoming.channel_id, t(exc.key, **exc.params), client_msg_id=answer_id)
             return
@@ -369,8 +362,9 @@ class WorkflowBot(Bot):
         def render(conn: sa.Connection, task_id: int) -> dict[str, Any]:
             return renderer(conn)[1](task_id)
 
-        def stale(conn: sa.Connection) -> list[tuple[int, int]]:
-            """The (message, task) of each card to look at whose card differs now."""
+        def stale(conn: sa.Connection) -> tuple[list[tuple[int, int]], bool]:
+            """The (message, task) of each card to look at whose card differs now, and
+            whether the instance has invitations (whose tallies follow too)."""
             inst, card_of = renderer(conn)
             q = (
                 sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id, messages.c.card)
@@ -380,13 +374,16 @@ class WorkflowBot(Bot):
             if inst.status == "running":
                 q = q.where(sa.or_(flow_tasks.c.status.in_(("open", "waiting")), flow_tasks.c.task_id.in_(closed)))
             known = {x.id for x in inst.tasks}
-            return [(int(r.message_id), int(r.task_id)) for r in conn.execute(q) if r.task_id in known and r.card != card_of(int(r.task_id))]
+            targets = [(int(r.message_id), int(r.task_id)) for r in conn.execute(q) if r.task_id in known and r.card != card_of(int(r.task_id))]
+            return targets, any(x.kind == "rsvp" for x in inst.tasks)
 
         # a transaction per card: each takes its channel's next seq, and a transaction that
         # held two channels' rows could deadlock with another holding them the other way
-        for message_id, task_id in await self.app[DATABASE].read(stale):
+        targets, invitations = await self.app[DATABASE].read(stale)
+        for message_id, task_id in targets:
             await self._rewrite(message_id, lambda conn, task_id=task_id: render(conn, task_id))
-        await self._tallies(instance_id)
+        if invitations:
+            await self._tallies(instance_id)
         users = [int(u) for u in effect.payload.get("users", [])]
         if users:  # 待办 counts in the web client follow
             for uid, todo in (await self.app[DATABASE].read(service.todo_counts, users)).items():

@@ -20,32 +20,31 @@ from hub.schema import users
 from ..schema import flow_proxies
 from . import engine
 
-__all__ = ["LONGEST", "active_proxy", "add_proxy", "apply_proxies", "list_proxies", "remove_proxy"]
+__all__ = ["LONGEST", "active_proxies", "add_proxy", "apply_proxies", "list_proxies", "remove_proxy"]
 
 LONGEST = timedelta(days=366)
 
 
-def active_proxy(conn: sa.Connection, user_id: int, at: datetime) -> int | None:
-    row = conn.execute(
-        sa.select(flow_proxies.c.proxy_id)
+def active_proxies(conn: sa.Connection, user_ids: set[int], at: datetime) -> dict[int, int]:
+    """person -> their proxy, for those of `user_ids` with one running at `at` (one query:
+    a notice given to a whole unit asks once)."""
+    if not user_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(flow_proxies.c.user_id, flow_proxies.c.proxy_id)
         .join(users, users.c.id == flow_proxies.c.proxy_id)
-        .where(flow_proxies.c.user_id == user_id, flow_proxies.c.starts_at <= at, flow_proxies.c.ends_at > at, users.c.disabled == sa.false())
-        .order_by(flow_proxies.c.starts_at.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else int(row.proxy_id)
+        .where(flow_proxies.c.user_id.in_(user_ids), flow_proxies.c.starts_at <= at, flow_proxies.c.ends_at > at, users.c.disabled == sa.false())
+    )
+    return {int(r.user_id): int(r.proxy_id) for r in rows}  # periods of one person never overlap
 
 
 def apply_proxies(conn: sa.Connection, inst: engine.Instance, effects: list[engine.Effect]) -> engine.Instance:
     """Hand each task just given to someone with a running proxy to that proxy."""
-    at = now()
-    for e in effects:
-        if e.kind != "task_assigned" or e.task_id is None:
-            continue
-        task = next(t for t in inst.tasks if t.id == e.task_id)
-        if task.proxy_for is not None or task.status != "open":
-            continue
-        proxy = active_proxy(conn, task.user, at)
+    given = {e.task_id for e in effects if e.kind == "task_assigned"}
+    fresh = [t for t in inst.tasks if t.id in given and t.proxy_for is None and t.status == "open"]
+    running = active_proxies(conn, {t.user for t in fresh}, now())
+    for task in fresh:
+        proxy = running.get(task.user)
         holding = {t.user for t in engine.held(inst, task.node) if t.round == task.round}
         if proxy is None or proxy in holding:
             continue  # none, or the proxy holds this step already: the person keeps it

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -17,9 +16,11 @@ from docx.shared import Cm, Pt
 
 from hub.i18n import translate as t
 
+from ..clock import OFFICE_TZ
+from .service import shown_fields
+
 __all__ = ["record_docx"]
 
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 FONT = "宋体"
 
 
@@ -64,7 +65,7 @@ def record_docx(view: dict[str, Any], chain: dict[str, Any]) -> bytes:
     run.bold, run.font.size = True, Pt(18)
     doc.add_paragraph(t("flow.record.title", title=view["title"]))
     doc.add_paragraph(t("flow.record.head", initiator=view.get("initiator_name", ""), status=t(f"flow.status.{view['status']}"), id=view["id"]))
-    fields = [[str(k), str(v)] for k, v in view["form"].items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    fields = [[str(k), str(v)] for k, v in shown_fields(view["form"])]
     if fields:
         doc.add_paragraph(style="Heading 2").add_run(t("flow.record.form"))
         _table(doc, [t("flow.record.field"), t("flow.record.value")], fields, [4, 12])

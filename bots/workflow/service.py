@@ -15,7 +15,6 @@ import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +25,7 @@ from hub.effects import enqueue
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 from hub.schema import posts, units, users
 
+from ..clock import OFFICE_TZ
 from ..schema import flow_counters, flow_definitions, flow_instances, flow_tasks
 from . import audit, engine, proxies, state
 from .definition import DefinitionError, FlowDefinition, Node, load_definition
@@ -36,7 +36,6 @@ URGE_EFFECT = "flow.urge"  # 催办: tell a task's holder it waits (the initiato
 TIMEOUT_EFFECT = "flow.timeout"  # a task's deadline falls: the engine's `timeout`, as the clock
 HOOK_EFFECT = "flow.hook"  # an automatic step another feature runs (dispatch: the exchange)
 MEETING_EFFECT = "flow.meeting"  # 会议通知: remind those coming, `remind_before` the meeting starts
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")  # whose year a 文号 belongs to
 
 _REFUSALS = {"forbidden": Forbidden, "conflict": Conflict, "bad_request": BadRequest}
 
@@ -294,7 +293,8 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
 
 
-def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
+def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> tuple[FlowDefinition, engine.Instance, str]:
+    """One operation in the caller's transaction: the definition, the new state, the title."""
     row = conn.execute(sa.select(flow_instances).where(flow_instances.c.id == instance_id)).first()
     if row is None:
         raise NotFound("error.flow_instance_not_found")
@@ -313,7 +313,13 @@ def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operati
     if moved.rowcount != 1:
         raise Conflict("error.flow_task_done")  # someone acted first
     _store(conn, defn, new, effects)
-    return view(defn, new, row.title, names_of(conn, new), unit_names_of(conn, new))
+    return defn, new, row.title
+
+
+def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
+    """`act`, answered as REST and Socket.IO show an instance."""
+    defn, new, title = act(conn, actor, instance_id, op, admin)
+    return view(defn, new, title, names_of(conn, new), unit_names_of(conn, new))
 
 
 def timeout_tx(conn: sa.Connection, instance_id: int, task_id: int, timeouts: int) -> None:
@@ -326,7 +332,7 @@ def timeout_tx(conn: sa.Connection, instance_id: int, task_id: int, timeouts: in
     task = next((t for t in state.load(row.state).tasks if t.id == task_id), None)
     if task is None or task.status != "open" or task.timeouts != timeouts:
         return
-    act_tx(conn, engine.SYSTEM, instance_id, engine.Operation("timeout", task_id))
+    act(conn, engine.SYSTEM, instance_id, engine.Operation("timeout", task_id))
 
 
 def instance_tx(conn: sa.Connection, instance_id: int) -> tuple[FlowDefinition, engine.Instance, str]:
@@ -363,6 +369,12 @@ def positions(defn: FlowDefinition, inst: engine.Instance) -> list[dict[str, Any
         at = "current" if node.id in holding else "done" if node.id in inst.passed else "pending"
         out.append({"id": node.id, "name": node.name or node.id, "type": node.type, "state": at})
     return out
+
+
+def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The form's fields people are shown (on a card, on the 办理单): plain values, not a
+    document or a list, and not the flow's own bookkeeping (a key starting with `_`)."""
+    return [(k, v) for k, v in form.items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
 
 
 def visible_view(conn: sa.Connection, user_id: int, admin: bool, instance_id: int) -> dict[str, Any]:
@@ -439,5 +451,5 @@ def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]
 
 __all__ = [
     "CARDS_EFFECT", "HOOK_EFFECT", "MEETING_EFFECT", "NOTIFY_EFFECT", "TIMEOUT_EFFECT", "URGE_EFFECT", "DefinitionError",
-    "act_tx", "import_definition", "next_number", "start_tx", "tasks_of", "timeout_tx",
+    "act", "act_tx", "import_definition", "next_number", "start_tx", "tasks_of", "timeout_tx",
 ]

@@ -14,13 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import socketio
 
 from exchange_bridge.flow_steps import document_of
 from hub.errors import BadRequest
 from tests.exchange.doc_samples import SAMPLES
 from tests.exchange.test_desk import PASSWORD, Person, first_card, login
-from tests.exchange.test_exchange_nodes import Node, _package, _post, ca, nodes, pair, until  # noqa: F401 (fixtures)
+from tests.exchange.test_exchange_nodes import Node, ca, nodes, pair, until  # noqa: F401 (fixtures)
 
 FLOWS = Path(__file__).resolve().parents[2] / "bots" / "flows"
 
