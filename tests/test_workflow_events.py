@@ -28,3 +28,24 @@ async def test_a_flow_started_and_approved_over_socket_io(hub):
     await boss.wait_for("task", lambda d: d["todo"] == 0)
     read = await zhang.call("flow:instance", {"instance_id": inst["id"]})
     assert [(s["user_name"], s["operation"], s["opinion"]) for s in read["instance"]["trail"]] == [("张三", "start", ""), ("王局长", "approve", "同意")]
+
+
+async def test_an_invitation_is_answered_over_socket_io(hub):
+    p = await world(hub)
+    meeting = """\
+key: meet
+name: 会议通知
+version: 1
+nodes:
+  - {id: start, type: start, next: rsvp}
+  - {id: rsvp, type: rsvp, name: 参会回复, assignees: [{user: caiwu1}], next: end}
+  - {id: end, type: end}
+"""
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=meeting.encode()))[0] == 201
+    zhang, c1 = await hub.client(p["zhang"]), await hub.client(p["c1"])
+    inst = (await zhang.call("flow:start", {"key": "meet", "title": "周例会", "form": {}}))["instance"]
+    task_id = inst["open_tasks"][0]["id"]
+    assert (await c1.call("flow:act", {"instance_id": inst["id"], "kind": "decline", "task_id": task_id}))["error"]["code"] == "bad_request"
+    answered = await c1.call("flow:act", {"instance_id": inst["id"], "kind": "decline", "task_id": task_id, "opinion": "出差"})
+    assert answered["ok"] and answered["instance"]["status"] == "approved", answered
+    assert [(s["operation"], s["opinion"]) for s in answered["instance"]["trail"]][-1] == ("decline", "出差")

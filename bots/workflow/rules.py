@@ -22,7 +22,7 @@ class OperationBody(Strict):
 
     kind: Literal[
         "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
-        "take_back", "withdraw", "urge", "jump", "terminate", "reopen",
+        "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "attend", "decline",
     ]
     task_id: int | None = Field(default=None, ge=1, le=1_000_000)
     opinion: str = Field(default="", max_length=2000)
