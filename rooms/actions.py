@@ -183,6 +183,15 @@ class Rooms:
         if not others:
             raise BadRequest("error.bad_request")
         key = ",".join(str(i) for i in sorted(others | {who.user_id}))
+        try:
+            existing = await self._open_dm_tx(who, others, key)
+        except sa.exc.IntegrityError:
+            # Two first opens raced (both people at once, or a bot's two cards to one
+            # person on PostgreSQL): the other made the channel; this one takes it.
+            existing = await self._open_dm_tx(who, others, key)
+        return await self.channel_for(who.user_id, existing)
+
+    async def _open_dm_tx(self, who: Principal, others: set[int], key: str) -> int:
         async with self.db.begin() as conn:
             existing = (await conn.execute(sa.select(channels.c.id).where(channels.c.dm_key == key))).scalar()
             if existing is None:
@@ -191,7 +200,7 @@ class Rooms:
                 for uid in [who.user_id, *ids]:
                     await store.add_member(conn, existing, uid)
                 self._after_join(conn, existing, [who.user_id, *ids])
-        return await self.channel_for(who.user_id, existing)
+        return int(existing)
 
     # ---- unit channels follow the directory -----------------------------------
 

@@ -293,6 +293,25 @@ async def test_direct_channels(hub):
     assert not_found(await a.call("dm:open", {"user_id": 99_999_999}))
 
 
+async def test_two_people_opening_their_dm_at_once_get_the_same_channel(hub):
+    """Two first opens in flight together (both people, or a bot posting two task cards
+    to one person) race to make the channel: each must get it, none an error."""
+    alice = await hub.user("alice", "艾丽丝")
+    bob = await hub.user("bob", "鲍勃")
+    a = await hub.client(alice)
+    b = await hub.client(bob)
+    for _ in range(5):
+        carol = await hub.user(f"carol{_}", "卡罗尔")
+        c = await hub.client(carol)
+        got = await asyncio.gather(
+            a.call("dm:open", {"user_id": carol["id"]}), b.call("dm:open", {"user_ids": [carol["id"], alice["id"]]}),
+            c.call("dm:open", {"user_id": alice["id"]}), a.call("dm:open", {"user_id": carol["id"]}),
+        )
+        assert all(g["ok"] for g in got), got
+        assert got[0]["channel"]["id"] == got[2]["channel"]["id"] == got[3]["channel"]["id"] != got[1]["channel"]["id"]
+        await c.disconnect()
+
+
 async def test_unit_channels_follow_posts(hub):
     tj = await hub.unit("tj", "交通局")
     alice = await hub.user("alice", units=("tj",))
