@@ -123,3 +123,17 @@ flow_proxies = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# 车辆申请 and the like: what a step booked (a `book:` node's choice, e.g. 车辆) for the
+# period the form gives. An instance holds one booking per booked field; it counts while
+# the instance runs or has been approved, so a rejected or withdrawn request frees it.
+flow_bookings = sa.Table(
+    "flow_bookings",
+    metadata,
+    sa.Column("instance_id", BigId, sa.ForeignKey("flow_instances.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("field", sa.String(50), primary_key=True),
+    sa.Column("resource", sa.String(100), nullable=False),
+    sa.Column("starts_at", TS, nullable=False),
+    sa.Column("ends_at", TS, nullable=False),
+    sa.Index("ix_flow_bookings_resource", "field", "resource", "starts_at"),
+)

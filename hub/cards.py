@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .auth import Principal
@@ -65,6 +65,9 @@ class CardAction(_Part):
     style: Literal["primary", "danger", "default"] = "default"
     comment: Literal["none", "optional", "required"] = "none"
     confirm: str | None = Field(None, max_length=200)
+    # one of these must be picked to press it (派车: the cars free then); shown as a list
+    choices: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(None, min_length=1, max_length=30)
+    choice_label: str | None = Field(None, max_length=50)
 
 
 class Card(_Part):
@@ -96,6 +99,7 @@ class CardActionContext:
     member_role: str
     action: str
     comment: str
+    choice: str = ""  # the pick, for an action with choices
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
     HubError (code, message key)
     ├── BadRequest      bad_request    malformed or invalid input
+    │   └── FieldErrors                a form's values: a problem per field
     ├── Unauthorized    unauthorized   no, bad, expired or revoked credentials
     ├── Forbidden       forbidden      authenticated, but not allowed
     ├── NotFound        not_found      no such thing (or not visible to you)
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "FieldErrors",
     "Forbidden",
     "HubError",
     "NotFound",
@@ -44,6 +46,15 @@ class HubError(Exception):
 
 class BadRequest(HubError):
     code, http_status, default_key = "bad_request", 400, "error.bad_request"
+
+
+class FieldErrors(BadRequest):
+    """bad_request with a problem per field of a form, each (field, message key, params):
+    answered as `errors: [{field, message}]` beside the message."""
+
+    def __init__(self, key: str, problems: list[tuple[str, str, dict[str, Any]]], **params: Any) -> None:
+        super().__init__(key, **params)
+        self.problems = problems
 
 
 class Unauthorized(HubError):

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .auth import AUTH, Principal
-from .errors import BadRequest, Forbidden, HubError, TooLarge, Unauthorized
+from .errors import BadRequest, FieldErrors, Forbidden, HubError, TooLarge, Unauthorized
 from .i18n import negotiate, translate
 from .jsoncodec import dumps, loads
 from .client_address import Networks, client_address
@@ -39,7 +39,14 @@ def request_locale(request: web.Request) -> str:
 
 
 def error_body(exc: HubError, locale: str) -> dict[str, Any]:
-    return {"error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}
+    """`{"error": {code, message}}`, the shape of every refusal (REST and Socket.IO acks),
+    with `errors: [{field, message}]` when a form's fields were refused one by one."""
+    if not isinstance(exc, FieldErrors):
+        return {"error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}
+    errors = [{"field": f, "message": translate(k, locale, **p)} for f, k, p in exc.problems]
+    # the message alone says what to fix too (a card's refusal shows only it)
+    said = translate("form.separator", locale).join(translate("form.problem", locale, field=e["field"], message=e["message"]) for e in errors[:3])
+    return {"error": {"code": exc.code, "message": translate(exc.key, locale, problems=said, **exc.params), "errors": errors}}
 
 
 @web.middleware

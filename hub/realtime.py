@@ -34,7 +34,7 @@ from .auth import AUTH, Principal
 from .bus import make_bus
 from .config import CONFIG
 from .errors import BadRequest, Forbidden, HubError, RateLimited, TooLarge, Unavailable
-from .http import REQUEST_ID
+from .http import REQUEST_ID, error_body
 from .i18n import negotiate, translate
 from .metrics import METRICS, Metrics
 from .packets import OVERSIZED, packet_class
@@ -355,7 +355,7 @@ class Realtime:
             return {"ok": True, **(result or {})}
         except HubError as exc:
             outcome = exc.code
-            return {"ok": False, "error": {"code": exc.code, "message": translate(exc.key, locale, **exc.params)}}
+            return {"ok": False, **error_body(exc, locale)}
         except ValidationError:
             outcome = "bad_request"
             return {"ok": False, "error": {"code": "bad_request", "message": translate("error.bad_request", locale)}}

@@ -63,12 +63,16 @@ class CardActions:
             comment = req.comment.strip()
             if action.comment == "required" and not comment:
                 raise BadRequest("error.card_comment_required")
+            if action.choices and req.choice not in action.choices:
+                raise BadRequest("error.card_choice_required")
             handler = self.handlers.get(card.handler)
             if handler is None:
                 raise Conflict("error.card_handler_missing")
             view = await store.message_by_id(conn, row.id)
             assert view is not None
-            ctx = CardActionContext(view, card, who, member.role, action.id, comment if action.comment != "none" else "")
+            ctx = CardActionContext(
+                view, card, who, member.role, action.id, comment if action.comment != "none" else "", req.choice if action.choices else "",
+            )
             acted = await handler(conn, ctx)
             if acted.effects:
                 await conn.run_sync(enqueue_all, acted.effects)

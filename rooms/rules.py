@@ -146,6 +146,7 @@ class CardAct(Strict):
     message_id: DbId
     action: str = Field(min_length=1, max_length=32)
     comment: str = Field("", max_length=2000)
+    choice: str = Field("", max_length=100)  # for an action that offers choices: the one picked
 
 
 class NoticePost(Strict):

@@ -325,9 +325,12 @@ async def test_a_meeting_notice_collects_answers_into_a_live_tally_and_reminds_b
     assert not [m for m in ke.received("message") if m["text"].startswith("⏰ 会议提醒")]  # not to one who asked for leave
 
 
-async def test_a_meeting_time_that_is_not_a_time_is_refused(hub):
+async def test_a_meeting_form_is_checked_field_by_field_over_rest_and_socket_io(hub):
     p = await world(hub)
     source = (FLOWS / "huiyi.yaml").read_text(encoding="utf-8")
     assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=source.encode()))[0] == 201
     status, body = await hub.request("POST", "/api/v1/flows/huiyi/instances", token=p["zhang"]["token"], json={"title": "例会", "form": {"会议时间": "下周一上午"}})
-    assert status == 400 and body["error"]["message"] == "表单中的“会议时间”不是有效的时间，例如 2026-12-08T09:00。", body
+    assert status == 400 and body["error"]["message"] == "表单需要修改：“会议时间”：应为时间，例如 2026-12-08T09:00；“地点”：必填", body
+    assert body["error"]["errors"] == [{"field": "会议时间", "message": "应为时间，例如 2026-12-08T09:00"}, {"field": "地点", "message": "必填"}]
+    got = await (await hub.client(p["zhang"])).call("flow:start", {"key": "huiyi", "title": "例会", "form": {"会议时间": "2026-12-08T09:00", "地点": "三楼会议室", "人数": 3}})
+    assert got["error"] == {"code": "bad_request", "message": "表单需要修改：“人数”：不是此表单的字段", "errors": [{"field": "人数", "message": "不是此表单的字段"}]}

@@ -19,7 +19,7 @@ from hub.i18n import translate as t
 from hub.ids import path_id
 from hub.schema import users
 
-from . import audit, engine, proxies, service
+from . import audit, proxies, service
 from .definition import DefinitionError
 from .record import record_docx
 from .rules import OperationBody, ProxyBody, StartBody, TaskQuery
@@ -81,7 +81,7 @@ def routes(assistant: Any) -> list[web.RouteDef]:
         who = await principal(request)
         instance_id = path_id(request.match_info["instance_id"])
         body = await json_body(request, OperationBody)
-        op = engine.Operation(body.kind, body.task_id, body.opinion, body.to, body.position)
+        op = body.operation()
         instance = await request.app[DATABASE].write(service.act_tx, who.user_id, instance_id, op, who.is_admin)
         return json_response({"instance": instance})
 

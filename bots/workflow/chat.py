@@ -27,9 +27,10 @@ from rooms.schema import channels, messages
 from rooms.wiring import CARDS, ROOMS
 
 from ..clock import moment
+from ..forms import fields as forms
 from ..runtime import Bot, Incoming
 from ..schema import flow_tasks
-from . import engine, service
+from . import bookings, engine, service
 from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
 from .replies import TO_SOMEONE, parse_reply
@@ -39,10 +40,15 @@ log = logging.getLogger(__name__)
 ACTIONS = ("approve", "reject", "return", "read", "claim", "attend", "decline")
 
 
-def _buttons(task: engine.Task, required: str) -> list[CardAction]:
+Choice = tuple[str, str, list[str]]  # (field, its label, the options offered now)
+
+
+def _buttons(task: engine.Task, required: str, choice: Choice | None = None) -> list[CardAction]:
     """The buttons the task's kind allows: 已阅 for a 传阅; 认领 first for a task offered to
-    several; a delegate or an earlier signer approves (or, before, declines)."""
-    approve = CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required)
+    several; a delegate or an earlier signer approves (or, before, declines). Where the
+    step fills a choice (派车: 车辆), 同意 offers its options; with none free, no 同意."""
+    picks = {"choices": choice[2], "choice_label": choice[1]} if choice and choice[2] else {}
+    approve = CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required, **picks)
     reject = CardAction(id="reject", label=t("flow.action.reject"), style="danger", comment="required")
     back = CardAction(id="return", label=t("flow.action.return"), comment="required")
     if task.kind == "read":
@@ -56,9 +62,34 @@ def _buttons(task: engine.Task, required: str) -> list[CardAction]:
         return [approve]
     if task.kind == "before":
         return [approve, reject]
+    if choice and not choice[2]:
+        return [reject, back]
     if task.pool:
         return [CardAction(id="claim", label=t("flow.action.claim"), style="primary"), approve, reject, back]
     return [approve, reject, back]
+
+
+def choice_of(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, task: engine.Task) -> Choice | None:
+    """The one select field an open task's step fills, with the options free now (a
+    `book:` step's: those no other booking holds for the form's period)."""
+    if task.kind != "task" or task.status != "open" or inst.status != "running":
+        return None
+    node = defn.nodes[task.node]
+    editable = defn.editable(node.id)
+    selects = [f for f in defn.form if f.name in editable and f.kind == "select"]
+    if len(selects) != 1:
+        return None
+    f = selects[0]
+    free = bookings.free_choices(conn, defn, inst, node) if node.book and node.book[0] == f.name else None
+    return f.name, f.shown, list(f.options) if free is None else free
+
+
+def render_task(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str] | None = None, units: dict[int, str] | None = None) -> Card:
+    """A task's card as the bot posts it, from the instance as it is in `conn`."""
+    return task_card(
+        defn, inst, title, task, names if names is not None else service.names_of(conn, inst),
+        units if units is not None else service.unit_names_of(conn, inst), choice_of(conn, defn, inst, task),
+    )
 
 
 def _who(user: int, proxy_for: int | None, names: dict[int, str]) -> str:
@@ -69,12 +100,13 @@ def _who(user: int, proxy_for: int | None, names: dict[int, str]) -> str:
 
 def task_card(
     defn: FlowDefinition, inst: engine.Instance, title: str, task: engine.Task, names: dict[int, str], units: dict[int, str] | None = None,
+    choice: Choice | None = None,
 ) -> Card:
-    """The card of one task, from the instance's state alone (pure)."""
+    """The card of one task, from the instance's state and the choice its step offers (pure)."""
     node = defn.nodes[task.node]
     if task.status == "open" and inst.status == "running":
         status = CardStatus(text=t("flow.status.open"), tone="warning")
-        actions = _buttons(task, "required" if node.opinion == "required" else "optional")
+        actions = _buttons(task, "required" if node.opinion == "required" else "optional", choice)
     else:
         # a task the instance's end closed (rejected, withdrawn, approved elsewhere) says how it ended
         ended_it = task.decision == "cancelled" and inst.status != "running"
@@ -87,7 +119,8 @@ def task_card(
         f"{_who(s.user, s.proxy_for, names)} {t('flow.op.' + s.operation)}" + (f"：{s.opinion}" if s.opinion else "")
         for s in inst.trail
     )
-    form_fields = [CardField(label=str(k)[:50], value=str(v)[:2000]) for k, v in service.shown_fields(inst.form)[:6]]
+    shown = service.shown_fields(inst.form, [forms.public(f) for f in defn.form])
+    form_fields = [CardField(label=k[:50], value=v[:2000]) for k, v in shown[:6]]
     current = engine.open_tasks(inst)
     step = defn.nodes[current[0].node].name if current else t(f"flow.status.{inst.status}")
     return Card(
@@ -101,9 +134,10 @@ def task_card(
             *form_fields,
             CardField(label=t("flow.card.step"), value=step or "—"),
             CardField(label=t("flow.card.opinions"), value=opinions[:2000] or "—"),
+            *([CardField(label=choice[1][:50], value=t("flow.card.none_free"))] if choice and not choice[2] and actions else []),
         ],
         actions=actions,
-        data={"instance_id": inst.id, "task_id": task.id},
+        data={"instance_id": inst.id, "task_id": task.id, **({"choice_field": choice[0]} if choice and actions else {})},
     )
 
 
@@ -162,12 +196,13 @@ class WorkflowBot(Bot):
             raise Conflict("error.card_action_gone")
         instance_id, task_id = int(ctx.card.data["instance_id"]), int(ctx.card.data["task_id"])
         to = "previous" if ctx.action == "return" else None
-        op = engine.Operation(ctx.action, task_id, ctx.comment, to)  # type: ignore[arg-type]
+        picked = {str(ctx.card.data["choice_field"]): ctx.choice} if ctx.choice and "choice_field" in ctx.card.data else None
+        op = engine.Operation(ctx.action, task_id, ctx.comment, to, form=picked)  # type: ignore[arg-type]
 
         def acted(c: sa.Connection) -> Card:  # act queues the flow's own effects; the card is the new state's
             defn, inst, title = service.act(c, ctx.actor.user_id, instance_id, op)
             task = next(x for x in inst.tasks if x.id == task_id)
-            return task_card(defn, inst, title, task, service.names_of(c, inst), service.unit_names_of(c, inst)).model_copy(update={"handler": self.hub.card_handler})
+            return render_task(c, defn, inst, title, task).model_copy(update={"handler": self.hub.card_handler})
 
         return Acted(await conn.run_sync(acted))
 
@@ -223,7 +258,7 @@ class WorkflowBot(Bot):
         def card_of(conn: sa.Connection) -> tuple[int, Card] | None:
             defn, inst, title = service.instance_tx(conn, instance_id)
             task = next((x for x in inst.tasks if x.id == task_id), None)
-            return None if task is None else (task.user, task_card(defn, inst, title, task, service.names_of(conn, inst), service.unit_names_of(conn, inst)))
+            return None if task is None else (task.user, render_task(conn, defn, inst, title, task))
 
         found = await self.app[DATABASE].read(card_of)
         if found is None:
@@ -354,7 +389,7 @@ class WorkflowBot(Bot):
             by_id = {x.id: x for x in inst.tasks}
 
             def card_of(task_id: int) -> dict[str, Any]:
-                card = task_card(defn, inst, title, by_id[task_id], names, unit_names)
+                card = render_task(conn, defn, inst, title, by_id[task_id], names, unit_names)
                 return card.model_copy(update={"handler": self.hub.card_handler}).stored()
 
             return inst, card_of

@@ -24,6 +24,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
+from ..forms.fields import Field, field_from
+
 __all__ = ["HUMAN", "DefinitionError", "FlowDefinition", "Node", "compile_condition", "load_definition"]
 
 SCHEMA = json.loads((Path(__file__).parent / "flow.schema.json").read_text(encoding="utf-8"))
@@ -65,6 +67,8 @@ class Node:
     counter: str = ""  # auto number: the counter's name (东政办发), per unit and year
     field: str = ""  # auto number: the form field that receives it
     format: str = "{counter}〔{year}〕{n}号"
+    fields: tuple[tuple[str, str], ...] = ()  # the form's fields here: (name, edit | read); the rest read only (at start: editable)
+    book: tuple[str, str, str] | None = None  # (field, from field, to field): the choice is a booking no other may overlap
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,23 @@ class FlowDefinition:
     nodes: dict[str, Node] = field(default_factory=dict)
     skip_same_handler: bool = False  # a step whose only handler just acted passes by itself
     starters: tuple[dict[str, Any], ...] = ()  # who may start it (assignee specs); empty: anyone
+    form: tuple[Field, ...] = ()  # the form's fields; none declared: any plain values are taken
 
     @property
     def start(self) -> Node:
         return next(n for n in self.nodes.values() if n.type == "start")
+
+    def form_field(self, name: str) -> Field | None:
+        return next((f for f in self.form if f.name == name), None)
+
+    def editable(self, node_id: str) -> frozenset[str]:
+        """The fields a holder of this node may fill: at the start every field its rules
+        do not make read only; elsewhere those its rules say `edit`."""
+        node = self.nodes[node_id]
+        rules = dict(node.fields)
+        if node.type == "start":
+            return frozenset(f.name for f in self.form if rules.get(f.name, "edit") == "edit")
+        return frozenset(name for name, rule in rules.items() if rule == "edit")
 
 
 def _lines(text: str) -> dict[tuple[Any, ...], int]:
@@ -141,19 +158,59 @@ def load_definition(text: str | bytes) -> FlowDefinition:
         branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
         deadline, remind = raw.get("deadline"), raw.get("remind_before")
         extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel", "starts_field") if k in raw}
+        if "fields" in raw:
+            extra["fields"] = tuple(raw["fields"].items())
+        if "book" in raw:
+            extra["book"] = (raw["book"]["field"], raw["book"]["from"], raw["book"]["to"])
         nodes[raw["id"]] = Node(
             raw["id"], raw["type"], raw.get("name", ""), raw.get("next"), raw.get("mode", "any"), assignees,
             raw.get("opinion", "optional"), branches,
             deadline=int(deadline[:-1]) * _UNIT_SECONDS[deadline[-1]] if deadline else None,
             remind_before=int(remind[:-1]) * _UNIT_SECONDS[remind[-1]] if remind else None, **extra,
         )
+    form = tuple(field_from(raw) for raw in data.get("form", ()))
+    errors += _form_errors(form, nodes, lines, data)
     errors += _graph_errors(nodes, lines, data["nodes"])
     if errors:
         raise DefinitionError(errors)
     return FlowDefinition(
         data["key"], data["name"], data["version"], nodes,
-        skip_same_handler=bool(data.get("skip_same_handler")), starters=tuple(data.get("starters", ())),
+        skip_same_handler=bool(data.get("skip_same_handler")), starters=tuple(data.get("starters", ())), form=form,
     )
+
+
+def _form_errors(form: tuple[Field, ...], nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The form's own rules, and the nodes' rules about it."""
+    errors: list[dict[str, Any]] = []
+    by_name: dict[str, Field] = {}
+    for i, f in enumerate(form):
+        path = ("form", i)
+        if f.name in by_name:
+            errors.append({"line": _line(lines, path), "path": f"/form/{i}", "message": f"field {f.name!r} named twice"})
+        by_name[f.name] = f
+        if f.kind in ("select", "multiselect") and not f.options:
+            errors.append({"line": _line(lines, path), "path": f"/form/{i}", "message": f"a {f.kind} field needs options"})
+        if f.min is not None and f.max is not None and f.min > f.max:
+            errors.append({"line": _line(lines, path), "path": f"/form/{i}", "message": "min is above max"})
+    index = {r["id"]: i for i, r in enumerate(data["nodes"])}
+    for n in nodes.values():
+        path = ("nodes", index[n.id])
+        where = {"line": _line(lines, path), "path": f"/nodes/{index[n.id]}"}
+        for name, _ in n.fields:
+            if name not in by_name:
+                errors.append({**where, "message": f"fields: {name!r} is not a field of the form"})
+        if n.fields and n.type not in ("start", "task"):
+            errors.append({**where, "message": "field rules are for a start or a task step"})
+        if n.book:
+            booked, starts, ends = n.book
+            if by_name.get(booked) is None or by_name[booked].kind != "select":
+                errors.append({**where, "message": f"book: {booked!r} must be a select field of the form (what is booked)"})
+            elif dict(n.fields).get(booked) != "edit":
+                errors.append({**where, "message": f"book: {booked!r} must be editable at this step (fields: {{{booked}: edit}})"})
+            for name in (starts, ends):
+                if by_name.get(name) is None or by_name[name].kind not in ("date", "datetime"):
+                    errors.append({**where, "message": f"book: {name!r} must be a date or datetime field of the form"})
+    return errors
 
 
 def _schema_error(e: Any, lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:

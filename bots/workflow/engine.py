@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from simpleeval import NameNotDefined
 
+from ..forms import fields as forms
 from .definition import HUMAN, FlowDefinition, Node, compile_condition
 
 __all__ = ["SYSTEM", "Effect", "Instance", "Operation", "Refused", "Step", "Task", "apply", "open_tasks", "start"]
@@ -90,6 +91,7 @@ class Step:
     target: str = ""
     post: int | None = None
     proxy_for: int | None = None  # acted as this person's standing proxy (代理)
+    form: dict[str, Any] | None = None  # the form's values this step filled or changed
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Operation:
     opinion: str = ""
     to: str | int | None = None  # return / jump / reopen: a node id ("previous", "initiator"); transfer, delegate, add_sign: a user id
     position: Literal["before", "after"] = "after"  # add_sign
+    form: dict[str, Any] | None = None  # approve: values of the fields this node may fill (车辆 at 派车)
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,17 @@ class _Move:
     actor: int
     effects: list[Effect] = dataclasses.field(default_factory=list)
     just_acted: int | None = None  # who passed the step just left (skip_same_handler)
+    filled: dict[str, Any] | None = None  # what this approval wrote into the form
 
 
 # ---- starting ----------------------------------------------------------------------
 
 
 def start(defn: FlowDefinition, instance_id: int, initiator: int, form: dict[str, Any], resolve: Resolver, now: str) -> tuple[Instance, list[Effect]]:
+    """Raises forms.Invalid when a flow that declares its form is given values that do not fit it."""
     mv = _Move(defn, resolve, now, initiator, just_acted=initiator)
+    if defn.form:
+        form = forms.check(defn.form, form, defn.editable(defn.start.id))
     inst = Instance(instance_id, defn.key, defn.version, initiator, dict(form))
     inst = _log(inst, Step(now, initiator, defn.start.id, "start"))
     inst = dataclasses.replace(inst, passed=(defn.start.id,))
@@ -210,6 +217,10 @@ def apply(
         raise Refused("bad_request", "error.flow_opinion_required")
     if task.pool and kind not in ("claim", "approve", "reject", "return"):
         raise Refused("conflict", "error.flow_claim_first")
+    if kind == "approve" and task.kind == "task" and (op.form or _fills(defn, node)):
+        inst = _fill(mv, inst, node, op.form or {})
+    elif op.form:
+        raise Refused("bad_request", "error.flow_form_not_here")
     if task.pool:  # acting on a pooled task takes it
         inst = _claim(inst, task, mv)
         task = _task(inst, task.id)
@@ -229,10 +240,23 @@ def apply(
 # ---- a holder's operations -------------------------------------------------------------
 
 
+def _fills(defn: FlowDefinition, node: Node) -> bool:
+    """Whether approving here must fill something: a required field this node may edit."""
+    editable = defn.editable(node.id)
+    return any(f.required and f.name in editable for f in defn.form)
+
+
+def _fill(mv: _Move, inst: Instance, node: Node, values: dict[str, Any]) -> Instance:
+    """The node's editable fields, checked (forms.Invalid when they do not fit) into the form."""
+    form = forms.check(mv.defn.form, values, mv.defn.editable(node.id), base=inst.form)
+    mv.filled = {k: v for k, v in form.items() if inst.form.get(k) != v} or None
+    return dataclasses.replace(inst, form=form)
+
+
 def _approve(mv: _Move, inst: Instance, task: Task, node: Node, op: Operation) -> Instance:
     decision = "read" if task.kind == "read" else "approve"
     inst = _close(mv, inst, task, decision)
-    inst = _log(inst, _step(mv, task, decision, op.opinion))
+    inst = _log(inst, dataclasses.replace(_step(mv, task, decision, op.opinion), form=mv.filled))
     if task.back_to is not None:  # a delegate or an earlier signer is done: back to who asked
         return _reopen_task(mv, inst, task.back_to)
     if task.pair is not None:

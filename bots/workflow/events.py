@@ -11,7 +11,7 @@ from aiohttp import web
 from hub.db import DATABASE
 from hub.realtime import REALTIME, EventContext
 
-from . import engine, service
+from . import service
 from .rules import FlowEvent, InstanceRef, NoArgs, StartEvent, TaskQuery
 
 __all__ = ["register"]
@@ -38,7 +38,7 @@ def register(app: web.Application) -> None:
     @on("flow:act")
     async def flow_act(ctx: EventContext, data: Any) -> dict[str, Any]:
         body = FlowEvent.model_validate(data)
-        op = engine.Operation(body.kind, body.task_id, body.opinion, body.to, body.position)
+        op = body.operation()
         return {"instance": await db.write(service.act_tx, ctx.user_id, body.instance_id, op, ctx.principal.is_admin)}
 
     @on("flow:tasks")

@@ -65,7 +65,7 @@ def record_docx(view: dict[str, Any], chain: dict[str, Any]) -> bytes:
     run.bold, run.font.size = True, Pt(18)
     doc.add_paragraph(t("flow.record.title", title=view["title"]))
     doc.add_paragraph(t("flow.record.head", initiator=view.get("initiator_name", ""), status=t(f"flow.status.{view['status']}"), id=view["id"]))
-    fields = [[str(k), str(v)] for k, v in shown_fields(view["form"])]
+    fields = [[k, v] for k, v in shown_fields(view["form"], view.get("fields"))]
     if fields:
         doc.add_paragraph(style="Heading 2").add_run(t("flow.record.form"))
         _table(doc, [t("flow.record.field"), t("flow.record.value")], fields, [4, 12])

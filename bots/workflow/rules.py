@@ -9,6 +9,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from rooms.rules import Strict
 
+from . import engine
+
 __all__ = ["FlowEvent", "InstanceRef", "NoArgs", "OperationBody", "ProxyBody", "StartBody", "StartEvent", "TaskQuery"]
 
 
@@ -28,6 +30,10 @@ class OperationBody(Strict):
     opinion: str = Field(default="", max_length=2000)
     to: Annotated[str, StringConstraints(max_length=64)] | int | None = None  # a node id or a user id
     position: Literal["before", "after"] = "after"
+    form: dict[Annotated[str, StringConstraints(max_length=64)], Any] | None = Field(default=None, max_length=100)  # approve: the step's fields
+
+    def operation(self) -> engine.Operation:
+        return engine.Operation(self.kind, self.task_id, self.opinion, self.to, self.position, self.form or None)
 
 
 class ProxyBody(Strict):

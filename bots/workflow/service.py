@@ -22,12 +22,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db import now
 from hub.effects import enqueue
-from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
+from hub.errors import BadRequest, Conflict, FieldErrors, Forbidden, HubError, NotFound
 from hub.schema import posts, units, users
 
-from ..clock import OFFICE_TZ
+from ..clock import OFFICE_TZ, moment, office_time
+from ..forms import fields as forms
 from ..schema import flow_counters, flow_definitions, flow_instances, flow_tasks
-from . import audit, engine, proxies, state
+from . import audit, bookings, engine, proxies, state
 from .definition import DefinitionError, FlowDefinition, Node, load_definition
 
 NOTIFY_EFFECT = "flow.notify"  # post a new task's card to its assignee
@@ -45,7 +46,9 @@ def definition_from_source(source: str) -> FlowDefinition:
     return load_definition(source)
 
 
-def refused(exc: engine.Refused) -> HubError:
+def refused(exc: engine.Refused | forms.Invalid) -> HubError:
+    if isinstance(exc, forms.Invalid):
+        return FieldErrors("error.form_invalid", exc.problems)
     return _REFUSALS[exc.code](exc.key)
 
 
@@ -84,11 +87,14 @@ def definition_of(conn: sa.Connection, key: str, version: int) -> FlowDefinition
 
 
 def list_definitions(conn: sa.Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(flow_definitions.c.key, flow_definitions.c.version, flow_definitions.c.name).order_by(flow_definitions.c.key, flow_definitions.c.version))
-    latest: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        latest[r.key] = {"key": r.key, "version": r.version, "name": r.name}
-    return list(latest.values())
+    """The latest version of each flow, with the form its start fills (the fields the
+    start may edit, as the browser renders them)."""
+    rows = conn.execute(sa.select(flow_definitions.c.key, flow_definitions.c.source).order_by(flow_definitions.c.key, flow_definitions.c.version))
+    latest = {r.key: definition_from_source(r.source) for r in rows}
+    return [
+        {"key": d.key, "version": d.version, "name": d.name, "form": [forms.public(f) for f in d.form if f.name in d.editable(d.start.id)]}
+        for d in latest.values()
+    ]
 
 
 # ---- who is assigned ----------------------------------------------------------------
@@ -208,10 +214,9 @@ def meeting_start(form: dict[str, Any], field: str) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        at = datetime.fromisoformat(str(value))
+        return office_time(str(value))
     except ValueError:
         raise BadRequest("error.flow_bad_time", field=field) from None
-    return at if at.tzinfo else at.replace(tzinfo=OFFICE_TZ)
 
 
 def _meeting_reminders(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect]) -> None:
@@ -285,8 +290,9 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     ).scalar_one()
     try:
         inst, effects = engine.start(defn, int(instance_id), who, form, _resolver(conn, who, form), _stamp())
-    except engine.Refused as exc:
+    except (engine.Refused, forms.Invalid) as exc:
         raise refused(exc) from None
+    bookings.check_periods(defn, inst.form)
     inst = _numbered(conn, defn, proxies.apply_proxies(conn, inst, effects), effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
     _store(conn, defn, inst, effects)
@@ -302,8 +308,9 @@ def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation,
     inst = state.load(row.state)
     try:
         new, effects = engine.apply(defn, inst, op, actor, _resolver(conn, inst.initiator, inst.form), _stamp(), admin=admin)
-    except engine.Refused as exc:
+    except (engine.Refused, forms.Invalid) as exc:
         raise refused(exc) from None
+    _booked(conn, defn, inst, new, op, row.title)
     new = _numbered(conn, defn, proxies.apply_proxies(conn, new, effects), effects)  # rolled back with the rest if the write below finds it moved
     moved = conn.execute(
         flow_instances.update()
@@ -314,6 +321,14 @@ def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation,
         raise Conflict("error.flow_task_done")  # someone acted first
     _store(conn, defn, new, effects)
     return defn, new, row.title
+
+
+def _booked(conn: sa.Connection, defn: FlowDefinition, before: engine.Instance, after: engine.Instance, op: engine.Operation, title: str) -> None:
+    """An approval at a `book:` step holds what it chose (bookings.py)."""
+    task = next((x for x in before.tasks if x.id == op.task_id), None)
+    node = defn.nodes[task.node] if task else None
+    if node is not None and node.book and any(s.node == node.id and s.operation == "approve" for s in after.trail[len(before.trail):]):
+        bookings.book(conn, defn, after, node, title)
 
 
 def act_tx(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> dict[str, Any]:
@@ -371,10 +386,27 @@ def positions(defn: FlowDefinition, inst: engine.Instance) -> list[dict[str, Any
     return out
 
 
-def shown_fields(form: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The form's fields people are shown (on a card, on the 办理单): plain values, not a
-    document or a list, and not the flow's own bookkeeping (a key starting with `_`)."""
-    return [(k, v) for k, v in form.items() if not str(k).startswith("_") and isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+def shown_fields(form: dict[str, Any], fields: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+    """The form's fields as people read them (on a card, on the 办理单): the declared ones
+    first, in their order, under their labels, a time as 12月8日（周二）09:00 and a
+    multiselect's picks joined; then any other plain value — never a document, nor the
+    flow's own bookkeeping (a key starting with `_`)."""
+    out: list[tuple[str, str]] = []
+    declared = {f["name"]: f for f in fields or []}
+    for name, f in declared.items():
+        value = form.get(name)
+        if value in (None, "", []):
+            continue
+        if f["kind"] == "datetime":
+            try:
+                value = moment(office_time(str(value)))
+            except ValueError:
+                pass
+        elif isinstance(value, list):
+            value = "、".join(map(str, value))
+        out.append((f["label"], str(value)))
+    plain = (str, int, float)
+    return out + [(k, str(v)) for k, v in form.items() if k not in declared and not str(k).startswith("_") and isinstance(v, plain) and not isinstance(v, bool)]
 
 
 def visible_view(conn: sa.Connection, user_id: int, admin: bool, instance_id: int) -> dict[str, Any]:
@@ -400,8 +432,10 @@ def view(
     return {
         "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
         "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
+        "fields": [forms.public(f) for f in defn.form],
         "open_tasks": [
             {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind,
+             "editable": sorted(defn.editable(t.node)) if t.kind == "task" else [],
              "proxy_for": t.proxy_for, "proxy_for_name": name(t.proxy_for) if t.proxy_for else "",
              "post": t.post, "post_name": unit_names.get(t.post, "") if t.post else ""}
             for t in engine.open_tasks(inst)
@@ -409,7 +443,7 @@ def view(
         "steps": positions(defn, inst),
         "trail": [
             {"at": s.at, "user_id": s.user, "user_name": name(s.user), "node": s.node, "node_name": defn.nodes[s.node].name if s.node in defn.nodes else s.node,
-             "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post,
+             "operation": s.operation, "opinion": s.opinion, "target": s.target, "post": s.post, "filled": s.form or {},
              "post_name": unit_names.get(s.post, "") if s.post else "",
              "proxy_for": s.proxy_for, "proxy_for_name": name(s.proxy_for) if s.proxy_for else ""}
             for s in inst.trail

@@ -1,4 +1,5 @@
-"""A 请假 in the browser, as two clerks live it: 李海燕 starts it from 待办 and, opening
+"""A 请假 in the browser, as two clerks live it: 李海燕 starts it from 待办 (its form's
+fields, the required ones marked where they are missing) and, opening
 it, sees it wait for her leader and presses 催办; her unit's leader 王建国 finds it in
 his 待办 with the 催办 card beside it, opens it in 流程助手, presses 同意 with an
 opinion, and 李海燕's 我发起的 shows it approved, its 流转记录 with his opinion.
@@ -28,7 +29,14 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     clerk.page.locator(".start .el-select").click()  # the select's box (its input sits under the placeholder)
     clerk.page.get_by_role("option", name="请假").click()
     clerk.page.get_by_label("标题，例如：12月8日至10日请假").fill(title)
-    clerk.page.get_by_label("说明（可选）").fill("回老家办理户口")
+    clerk.page.get_by_role("button", name="提交").click()  # the form's required fields, shown where they are
+    start_day = clerk.page.locator(".field", has_text="开始日期")
+    expect(start_day.get_by_role("alert")).to_have_text("必填")
+    clerk.page.get_by_label("开始日期").fill("2026-12-08")
+    clerk.page.get_by_label("开始日期").press("Enter")
+    clerk.page.get_by_label("天数").fill("3")
+    clerk.page.get_by_label("事由").fill("回老家办理户口")
+    clerk.shot(f"todo-start-form-{viewport['width']}")
     clerk.page.get_by_role("button", name="提交").click()
     expect(clerk.page.get_by_role("status")).to_contain_text(f"已发起：{title}")
     expect(clerk.page.locator(".row", has_text=title)).to_contain_text("办理中")
@@ -103,3 +111,57 @@ def test_a_leader_sets_a_proxy_for_his_trip_and_removes_it(people, viewport):
     mine.get_by_role("button", name="取消").click()  # the other tests need 王建国 himself
     expect(mine).to_contain_text("还没有设置代理")
     assert not leader.errors, leader.errors
+
+
+def test_a_car_request_is_started_with_its_form_and_the_fleet_office_picks_a_free_car(people):
+    """车辆申请: 张志强 fills the form at desktop width (a return before the departure is
+    refused by the hub, in words, under nothing lost); his leader agrees; 车管员 胡杰, on
+    a phone, presses 同意 on the card, picks one of the cars it offers, and it is booked."""
+    title = f"河口区检查用车 {uuid.uuid4().hex[:4]}"
+    day = 20 + int(uuid.uuid4().hex[:2], 16) % 9  # a December day of its own
+    clerk = people("zhangzhiqiang", DESKTOP)
+    clerk.login()
+    clerk.page.get_by_role("link", name="待办").click()
+    clerk.page.get_by_role("button", name="发起流程").click()
+    clerk.page.locator(".start .el-select").first.click()
+    clerk.page.get_by_role("option", name="车辆申请").click()
+    clerk.page.get_by_label("标题，例如：12月8日至10日请假").fill(title)
+    for label, value in (("出发时间", f"2027-01-{day:02d} 17:00"), ("返回时间", f"2027-01-{day:02d} 08:30")):
+        clerk.page.get_by_label(label).fill(value)
+        clerk.page.get_by_label(label).press("Enter")
+    clerk.page.get_by_label("目的地").fill("河口区仙河镇")
+    clerk.page.get_by_label("事由").fill("安全生产检查")
+    clerk.page.get_by_role("button", name="提交").click()
+    expect(clerk.page.locator(".start").get_by_role("alert").last).to_have_text("“返回时间”须晚于“出发时间”。")
+    clerk.page.get_by_label("返回时间").fill(f"2027-01-{day:02d} 21:00")
+    clerk.page.get_by_label("返回时间").press("Enter")
+    clerk.shot("todo-car-form-1280")
+    clerk.page.get_by_role("button", name="提交").click()
+    expect(clerk.page.get_by_role("status")).to_contain_text(f"已发起：{title}")
+
+    boss = people("wangjianguo", DESKTOP)
+    boss.login()
+    boss.page.get_by_role("link", name="待办").click()
+    boss.page.locator(".row", has_text=title).get_by_role("button", name="去办理").click()
+    card = boss.page.get_by_role("article", name=f"车辆申请：{title}")
+    card.get_by_role("button", name="同意", exact=True).click()
+    card.get_by_role("button", name="同意", exact=True).click()
+    expect(card).to_contain_text("已同意")
+
+    fleet = people("hujie", PHONE)
+    fleet.login()
+    fleet.page.get_by_role("link", name="待办").click()
+    fleet.page.locator(".row", has_text=title).get_by_role("button", name="去办理").click()
+    card = fleet.page.get_by_role("article", name=f"车辆申请：{title}")
+    card.get_by_role("button", name="同意", exact=True).click()
+    cars = card.get_by_role("radiogroup", name="请选择车辆")
+    expect(cars.get_by_role("radio")).to_have_count(4)
+    card.get_by_role("button", name="同意", exact=True).click()
+    expect(card.get_by_role("alert")).to_have_text("请先选择车辆")
+    cars.get_by_text("鲁E·A0003 丰田考斯特（20座）").click()
+    fleet.shot("todo-car-pick-390")
+    card.get_by_role("button", name="同意", exact=True).click()
+    expect(card).to_contain_text("已同意")
+    expect(card).to_contain_text("鲁E·A0003 丰田考斯特（20座）")
+    fleet.shot("todo-car-booked-390")
+    assert not clerk.errors and not boss.errors and not fleet.errors, (clerk.errors, boss.errors, fleet.errors)

@@ -27,7 +27,20 @@ export const api = {
     upload<FileInfo>(`/api/v1/files?name=${encodeURIComponent(file.name || 'file')}`, file, onProgress),
 }
 
-export interface FlowInfo { key: string; version: number; name: string }
+export type FormFieldKind = 'text' | 'textarea' | 'number' | 'date' | 'datetime' | 'select' | 'multiselect' | 'person'
+export interface FormField {
+  name: string
+  kind: FormFieldKind
+  label: string
+  required: boolean
+  help?: string
+  default?: string | number | string[]
+  min?: number
+  max?: number
+  max_length?: number
+  options?: string[]
+}
+export interface FlowInfo { key: string; version: number; name: string; form: FormField[] }
 export interface TaskRow { instance_id: number; task_id?: number; node?: string; title: string; flow?: string; flow_key?: string; status: string; instance_status?: string; post_name?: string }
 
 export interface FlowStep { id: string; name: string; type: string; state: 'done' | 'current' | 'pending' }

@@ -33,6 +33,9 @@ export interface CardAction {
   style?: 'primary' | 'danger' | 'default'
   comment?: 'none' | 'optional' | 'required'
   confirm?: string
+  /** one must be picked to press it (派车: the cars free then) */
+  choices?: string[]
+  choice_label?: string
 }
 
 export interface Card {
@@ -92,6 +95,6 @@ export interface PresenceUnit {
   users: (UserRef & { status: PresenceStatus })[]
 }
 
-export interface ErrorBody { code: string; message: string }
+export interface ErrorBody { code: string; message: string; errors?: { field?: string; message: string }[] }
 
 export type Ack<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody }

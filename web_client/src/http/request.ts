@@ -4,7 +4,7 @@
 import type { ErrorBody } from '@/apis/types'
 
 export class ApiError extends Error {
-  constructor(public code: string, message: string, public status = 0) {
+  constructor(public code: string, message: string, public status = 0, public fields: Record<string, string> = {}) {
     super(message)
   }
 }
@@ -49,7 +49,11 @@ export function authHeaders(method = 'GET'): Record<string, string> {
 
 export function toApiError(status: number, body: unknown, fallback: string): ApiError {
   const err = (body as { error?: ErrorBody } | null)?.error
-  if (err?.code) return new ApiError(err.code, err.message, status)
+  if (err?.code) {
+    // a form's refusal names each field's problem
+    const fields = Object.fromEntries((err.errors ?? []).filter((e) => e.field).map((e) => [e.field as string, e.message]))
+    return new ApiError(err.code, err.message, status, fields)
+  }
   return new ApiError(status >= 500 || status === 0 ? 'unavailable' : 'bad_request', fallback, status)
 }
 

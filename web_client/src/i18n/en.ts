@@ -122,7 +122,10 @@ const en: typeof zh = {
     done: 'Done',
     submit: 'Submit',
     notice: 'Notice',
+    choose: 'Choose {label}',
+    chooseMissing: 'Choose {label} first',
   },
+  form: { required: 'required', missing: 'required', fix: 'Please fix the form as shown', pick: 'Choose', pickDate: 'Pick a date', pickTime: 'Pick a time' },
   dir: {
     title: 'Directory',
     online: 'Online across the city',

@@ -120,7 +120,10 @@ export default {
     done: '已处理',
     submit: '提交',
     notice: '通知',
+    choose: '请选择{label}',
+    chooseMissing: '请先选择{label}',
   },
+  form: { required: '必填', missing: '必填', fix: '请按提示修改表单', pick: '请选择', pickDate: '选择日期', pickTime: '选择时间' },
   dir: {
     title: '通讯录',
     online: '全市在线人员',

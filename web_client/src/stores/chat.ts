@@ -220,9 +220,10 @@ export const useChatStore = defineStore('chat', () => {
     const a = await call<{ message: Message }>(need(), 'message:recall', { message_id: messageId })
     state.ingest(a.message, 'ack')
   }
-  async function cardAction(messageId: number, action: string, comment?: string) {
+  async function cardAction(messageId: number, action: string, comment?: string, choice?: string) {
     const payload: Record<string, unknown> = { message_id: messageId, action }
     if (comment) payload.comment = comment
+    if (choice) payload.choice = choice
     const a = await call<{ message: Message }>(need(), 'card:action', payload)
     if (a.message) state.ingest(a.message, 'ack')
   }
