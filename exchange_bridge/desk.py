@@ -247,7 +247,7 @@ class Desk:
             await self.exchange.sign_for(package_id, conn=conn, by=who)
             state, reason = "signed", ""
             # 收文 starts after the commit, where the flow is imported (flow_steps.py)
-            later = (Later(START_RECEIPT_EFFECT, receipt_flow_payload(ctx.card, package_id, ctx.actor.user_id)),)
+            later = (Later(START_RECEIPT_EFFECT, receipt_flow_payload(ctx.card, package_id, ctx.actor.user_id, int(ctx.message["channel_id"]))),)
         else:
             await self.exchange.return_package(package_id, ctx.comment, conn=conn, by=who)
             state, reason = "returned", ctx.comment

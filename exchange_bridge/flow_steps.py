@@ -54,10 +54,11 @@ def document_of(form: dict[str, Any]) -> tuple[Document, list[str]]:
         raise BadRequest("error.flow_dispatch_incomplete") from None
 
 
-def receipt_flow_payload(card: Any, package_id: str, clerk: int) -> dict[str, Any]:
-    """What the 收文 instance starts with: the arriving card's head, as a form."""
+def receipt_flow_payload(card: Any, package_id: str, clerk: int, channel_id: int) -> dict[str, Any]:
+    """What the 收文 instance starts with: the arriving card's head, as a form, and the
+    desk channel it arrived in (where the instance's progress card follows it)."""
     form = {f.label: f.value for f in card.fields[:8]}
-    return {"package_id": package_id, "clerk": clerk, "title": card.title, "form": {**form, "_package_id": package_id}}
+    return {"package_id": package_id, "clerk": clerk, "title": card.title, "form": {**form, "_package_id": package_id, "_channel_id": channel_id}}
 
 
 def register(app: web.Application, desk: Desk) -> None:

@@ -68,6 +68,8 @@ class CardAction(_Part):
     # one of these must be picked to press it (派车: the cars free then); shown as a list
     choices: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(None, min_length=1, max_length=30)
     choice_label: str | None = Field(None, max_length=50)
+    # 常用意见: opinions offered beside the comment box, one press to fill it in
+    phrases: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(None, min_length=1, max_length=12)
 
 
 class Card(_Part):

@@ -121,6 +121,17 @@ class Rooms:
                 self._after_join(conn, channel_id, [who.user_id])
         return await self.channel_for(who.user_id, channel_id)
 
+    async def ensure_member(self, channel_id: int, user_id: int) -> None:
+        """A feature's bot becomes a member of a channel its feature posts into (the flow's
+        channel, a document's desk channel): the feature, not a person, decides it belongs
+        there, so no channel administrator is asked. Not for direct or unit channels."""
+        async with self.db.begin() as conn:
+            ch = await store.channel(conn, channel_id)
+            if ch is None or ch.kind in ("direct", "unit"):
+                raise NotFound("error.channel_not_found")
+            if await store.add_member(conn, channel_id, user_id):
+                self._after_join(conn, channel_id, [user_id])
+
     async def add_members(self, who: Principal, req: rules.ChannelAddMembers) -> dict[str, Any]:
         async with self.db.begin() as conn:
             ch = await self.check_admin(conn, req.channel_id, who)

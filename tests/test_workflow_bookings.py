@@ -2,7 +2,8 @@
 field by field; the leader agrees; the fleet office's card offers only the cars free for
 the whole period, and its 同意 needs one picked; a car already booked for an
 overlapping period is refused with the booking it clashes with, also when two
-dispatchers press at once; the next day the same car is free again."""
+dispatchers press at once; the next day the same car is free again. The 车辆调度 channel
+follows each request on one progress card."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ async def test_the_fleet_office_picks_a_free_car_and_no_two_bookings_of_one_car_
     card = await f1.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["title"] == "车辆申请：12月8日河口区检查")
     approve = next(a for a in card["card"]["actions"] if a["id"] == "approve")
     assert approve["choices"] == CARS and approve["choice_label"] == "车辆"
+    assert approve["phrases"] == ["同意。", "拟同意，请领导审批。", "请按有关规定办理。", "请抓紧落实。"]  # the hub's 常用意见: the flow names none
     refused = await f1.call("card:action", {"message_id": card["id"], "action": "approve"})
     assert refused["error"] == {"code": "bad_request", "message": "请先选择一项再提交。"}
     refused = await f1.call("card:action", {"message_id": card["id"], "action": "approve", "choice": "鲁E·Z9999"})
@@ -100,6 +102,35 @@ async def test_the_fleet_office_picks_a_free_car_and_no_two_bookings_of_one_car_
     status, body = await hub.request("POST", f"/api/v1/flows/instances/{third['id']}/operations", token=p["fleet2"]["token"],
                                      json={"kind": "approve", "task_id": task_of(third, p["fleet2"]), "form": {"车辆": CARS[0]}})
     assert status == 200 and body["instance"]["status"] == "approved", body
+
+
+async def test_the_fleet_channel_follows_each_request_on_a_progress_card(hub):
+    p = await world(hub)
+    admin = await hub.client(p["admin"])
+    channel = (await admin.call("channel:create", {"name": "车辆调度", "kind": "private", "member_ids": [p["fleet1"]["id"]]}))["channel"]
+    f1 = await hub.client(p["fleet1"])
+    status, body = await hub.request("POST", "/api/v1/flows/cheliang/instances", token=p["zhang"]["token"], json={"title": "12月11日用车", "form": trip(11)})
+    assert status == 201, body
+    inst = body["instance"]
+
+    def progress(m: dict) -> bool:
+        return m["channel_id"] == channel["id"] and m["kind"] == "card" and m["card"]["data"].get("instance_id") == inst["id"]
+
+    card = await f1.wait_for("message", progress, timeout=10)
+    assert card["sender"]["username"] == "liucheng-bot" and card["card"]["title"] == "车辆申请：12月11日用车"
+    shown = {f["label"]: f["value"] for f in card["card"]["fields"]}
+    assert card["card"]["status"]["text"] == "办理中" and shown["当前步骤"] == "部门负责人审批" and shown["办理人"] == "王局长"
+    assert not card["card"]["actions"]  # it shows; the tasks are acted on in DMs
+    ops = f"/api/v1/flows/instances/{inst['id']}/operations"
+    assert (await hub.request("POST", ops, token=p["boss"]["token"], json={"kind": "approve", "task_id": inst["open_tasks"][0]["id"], "opinion": "同意"}))[0] == 200
+    await f1.wait_for("message:update", lambda m: progress(m) and m["card"]["fields"][1]["value"] == "车管员派车", timeout=10)
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{inst['id']}", token=p["zhang"]["token"])
+    status, body = await hub.request("POST", ops, token=p["fleet1"]["token"], json={"kind": "approve", "task_id": task_of(got["instance"], p["fleet1"]), "form": {"车辆": CARS[1]}})
+    assert status == 200, body
+    done = await f1.wait_for("message:update", lambda m: progress(m) and m["card"]["status"]["text"] == "流程已通过", timeout=10)
+    assert {f["label"]: f["value"] for f in done["card"]["fields"]}["最近办理"] == "车管员甲 同意"
+    history = (await f1.call("history", {"channel_id": channel["id"]}))["messages"]
+    assert len([m for m in history if progress(m)]) == 1  # one card, kept up to date
 
 
 async def test_two_dispatchers_booking_one_car_at_once_one_wins(hub):

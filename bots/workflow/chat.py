@@ -43,12 +43,21 @@ ACTIONS = ("approve", "reject", "return", "read", "claim", "attend", "decline")
 Choice = tuple[str, str, list[str]]  # (field, its label, the options offered now)
 
 
-def _buttons(task: engine.Task, required: str, choice: Choice | None = None) -> list[CardAction]:
+DEFAULT_PHRASES = ("flow.phrase.agree", "flow.phrase.agree_up", "flow.phrase.as_rules", "flow.phrase.hurry")
+
+
+def phrases_of(defn: FlowDefinition, node: Node) -> list[str]:
+    """常用意见 at a step: its own, else the flow's, else the hub's."""
+    return list(node.phrases or defn.phrases) or [t(key) for key in DEFAULT_PHRASES]
+
+
+def _buttons(task: engine.Task, required: str, choice: Choice | None = None, phrases: list[str] | None = None) -> list[CardAction]:
     """The buttons the task's kind allows: 已阅 for a 传阅; 认领 first for a task offered to
     several; a delegate or an earlier signer approves (or, before, declines). Where the
-    step fills a choice (派车: 车辆), 同意 offers its options; with none free, no 同意."""
+    step fills a choice (派车: 车辆), 同意 offers its options; with none free, no 同意.
+    同意's opinion box offers the step's 常用意见."""
     picks = {"choices": choice[2], "choice_label": choice[1]} if choice and choice[2] else {}
-    approve = CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required, **picks)
+    approve = CardAction(id="approve", label=t("flow.action.approve"), style="primary", comment=required, phrases=phrases or None, **picks)
     reject = CardAction(id="reject", label=t("flow.action.reject"), style="danger", comment="required")
     back = CardAction(id="return", label=t("flow.action.return"), comment="required")
     if task.kind == "read":
@@ -106,7 +115,7 @@ def task_card(
     node = defn.nodes[task.node]
     if task.status == "open" and inst.status == "running":
         status = CardStatus(text=t("flow.status.open"), tone="warning")
-        actions = _buttons(task, "required" if node.opinion == "required" else "optional", choice)
+        actions = _buttons(task, "required" if node.opinion == "required" else "optional", choice, phrases_of(defn, node))
     else:
         # a task the instance's end closed (rejected, withdrawn, approved elsewhere) says how it ended
         ended_it = task.decision == "cancelled" and inst.status != "running"
@@ -162,6 +171,30 @@ def tally_card(defn: FlowDefinition, inst: engine.Instance, title: str, node_id:
             CardField(label=t("flow.tally.waiting"), value="、".join(waiting)[:2000] or "—"),
         ],
         data={"instance_id": inst.id, "tally": node_id, "round": round_},
+    )
+
+
+def state_card(defn: FlowDefinition, inst: engine.Instance, title: str, names: dict[int, str]) -> Card:
+    """The instance as its channel follows it (the flow's, or the document's desk
+    channel): where it stands, who holds it, the last step, how it ended (pure)."""
+    held = engine.held(inst)
+    steps = list(dict.fromkeys(defn.nodes[x.node].name or x.node for x in held))
+    last = next((s for s in reversed(inst.trail) if s.user != engine.SYSTEM), None)
+    tone = {"running": "warning", "approved": "success", "rejected": "danger"}.get(inst.status, "info")
+    return Card(
+        handler="x",
+        title=t("flow.card.title", flow=defn.name, title=title)[:200],
+        status=CardStatus(text=t(f"flow.status.{inst.status}"), tone=tone),
+        fields=[
+            CardField(label=t("flow.card.initiator"), value=names.get(inst.initiator, str(inst.initiator))),
+            *([CardField(label=t("flow.state.number"), value=str(inst.form["文号"])[:200])] if inst.form.get("文号") else []),
+            CardField(label=t("flow.card.step"), value="、".join(steps)[:2000] or t(f"flow.status.{inst.status}")),
+            *([CardField(label=t("flow.state.holders"), value="、".join(dict.fromkeys(names.get(x.user, str(x.user)) for x in held))[:2000])] if held else []),
+            *([CardField(label=t("flow.state.last"), value=(
+                f"{_who(last.user, last.proxy_for, names)} {t('flow.op.' + last.operation)}" + (f"：{last.opinion}" if last.opinion else "")
+            )[:2000])] if last else []),
+        ],
+        data={"instance_id": inst.id, "state": True},
     )
 
 
@@ -336,6 +369,38 @@ class WorkflowBot(Bot):
 
             await self._rewrite(int(posted["id"]), render)
 
+    async def _state(self, instance_id: int) -> None:
+        """The instance's progress card in its channel — the one the form names
+        (`_channel_id`: a 收文's desk channel, where its document arrived) or the flow's
+        `channel:` — posted once (its client id names the instance), then kept up to date."""
+
+        def where(conn: sa.Connection) -> int | None:
+            defn, inst, _ = service.instance_tx(conn, instance_id)
+            given = inst.form.get("_channel_id")
+            if isinstance(given, int) and not isinstance(given, bool):
+                return given
+            return _channel_named(conn, defn.channel) if defn.channel else None
+
+        def render(conn: sa.Connection) -> dict[str, Any]:
+            defn, inst, title = service.instance_tx(conn, instance_id)
+            card = state_card(defn, inst, title, service.names_of(conn, inst))
+            return card.model_copy(update={"handler": self.hub.card_handler}).stored()
+
+        channel_id = await self.app[DATABASE].read(where)
+        if channel_id is None:
+            return
+        first = Card.model_validate(await self.app[DATABASE].read(render))
+        try:
+            posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
+        except NotFound:  # not a member yet (or removed since): the bot joins, once
+            try:
+                await self.hub.join(channel_id)
+                posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
+            except NotFound:  # gone, or one a bot cannot join (a unit's own): the cards in DMs carry on
+                log.warning("no progress card for instance %s: channel %s cannot be joined", instance_id, channel_id)
+                return
+        await self._rewrite(int(posted["id"]), render)
+
     async def _rewrite(self, message_id: int, render: Any) -> None:
         """Bring one card up to date in one transaction that first locks its message and
         then renders it from the instance as it is then: two refreshes that overlap write
@@ -419,6 +484,7 @@ class WorkflowBot(Bot):
             await self._rewrite(message_id, lambda conn, task_id=task_id: render(conn, task_id))
         if invitations:
             await self._tallies(instance_id)
+        await self._state(instance_id)
         users = [int(u) for u in effect.payload.get("users", [])]
         if users:  # 待办 counts in the web client follow
             for uid, todo in (await self.app[DATABASE].read(service.todo_counts, users)).items():

@@ -69,6 +69,9 @@ class Node:
     format: str = "{counter}〔{year}〕{n}号"
     fields: tuple[tuple[str, str], ...] = ()  # the form's fields here: (name, edit | read); the rest read only (at start: editable)
     book: tuple[str, str, str] | None = None  # (field, from field, to field): the choice is a booking no other may overlap
+    phrases: tuple[str, ...] = ()  # 常用意见 offered when approving here (else the flow's, else the hub's)
+    flow: str = ""  # subflow: the key of the flow its child runs (its latest version)
+    continue_if_rejected: bool = False  # subflow: a child not approved still lets the parent go on
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class FlowDefinition:
     skip_same_handler: bool = False  # a step whose only handler just acted passes by itself
     starters: tuple[dict[str, Any], ...] = ()  # who may start it (assignee specs); empty: anyone
     form: tuple[Field, ...] = ()  # the form's fields; none declared: any plain values are taken
+    channel: str = ""  # the channel (by name) that follows each instance on a progress card
+    phrases: tuple[str, ...] = ()  # 常用意见 for every step that names none
 
     @property
     def start(self) -> Node:
@@ -157,9 +162,11 @@ def load_definition(text: str | bytes) -> FlowDefinition:
         assignees = tuple(raw.get("assignees") or ([raw["assignee"]] if "assignee" in raw else []))
         branches = tuple((b.get("when"), b["to"]) for b in raw.get("branches", []))
         deadline, remind = raw.get("deadline"), raw.get("remind_before")
-        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel", "starts_field") if k in raw}
+        extra = {k: raw[k] for k in ("pass_ratio", "claim", "on_timeout", "join", "action", "counter", "field", "format", "channel", "starts_field", "flow", "continue_if_rejected") if k in raw}
         if "fields" in raw:
             extra["fields"] = tuple(raw["fields"].items())
+        if "phrases" in raw:
+            extra["phrases"] = tuple(raw["phrases"])
         if "book" in raw:
             extra["book"] = (raw["book"]["field"], raw["book"]["from"], raw["book"]["to"])
         nodes[raw["id"]] = Node(
@@ -176,6 +183,7 @@ def load_definition(text: str | bytes) -> FlowDefinition:
     return FlowDefinition(
         data["key"], data["name"], data["version"], nodes,
         skip_same_handler=bool(data.get("skip_same_handler")), starters=tuple(data.get("starters", ())), form=form,
+        channel=str(data.get("channel", "")), phrases=tuple(data.get("phrases", ())),
     )
 
 
@@ -245,7 +253,7 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
     if not any(n.type == "end" for n in nodes.values()):
         errors.append({"line": _line(lines, ("nodes",)), "path": "/nodes", "message": "needs an end node"})
     for n in nodes.values():
-        if n.type in ("start", "task", "countersign", "circulate", "rsvp", "join", "auto") and (n.next is None or n.next not in nodes):
+        if n.type in ("start", "task", "countersign", "circulate", "rsvp", "join", "auto", "subflow") and (n.next is None or n.next not in nodes):
             err(n.id, f"next {n.next!r} is not a node" if n.next else "needs next", "next")
         if n.type in ("task", "countersign", "circulate", "rsvp") and not n.assignees:
             err(n.id, "needs assignee or assignees")
@@ -253,6 +261,10 @@ def _graph_errors(nodes: dict[str, Node], lines: dict[tuple[Any, ...], int], raw
             err(n.id, "remind_before and starts_field go together, on an rsvp step")
         if n.type == "rsvp" and n.deadline and n.on_timeout in ("pass", "reject"):
             err(n.id, "an invitation's deadline reminds or escalates; it does not answer for anyone", "on_timeout")
+        if n.type == "subflow" and not n.flow:
+            err(n.id, "a subflow needs flow (the key of the flow its child runs)")
+        if (n.flow or n.continue_if_rejected) and n.type != "subflow":
+            err(n.id, "flow and continue_if_rejected are for a subflow step")
         if n.claim and n.type != "task":
             err(n.id, "claim is for a task step", "claim")
         if n.type == "auto" and not n.action:

@@ -68,7 +68,7 @@ class Task:
     status: Literal["open", "waiting", "done", "cancelled"] = "open"  # waiting: for a delegate or a signer before
     decision: str = ""  # approve | reject | return | transfer | read | delegate | cancelled | …
     place_of: int | None = None  # whose place in the step this task holds (转办, 加签, escalation)
-    kind: Literal["task", "read", "rsvp", "delegated", "before"] = "task"
+    kind: Literal["task", "read", "rsvp", "delegated", "before", "subflow"] = "task"  # subflow: held by SYSTEM while its child runs
     back_to: int | None = None  # delegated / before: the waiting task that reopens when this one is done
     added_by: int | None = None  # 加签: who added this signer (they may 减签)
     pair: int | None = None  # an escalation's twin: acting on one closes the other
@@ -77,6 +77,7 @@ class Task:
     timeouts: int = 0  # deadlines passed
     post: int | None = None  # the unit of the post it was given in
     proxy_for: int | None = None  # 代理: held by a standing proxy in this person's place (the caller sets it)
+    child: int | None = None  # subflow: the child instance it waits for (the caller sets it)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Instance:
 
 OperationKind = Literal[
     "approve", "reject", "return", "transfer", "delegate", "add_sign", "remove_sign", "read", "claim",
-    "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout", "attend", "decline",
+    "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout", "attend", "decline", "child_done",
 ]
 
 
@@ -130,7 +131,7 @@ class Operation:
 class Effect:
     """What the caller must do after storing the new state."""
 
-    kind: Literal["task_assigned", "task_closed", "ended", "urged", "schedule", "auto"]
+    kind: Literal["task_assigned", "task_closed", "ended", "urged", "schedule", "auto", "subflow"]
     user: int | None = None
     task_id: int | None = None
     status: str | None = None
@@ -192,6 +193,14 @@ def apply(
     task = next((t for t in inst.tasks if t.id == op.task_id), None)
     if task is None:
         raise Refused("bad_request", "error.flow_no_such_task")
+    if op.kind == "child_done":  # the clock's kin: the caller saw a sub-flow's child end
+        if actor != SYSTEM:
+            raise Refused("forbidden", "error.forbidden")
+        if task.kind != "subflow" or task.status != "open":
+            raise Refused("conflict", "error.flow_task_done")
+        return _child_done(mv, inst, task, op), mv.effects
+    if task.kind == "subflow":  # only its child's end moves it (or an instance operation)
+        raise Refused("bad_request", "error.flow_operation_not_here")
     if op.kind == "timeout":
         if actor != SYSTEM:
             raise Refused("forbidden", "error.forbidden")
@@ -264,6 +273,17 @@ def _approve(mv: _Move, inst: Instance, task: Task, node: Node, op: Operation) -
     if _first_decides(node):
         inst = _cancel(mv, inst, [t for t in held(inst, node.id) if t.round == task.round], "cancelled")
     return _settle(mv, inst, node, task)
+
+
+def _child_done(mv: _Move, inst: Instance, task: Task, op: Operation) -> Instance:
+    """A sub-flow's child ended (`op.to`: how): approved passes the step; otherwise the
+    parent ends rejected, unless the step says to go on (`continue_if_rejected`)."""
+    node = mv.defn.nodes[task.node]
+    outcome = str(op.to or "")
+    passes = outcome == "approved" or node.continue_if_rejected
+    inst = _close(mv, inst, task, "approve" if passes else "reject")
+    inst = _log(inst, Step(mv.now, SYSTEM, node.id, "subflow_done", op.opinion, outcome))
+    return _settle(mv, inst, node, task) if passes else _end(mv, inst, "rejected")
 
 
 def _answer(mv: _Move, inst: Instance, task: Task, node: Node, op: Operation) -> Instance:
@@ -532,6 +552,10 @@ def _enter(mv: _Move, inst: Instance, node: Node, depth: int = 0) -> Instance:
         return _enter(mv, inst, mv.defn.nodes[node.next or ""], depth + 1)
     if node.type == "start":  # back to the initiator, to resubmit
         return _add(mv, inst, node, [inst.initiator])
+    if node.type == "subflow":  # SYSTEM holds it while the child runs: nobody's to-do
+        task = Task(inst.next_task, node.id, SYSTEM, kind="subflow", round=inst.next_round)
+        mv.effects.append(Effect("subflow", task_id=task.id, node=node.id))
+        return dataclasses.replace(inst, tasks=(*inst.tasks, task), next_task=task.id + 1, next_round=inst.next_round + 1)
     users = _resolve_all(mv, node, inst)
     if not users:
         raise Refused("conflict", "error.flow_no_assignee")

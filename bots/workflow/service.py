@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db import now
+from hub.i18n import translate
 from hub.effects import enqueue
 from hub.errors import BadRequest, Conflict, FieldErrors, Forbidden, HubError, NotFound
 from hub.schema import posts, units, users
@@ -170,10 +171,12 @@ def _stamp() -> str:
 
 
 def _index_tasks(conn: sa.Connection, inst: engine.Instance) -> None:
-    """flow_tasks follows the instance's tasks (new ones inserted, closed ones marked)."""
+    """flow_tasks follows the instance's people's tasks (new ones inserted, closed ones marked)."""
     known = {r.task_id: r.status for r in conn.execute(sa.select(flow_tasks.c.task_id, flow_tasks.c.status).where(flow_tasks.c.instance_id == inst.id))}
     at = now()
     for t in inst.tasks:
+        if t.user == engine.SYSTEM:  # a sub-flow step waiting for its child: nobody's to-do
+            continue
         if t.id not in known:
             conn.execute(flow_tasks.insert().values(
                 instance_id=inst.id, task_id=t.id, user_id=t.user, node=t.node, status=t.status, kind=t.kind, post_unit_id=t.post, updated_at=at,
@@ -282,6 +285,11 @@ def _store(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, eff
 
 def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str, Any]) -> dict[str, Any]:
     defn = latest_definition(conn, key)
+    inst = _begin(conn, who, defn, title, form)
+    return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
+
+
+def _begin(conn: sa.Connection, who: int, defn: FlowDefinition, title: str, form: dict[str, Any]) -> engine.Instance:
     at = now()
     instance_id = conn.execute(
         flow_instances.insert()
@@ -293,10 +301,62 @@ def start_tx(conn: sa.Connection, who: int, key: str, title: str, form: dict[str
     except (engine.Refused, forms.Invalid) as exc:
         raise refused(exc) from None
     bookings.check_periods(defn, inst.form)
+    inst = _children(conn, defn, inst, effects, title)
     inst = _numbered(conn, defn, proxies.apply_proxies(conn, inst, effects), effects)
     conn.execute(flow_instances.update().where(flow_instances.c.id == instance_id).values(state=state.dump(inst), status=inst.status))
     _store(conn, defn, inst, effects)
-    return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
+    return inst
+
+
+# ---- sub-flows: a step whose child instance runs a flow of its own -------------------------
+
+MAX_DEPTH = 3  # a child's child's child at most (a flow that names itself stops there)
+
+
+def _children(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, effects: list[engine.Effect], title: str) -> engine.Instance:
+    """Each sub-flow step just entered gets its child, started here by the parent's
+    initiator with the parent's form (the fields the child declares, if it declares a
+    form); a child that ends at once settles its step at once. `effects` grows with
+    what that settling decides."""
+    i = 0
+    while i < len(effects):
+        e, i = effects[i], i + 1
+        if e.kind != "subflow":
+            continue
+        node = defn.nodes[e.node or ""]
+        depth = int(inst.form.get("_depth", 0)) + 1
+        if depth > MAX_DEPTH:
+            raise Conflict("error.flow_subflow_depth", flow=node.flow)
+        try:
+            child_defn = latest_definition(conn, node.flow)
+        except NotFound:
+            raise Conflict("error.flow_subflow_missing", flow=node.flow) from None
+        declared = {f.name for f in child_defn.form}
+        given = {k: v for k, v in inst.form.items() if not str(k).startswith("_") and (not declared or k in declared)}
+        child = _begin(conn, inst.initiator, child_defn, title, {**given, "_parent": [inst.id, e.task_id], "_depth": depth})
+        inst = dataclasses.replace(inst, tasks=tuple(dataclasses.replace(t, child=child.id) if t.id == e.task_id else t for t in inst.tasks))
+        if child.status != "running":
+            inst, more = engine.apply(defn, inst, engine.Operation("child_done", e.task_id, to=child.status), engine.SYSTEM, _resolver(conn, inst.initiator, inst.form), _stamp())
+            effects.extend(more)
+    return inst
+
+
+def _after_children(conn: sa.Connection, before: engine.Instance, after: engine.Instance) -> None:
+    """After an instance's step is stored: a child that just ended tells its parent's
+    step (which passes, or ends the parent); a parent that just let go of a sub-flow
+    step (withdrawn, terminated, taken back, jumped over) terminates that child."""
+    parent = after.form.get("_parent")
+    if before.status == "running" and after.status != "running" and isinstance(parent, list) and len(parent) == 2:
+        row = conn.execute(sa.select(flow_instances.c.state).where(flow_instances.c.id == int(parent[0]))).first()
+        waiting = next((t for t in state.load(row.state).tasks if t.id == int(parent[1])), None) if row else None
+        if waiting is not None and waiting.status == "open" and waiting.child == after.id:
+            act(conn, engine.SYSTEM, int(parent[0]), engine.Operation("child_done", waiting.id, to=after.status))
+    now_of = {t.id: t for t in after.tasks}
+    for t in before.tasks:
+        if t.kind == "subflow" and t.status == "open" and t.child and now_of[t.id].status == "cancelled":
+            child = conn.execute(sa.select(flow_instances.c.status).where(flow_instances.c.id == t.child)).scalar()
+            if child == "running":
+                act(conn, engine.SYSTEM, t.child, engine.Operation("terminate", opinion=translate("flow.subflow.parent_ended")), admin=True)
 
 
 def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation, admin: bool = False) -> tuple[FlowDefinition, engine.Instance, str]:
@@ -311,6 +371,7 @@ def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation,
     except (engine.Refused, forms.Invalid) as exc:
         raise refused(exc) from None
     _booked(conn, defn, inst, new, op, row.title)
+    new = _children(conn, defn, new, effects, row.title)
     new = _numbered(conn, defn, proxies.apply_proxies(conn, new, effects), effects)  # rolled back with the rest if the write below finds it moved
     moved = conn.execute(
         flow_instances.update()
@@ -320,6 +381,7 @@ def act(conn: sa.Connection, actor: int, instance_id: int, op: engine.Operation,
     if moved.rowcount != 1:
         raise Conflict("error.flow_task_done")  # someone acted first
     _store(conn, defn, new, effects)
+    _after_children(conn, inst, new)
     return defn, new, row.title
 
 
@@ -434,8 +496,8 @@ def view(
         "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
         "fields": [forms.public(f) for f in defn.form],
         "open_tasks": [
-            {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": name(t.user), "kind": t.kind,
-             "editable": sorted(defn.editable(t.node)) if t.kind == "task" else [],
+            {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": translate("flow.subflow.holder") if t.kind == "subflow" else name(t.user), "kind": t.kind,
+             "editable": sorted(defn.editable(t.node)) if t.kind == "task" else [], "child_id": t.child,
              "proxy_for": t.proxy_for, "proxy_for_name": name(t.proxy_for) if t.proxy_for else "",
              "post": t.post, "post_name": unit_names.get(t.post, "") if t.post else ""}
             for t in engine.open_tasks(inst)

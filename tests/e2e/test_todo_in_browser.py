@@ -115,7 +115,8 @@ def test_a_leader_sets_a_proxy_for_his_trip_and_removes_it(people, viewport):
 
 def test_a_car_request_is_started_with_its_form_and_the_fleet_office_picks_a_free_car(people):
     """车辆申请: 张志强 fills the form at desktop width (a return before the departure is
-    refused by the hub, in words, under nothing lost); his leader agrees; 车管员 胡杰, on
+    refused by the hub, in words, with nothing lost); his leader agrees with a 常用意见
+pressed into the opinion box; 车管员 胡杰, on
     a phone, presses 同意 on the card, picks one of the cars it offers, and it is booked."""
     title = f"河口区检查用车 {uuid.uuid4().hex[:4]}"
     day = 20 + int(uuid.uuid4().hex[:2], 16) % 9  # a December day of its own
@@ -145,8 +146,11 @@ def test_a_car_request_is_started_with_its_form_and_the_fleet_office_picks_a_fre
     boss.page.locator(".row", has_text=title).get_by_role("button", name="去办理").click()
     card = boss.page.get_by_role("article", name=f"车辆申请：{title}")
     card.get_by_role("button", name="同意", exact=True).click()
+    card.get_by_role("group", name="常用意见").get_by_role("button", name="请按有关规定办理。").click()  # one press fills the opinion
+    expect(boss.page.get_by_label("意见")).to_have_value("请按有关规定办理。")
     card.get_by_role("button", name="同意", exact=True).click()
     expect(card).to_contain_text("已同意")
+    expect(card).to_contain_text("王建国 同意：请按有关规定办理。")
 
     fleet = people("hujie", PHONE)
     fleet.login()

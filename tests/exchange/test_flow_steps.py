@@ -2,7 +2,7 @@
 the office checks, the leader signs (签发), the 编号 step takes 东政办发〔year〕1号, the
 clerk seals (用印), and 分发 sends the document through the exchange; at the city it
 arrives as a 收文 card under that number, and the clerk's 签收 starts 收文 there, whose
-登记 card reaches the clerk from 流程助手. On one hub: a 发文 without its document tells
+登记 card reaches the clerk from 流程助手 and whose progress the desk channel follows. On one hub: a 发文 without its document tells
 the clerk why it was not sent."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ async def tasks_card(person: Person, pred: Callable[[dict[str, Any]], bool] = la
         channels = (await person.call("channel:list", {}))["channels"]
         for c in channels:
             history = (await person.call("history", {"channel_id": c["id"]}))["messages"]
-            found = [m for m in history if m["kind"] == "card" and m["sender"]["username"] == "liucheng-bot" and pred(m)]
+            found = [m for m in history if m["kind"] == "card" and m["sender"]["username"] == "liucheng-bot" and not m["card"]["data"].get("state") and pred(m)]
             if found:
                 return found[-1]
         return None
@@ -95,6 +95,17 @@ async def test_a_fawen_is_numbered_dispatched_and_starts_shouwen_when_signed_for
         await press(city_clerk, register)
         propose = await tasks_card(city_boss)
         assert {f["label"]: f["value"] for f in propose["card"]["fields"]}["当前步骤"] == "拟办"
+
+        async def progress() -> Any:  # the desk channel the document arrived in follows its 收文
+            history = (await city_clerk.call("history", {"channel_id": arrived["channel_id"]}))["messages"]
+            cards = [m for m in history if m["kind"] == "card" and m["card"]["data"].get("state")]
+            shown = {f["label"]: f["value"] for f in cards[-1]["card"]["fields"]} if cards else {}
+            return cards[-1] if shown.get("当前步骤") == "拟办" else None
+
+        state = await until(progress, nodes=(city,))
+        assert state["card"]["title"] == register["card"]["title"] and state["card"]["status"]["text"] == "办理中"
+        shown = {f["label"]: f["value"] for f in state["card"]["fields"]}
+        assert shown["办理人"] == "李主任" and shown["最近办理"] == "王收发 同意" and shown["文号"] == number
     finally:
         for p in (*people.values(), city_clerk, city_boss):
             await p.sio.disconnect()

@@ -378,11 +378,11 @@ EVERY_OP = st.lists(
         st.sampled_from([
             "approve", "approve", "approve", "approve", "read", "reject", "return", "transfer", "delegate", "add_sign",
             "remove_sign", "claim", "take_back", "withdraw", "urge", "jump", "terminate", "reopen", "timeout",
-            "attend", "decline",
+            "attend", "decline", "child_done",
         ]),
         st.one_of(st.none(), st.none(), st.sampled_from([*USERS, 0, 99])),
         st.sampled_from(["", "同意", "不同意 理由"]),
-        st.sampled_from(["previous", "initiator", "dept", "office", "hr", "read", None, 9, 6, 3]),
+        st.sampled_from(["previous", "initiator", "dept", "office", "hr", "read", None, 9, 6, 3, "approved", "rejected"]),
         st.integers(min_value=0, max_value=7),
         st.sampled_from(["before", "after"]),
     ),
@@ -409,7 +409,47 @@ nodes:
 """
 
 
+PARENT = """\
+key: parent
+name: 发文（含会签子流程）
+version: 1
+nodes:
+  - {id: start, type: start, next: dept}
+  - {id: dept, type: task, assignee: {user: dept_head}, next: huiqian}
+  - {id: huiqian, type: subflow, name: 部门会签, flow: huiqian, next: hr}
+  - {id: hr, type: task, assignee: {user: hr_1}, next: end}
+  - {id: end, type: end}
+"""
+
+
+def test_a_subflow_step_waits_for_its_child_and_follows_how_it_ended():
+    defn = load_definition(PARENT)
+    inst, _ = start(defn, 1, 1, {}, resolve_rich, NOW)
+    inst, effects = do(defn, inst, "approve", "dept_head")
+    waiting = open_tasks(inst)
+    assert [(t.node, t.user, t.kind) for t in waiting] == [("huiqian", 0, "subflow")]
+    assert [(e.kind, e.node) for e in effects if e.kind == "subflow"] == [("subflow", "huiqian")]  # the caller starts the child
+    assert not [e for e in effects if e.kind == "task_assigned" and e.user == 0]  # nobody's to-do, no card
+    for kind, user in (("approve", "clock"), ("timeout", "clock"), ("approve", "dept_head")):
+        with pytest.raises(Refused):
+            do(defn, inst, kind, user, task=waiting[0])  # only the child's end moves it
+    with pytest.raises(Refused) as person:
+        do(defn, inst, "child_done", "dept_head", to="approved", task=waiting[0])
+    assert person.value.key == "error.forbidden"
+    passed, _ = do(defn, inst, "child_done", "clock", to="approved", task=waiting[0])
+    assert holders(passed) == [("hr", PEOPLE["hr_1"])] and passed.trail[-1].operation == "subflow_done" and passed.trail[-1].target == "approved"
+    rejected, _ = do(defn, inst, "child_done", "clock", to="rejected", task=waiting[0])
+    assert rejected.status == "rejected" and not open_tasks(rejected)
+    going_on = load_definition(PARENT.replace("flow: huiqian,", "flow: huiqian, continue_if_rejected: true,"))
+    on, _ = apply(going_on, inst, Operation("child_done", waiting[0].id, "", "rejected"), 0, resolve_rich, NOW)
+    assert holders(on) == [("hr", PEOPLE["hr_1"])]
+    with pytest.raises(DefinitionError, match="a subflow needs flow"):
+        load_definition(PARENT.replace(" flow: huiqian,", ""))
+
+
 def _definition(flow: str):
+    if flow == "parent":
+        return load_definition(PARENT)
     if flow == "rich":
         return load_definition(RICH)
     if flow == "meeting":
@@ -418,7 +458,7 @@ def _definition(flow: str):
 
 
 @settings(max_examples=400, deadline=None)
-@given(ops=EVERY_OP, flow=st.sampled_from(["rich", "leave-sequential", "leave-all", "meeting"]))
+@given(ops=EVERY_OP, flow=st.sampled_from(["rich", "leave-sequential", "leave-all", "meeting", "parent"]))
 def test_no_sequence_of_any_operations_breaks_an_instance(ops, flow):
     defn = _definition(flow)
     inst, _ = start(defn, 1, 1, {"days": 5}, resolve_rich, NOW)
@@ -426,7 +466,7 @@ def test_no_sequence_of_any_operations_breaks_an_instance(ops, flow):
         tasks = [t for t in inst.tasks if t.status in ("open", "waiting")] or list(inst.tasks)
         task = tasks[pick % len(tasks)]
         if user is None:
-            user = task.user if kind != "timeout" else 0
+            user = task.user if kind not in ("timeout", "child_done") else 0
         try:
             after, _ = apply(defn, inst, Operation(kind, task.id, opinion, to, position), user, resolve_rich, NOW, admin=user == 99)
         except Refused:

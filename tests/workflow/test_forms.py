@@ -91,3 +91,15 @@ def test_a_definition_says_what_is_wrong_with_its_form_rules():
     defn = load_definition((BOOKING % ("datetime", "edit")).replace(", 座位: edit", ""))
     assert defn.editable("start") == {"出发时间", "返回时间"} and defn.editable("pai") == {"车辆"}
     assert defn.nodes["pai"].book == ("车辆", "出发时间", "返回时间")
+
+
+def test_common_opinions_come_from_the_step_then_the_flow_then_the_hub():
+    from bots.workflow.chat import phrases_of
+
+    source = (BOOKING % ("datetime", "edit")).replace(", 座位: edit", "")
+    plain = load_definition(source)
+    assert phrases_of(plain, plain.nodes["pai"]) == ["同意。", "拟同意，请领导审批。", "请按有关规定办理。", "请抓紧落实。"]
+    flow_wide = load_definition(source.replace("version: 1\n", "version: 1\nphrases: [已核，同意。]\n"))
+    assert phrases_of(flow_wide, flow_wide.nodes["pai"]) == ["已核，同意。"]
+    own = load_definition(source.replace("book: {", "phrases: [派车。], book: {"))
+    assert phrases_of(own, own.nodes["pai"]) == ["派车。"]

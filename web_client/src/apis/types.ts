@@ -36,6 +36,8 @@ export interface CardAction {
   /** one must be picked to press it (派车: the cars free then) */
   choices?: string[]
   choice_label?: string
+  /** 常用意见: opinions offered beside the comment box */
+  phrases?: string[]
 }
 
 export interface Card {

@@ -124,6 +124,7 @@ const en: typeof zh = {
     notice: 'Notice',
     choose: 'Choose {label}',
     chooseMissing: 'Choose {label} first',
+    phrases: 'Common opinions',
   },
   form: { required: 'required', missing: 'required', fix: 'Please fix the form as shown', pick: 'Choose', pickDate: 'Pick a date', pickTime: 'Pick a time' },
   dir: {

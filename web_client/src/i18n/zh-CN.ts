@@ -122,6 +122,7 @@ export default {
     notice: '通知',
     choose: '请选择{label}',
     chooseMissing: '请先选择{label}',
+    phrases: '常用意见',
   },
   form: { required: '必填', missing: '必填', fix: '请按提示修改表单', pick: '请选择', pickDate: '选择日期', pickTime: '选择时间' },
   dir: {
