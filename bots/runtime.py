@@ -149,9 +149,9 @@ class BotHub:
         return await self.app[CARDS].post(await self.identity(), channel_id, card.model_copy(update={"handler": self.card_handler}), client_msg_id)
 
     async def join(self, channel_id: int) -> None:
-        """Become a member of a channel the bot's feature posts into (its own card there):
-        NotFound for none, or for a direct or unit channel."""
-        await self.app[ROOMS].ensure_member(channel_id, (await self.identity()).user_id)
+        """Become a publisher of a channel the bot's feature posts into (its own card there,
+        read-only channels too): NotFound for none, or for a direct or unit channel."""
+        await self.app[ROOMS].ensure_publisher(channel_id, (await self.identity()).user_id)
 
     async def dm_card(self, user_id: int, card: Card, *, client_msg_id: str | None = None) -> dict[str, Any]:
         return await self.post_card(await self.direct_channel(user_id), card, client_msg_id=client_msg_id)

@@ -121,16 +121,21 @@ class Rooms:
                 self._after_join(conn, channel_id, [who.user_id])
         return await self.channel_for(who.user_id, channel_id)
 
-    async def ensure_member(self, channel_id: int, user_id: int) -> None:
-        """A feature's bot becomes a member of a channel its feature posts into (the flow's
-        channel, a document's desk channel): the feature, not a person, decides it belongs
-        there, so no channel administrator is asked. Not for direct or unit channels."""
+    async def ensure_publisher(self, channel_id: int, user_id: int) -> None:
+        """A feature's bot becomes a publisher of a channel its feature posts into (the
+        flow's channel, a document's desk channel, which may be read-only): a member with
+        the channel's admin role. The feature, not a person, decides it belongs there, so
+        no channel administrator is asked. Not for direct or unit channels."""
         async with self.db.begin() as conn:
             ch = await store.channel(conn, channel_id)
             if ch is None or ch.kind in ("direct", "unit"):
                 raise NotFound("error.channel_not_found")
-            if await store.add_member(conn, channel_id, user_id):
+            if await store.add_member(conn, channel_id, user_id, role="admin"):
                 self._after_join(conn, channel_id, [user_id])
+            else:
+                await conn.execute(
+                    channel_members.update().where(channel_members.c.channel_id == channel_id, channel_members.c.user_id == user_id).values(role="admin")
+                )
 
     async def add_members(self, who: Principal, req: rules.ChannelAddMembers) -> dict[str, Any]:
         async with self.db.begin() as conn:

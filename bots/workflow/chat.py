@@ -17,7 +17,7 @@ from hub.auth import Principal
 from hub.cards import Acted, Card, CardAction, CardActionContext, CardField, CardStatus
 from hub.db import DATABASE
 from hub.effects import Effect
-from hub.errors import Conflict, HubError, NotFound, Unavailable
+from hub.errors import Conflict, Forbidden, HubError, NotFound, Unavailable
 from hub.i18n import translate as t
 from hub.realtime import REALTIME
 from hub.schema import users
@@ -392,11 +392,11 @@ class WorkflowBot(Bot):
         first = Card.model_validate(await self.app[DATABASE].read(render))
         try:
             posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
-        except NotFound:  # not a member yet (or removed since): the bot joins, once
+        except (NotFound, Forbidden):  # not a member yet, or removed since, or only a reader: the bot joins, once
             try:
                 await self.hub.join(channel_id)
                 posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
-            except NotFound:  # gone, or one a bot cannot join (a unit's own): the cards in DMs carry on
+            except (NotFound, Forbidden):  # gone, or one a bot cannot join (a unit's own): the cards in DMs carry on
                 log.warning("no progress card for instance %s: channel %s cannot be joined", instance_id, channel_id)
                 return
         await self._rewrite(int(posted["id"]), render)

@@ -65,7 +65,7 @@ def test_a_leave_request_is_started_approved_in_chat_and_shown_approved(people, 
     expect(card).to_contain_text("待办理")
     expect(card).to_contain_text("回老家办理户口")
     card.get_by_role("button", name="同意", exact=True).click()
-    leader.page.get_by_label("意见").fill("同意，注意安全")
+    leader.page.get_by_label("意见", exact=True).fill("同意，注意安全")
     card.get_by_role("button", name="同意", exact=True).click()
     expect(card).to_contain_text("已同意")
     expect(card).to_contain_text("王建国 同意：同意，注意安全")
@@ -147,7 +147,7 @@ pressed into the opinion box; 车管员 胡杰, on
     card = boss.page.get_by_role("article", name=f"车辆申请：{title}")
     card.get_by_role("button", name="同意", exact=True).click()
     card.get_by_role("group", name="常用意见").get_by_role("button", name="请按有关规定办理。").click()  # one press fills the opinion
-    expect(boss.page.get_by_label("意见")).to_have_value("请按有关规定办理。")
+    expect(boss.page.get_by_label("意见", exact=True)).to_have_value("请按有关规定办理。")
     card.get_by_role("button", name="同意", exact=True).click()
     expect(card).to_contain_text("已同意")
     expect(card).to_contain_text("王建国 同意：请按有关规定办理。")
