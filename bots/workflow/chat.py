@@ -369,26 +369,15 @@ class WorkflowBot(Bot):
 
             await self._rewrite(int(posted["id"]), render)
 
-    async def _state(self, instance_id: int) -> None:
-        """The instance's progress card in its channel — the one the form names
-        (`_channel_id`: a 收文's desk channel, where its document arrived) or the flow's
-        `channel:` — posted once (its client id names the instance), then kept up to date."""
-
-        def where(conn: sa.Connection) -> int | None:
-            defn, inst, _ = service.instance_tx(conn, instance_id)
-            given = inst.form.get("_channel_id")
-            if isinstance(given, int) and not isinstance(given, bool):
-                return given
-            return _channel_named(conn, defn.channel) if defn.channel else None
+    async def _state(self, instance_id: int, channel_id: int) -> None:
+        """The instance's progress card in the channel that follows it (`_following`),
+        posted once (its client id names the instance), then kept up to date."""
 
         def render(conn: sa.Connection) -> dict[str, Any]:
             defn, inst, title = service.instance_tx(conn, instance_id)
             card = state_card(defn, inst, title, service.names_of(conn, inst))
             return card.model_copy(update={"handler": self.hub.card_handler}).stored()
 
-        channel_id = await self.app[DATABASE].read(where)
-        if channel_id is None:
-            return
         first = Card.model_validate(await self.app[DATABASE].read(render))
         try:
             posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
@@ -457,15 +446,16 @@ class WorkflowBot(Bot):
                 card = render_task(conn, defn, inst, title, by_id[task_id], names, unit_names)
                 return card.model_copy(update={"handler": self.hub.card_handler}).stored()
 
-            return inst, card_of
+            return defn, inst, card_of
 
         def render(conn: sa.Connection, task_id: int) -> dict[str, Any]:
-            return renderer(conn)[1](task_id)
+            return renderer(conn)[2](task_id)
 
-        def stale(conn: sa.Connection) -> tuple[list[tuple[int, int]], bool]:
-            """The (message, task) of each card to look at whose card differs now, and
-            whether the instance has invitations (whose tallies follow too)."""
-            inst, card_of = renderer(conn)
+        def stale(conn: sa.Connection) -> tuple[list[tuple[int, int]], bool, int | None]:
+            """The (message, task) of each card to look at whose card differs now,
+            whether the instance has invitations (whose tallies follow too), and the
+            channel that follows it (its progress card), if any."""
+            defn, inst, card_of = renderer(conn)
             q = (
                 sa.select(flow_tasks.c.task_id, flow_tasks.c.message_id, messages.c.card)
                 .join(messages, messages.c.id == flow_tasks.c.message_id)
@@ -475,16 +465,17 @@ class WorkflowBot(Bot):
                 q = q.where(sa.or_(flow_tasks.c.status.in_(("open", "waiting")), flow_tasks.c.task_id.in_(closed)))
             known = {x.id for x in inst.tasks}
             targets = [(int(r.message_id), int(r.task_id)) for r in conn.execute(q) if r.task_id in known and r.card != card_of(int(r.task_id))]
-            return targets, any(x.kind == "rsvp" for x in inst.tasks)
+            return targets, any(x.kind == "rsvp" for x in inst.tasks), _following(conn, defn, inst)
 
         # a transaction per card: each takes its channel's next seq, and a transaction that
         # held two channels' rows could deadlock with another holding them the other way
-        targets, invitations = await self.app[DATABASE].read(stale)
+        targets, invitations, channel_id = await self.app[DATABASE].read(stale)
         for message_id, task_id in targets:
             await self._rewrite(message_id, lambda conn, task_id=task_id: render(conn, task_id))
         if invitations:
             await self._tallies(instance_id)
-        await self._state(instance_id)
+        if channel_id is not None:
+            await self._state(instance_id, channel_id)
         users = [int(u) for u in effect.payload.get("users", [])]
         if users:  # 待办 counts in the web client follow
             for uid, todo in (await self.app[DATABASE].read(service.todo_counts, users)).items():
@@ -494,6 +485,15 @@ class WorkflowBot(Bot):
 def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:
     row = conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.username == username, users.c.disabled == sa.false())).first()
     return None if row is None else (int(row.id), row.display_name)
+
+
+def _following(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance) -> int | None:
+    """The channel that follows an instance: the one its form names (`_channel_id`: a
+    收文's desk channel, where its document arrived), or the flow's `channel:`."""
+    given = inst.form.get("_channel_id")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return given
+    return _channel_named(conn, defn.channel) if defn.channel else None
 
 
 def _channel_named(conn: sa.Connection, name: str) -> int | None:
