@@ -244,3 +244,35 @@ async def test_replies_delegate_and_add_a_signer(hub):
     assert [(s["operation"], s["opinion"]) for s in got["instance"]["trail"]] == [
         ("start", ""), ("delegate", "请先核算价格"), ("approve", "价格合理"), ("add_sign_after", "同意，请财务乙复核"), ("approve", "复核无误"),
     ]
+
+
+async def test_replies_take_back_and_remove_a_signer(hub):
+    """拿回 and 减签 by reply: the boss takes back what he handed on before finance acted
+    (the drawer offers it too: can_take_back), and takes off a signer he added."""
+    p = await world(hub)
+    boss, c1 = await hub.client(p["boss"]), await hub.client(p["c1"])
+    status, started = await hub.request("POST", "/api/v1/flows/purchase/instances", token=p["zhang"]["token"], json={"title": "买服务器", "form": {"amount": 50000}})
+    assert status == 201, started
+    instance_id = started["instance"]["id"]
+    card = await boss.wait_for("message", lambda m: card_from_bot(hub, m))
+
+    async def reply(text: str, starts: str) -> str:
+        await boss.call("message:send", {"channel_id": card["channel_id"], "client_msg_id": f"r-{text}", "text": text})
+        said = await boss.wait_for("message", lambda m: m["sender"]["username"] == "liucheng-bot" and m["kind"] == "text" and m["text"].startswith(starts))
+        return said["text"]
+
+    assert await reply("拿回", "没有") == "没有可以拿回的：只有自己刚办过、下一步还没有人办理的事项才能拿回。"
+    assert await reply("同意", "已同意") == "已同意：买服务器"
+    await c1.wait_for("message", lambda m: card_from_bot(hub, m))  # finance's card
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{instance_id}", token=p["boss"]["token"])
+    assert got["instance"]["can_take_back"] is True
+    assert await reply("拿回 金额需再核", "已拿回") == "已拿回：买服务器。下一步的待办已收回，请重新办理。"
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{instance_id}", token=p["boss"]["token"])
+    assert [(t["node"], t["user_name"]) for t in got["instance"]["open_tasks"]] == [("boss", "王局长")] and got["instance"]["can_take_back"] is False
+    assert got["instance"]["trail"][-1]["operation"] == "take_back" and got["instance"]["trail"][-1]["opinion"] == "金额需再核"
+
+    assert await reply("前加签 @caiwu1 请先看预算", "已请") == "已请 财务甲 先办理：买服务器。对方办理后会回到您这里。"
+    assert await reply("减签 @caiwu2", "没有找到") == "没有找到你为 财务乙 加签、尚未办理的事项。"
+    assert await reply("减签 @caiwu1 不必了", "已减签") == "已减签 财务甲：买服务器"
+    status, got = await hub.request("GET", f"/api/v1/flows/instances/{instance_id}", token=p["boss"]["token"])
+    assert [(t["node"], t["user_name"]) for t in got["instance"]["open_tasks"]] == [("boss", "王局长")]  # his own again

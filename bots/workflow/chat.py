@@ -33,7 +33,7 @@ from ..schema import flow_tasks
 from . import bookings, engine, service
 from .definition import FlowDefinition, Node
 from .hooks import FLOW_HOOKS
-from .replies import TO_SOMEONE, parse_reply
+from .replies import ON_DONE, TO_SOMEONE, parse_reply
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,9 @@ class WorkflowBot(Bot):
         if reply is None:
             await self.hub.say(incoming.channel_id, t("flow.reply.help"), client_msg_id=answer_id)
             return
+        if reply.kind in ON_DONE:
+            await self.hub.say(incoming.channel_id, await self._on_done(user, reply), client_msg_id=answer_id)
+            return
         todo = await self.app[DATABASE].read(service.tasks_of, user, "todo")
         if not todo:
             await self.hub.say(incoming.channel_id, t("flow.reply.none"), client_msg_id=answer_id)
@@ -282,6 +285,31 @@ class WorkflowBot(Bot):
         else:
             done = t("flow.reply.done", op=t("flow.op." + reply.kind), title=row["title"])
         await self.hub.say(incoming.channel_id, done, client_msg_id=answer_id)
+
+    async def _on_done(self, user: int, reply: Any) -> str:
+        """拿回 (the latest instance one handed on that can still be taken back) and 减签
+        @someone (a signer one added): acting on what one did, not on a pending task."""
+        db = self.app[DATABASE]
+        if reply.kind == "take_back":
+            for instance_id, title in await db.read(service.handed_on, user):
+                try:
+                    await db.write(service.act, user, instance_id, engine.Operation("take_back", None, reply.opinion))
+                except HubError:
+                    continue  # the next holder has acted on this one: the one before, maybe
+                return t("flow.reply.done_take_back", title=title)
+            return t("flow.reply.no_take_back")
+        found = await db.read(_user_named, reply.to or "")
+        if found is None:
+            return t("flow.reply.no_user", name=reply.to)
+        target = await db.read(service.added_signer, user, found[0])
+        if target is None:
+            return t("flow.reply.no_signer", name=found[1])
+        instance_id, task_id, title = target
+        try:
+            await db.write(service.act, user, instance_id, engine.Operation("remove_sign", task_id, reply.opinion))
+        except HubError as exc:
+            return t(exc.key, **exc.params)
+        return t("flow.reply.done_remove_sign", name=found[1], title=title)
 
     # ---- effects: cards to new assignees, cards brought up to date ----------------------
 

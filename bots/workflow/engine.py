@@ -360,6 +360,10 @@ def _remove_sign(mv: _Move, inst: Instance, task: Task, op: Operation, admin: bo
     if not (admin or task.added_by == mv.actor):
         raise Refused("forbidden", "error.flow_not_your_signer")
     node = mv.defn.nodes[task.node]
+    if task.kind == "before" and task.back_to is not None:  # 前加签 taken back: it is the asker's again
+        inst = _close(mv, inst, task, "removed")
+        inst = _log(inst, Step(mv.now, mv.actor, node.id, "remove_sign", op.opinion, str(task.user)))
+        return _reopen_task(mv, inst, task.back_to)
     if len(held(inst, node.id)) <= 1 or task.back_to is not None:
         raise Refused("conflict", "error.flow_last_holder")  # a step never loses its last holder
     inst = _close(mv, inst, task, "removed")

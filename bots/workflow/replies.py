@@ -11,6 +11,8 @@
     委派 @lisi 意见  /  /delegate @lisi   delegate: they answer, then it comes back
     加签 @lisi  /  前加签 @lisi            add a signer after one's approval / before
     参加  /  请假 理由          answer a meeting's invitation
+    拿回  /  /takeback         take back one's last approval (the next holder has not acted)
+    减签 @lisi  /  /removesign @lisi      take a signer one added off the step
     2 同意 意见  /  ２同意      the second of several pending tasks
 
 A full-width number reads as its digits (２ as 2); the opinion is kept as typed.
@@ -22,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["TO_SOMEONE", "Reply", "parse_reply"]
+__all__ = ["ON_DONE", "TO_SOMEONE", "Reply", "parse_reply"]
 
 _WORDS = (
     ("不同意", "reject"), ("拒绝", "reject"), ("/reject", "reject"),
@@ -33,8 +35,10 @@ _WORDS = (
     ("委派", "delegate"), ("/delegate", "delegate"),
     ("前加签", "add_sign_before"), ("加签", "add_sign"), ("/addsign", "add_sign"),
     ("参加", "attend"), ("/attend", "attend"), ("请假", "decline"), ("/decline", "decline"),
+    ("拿回", "take_back"), ("/takeback", "take_back"), ("减签", "remove_sign"), ("/removesign", "remove_sign"),
 )
-TO_SOMEONE = ("transfer", "delegate", "add_sign", "add_sign_before")  # these name a person: @username
+TO_SOMEONE = ("transfer", "delegate", "add_sign", "add_sign_before", "remove_sign")  # these name a person: @username
+ON_DONE = ("take_back", "remove_sign")  # these act on what one has done, not on a pending task
 _TO = re.compile(r"^[@＠]([A-Za-z0-9_.\-]{1,64})")
 _NUMBER = re.compile(r"^([0-9０-９]{1,3})\s*[.、．)）]?\s*")
 _LEAD = " \t,，.。:：;；、!！"
@@ -42,7 +46,7 @@ _LEAD = " \t,，.。:：;；、!！"
 
 @dataclass(frozen=True)
 class Reply:
-    kind: str  # approve | reject | return | read | claim | transfer | delegate | add_sign | add_sign_before | attend | decline
+    kind: str  # approve | reject | return | read | claim | transfer | delegate | add_sign | add_sign_before | attend | decline | take_back | remove_sign
     opinion: str
     number: int | None = None  # which of several pending tasks (1-based)
     to: str | None = None  # transfer: the username after @

@@ -478,7 +478,7 @@ def visible_view(conn: sa.Connection, user_id: int, admin: bool, instance_id: in
     holders = {int(u) for (u,) in conn.execute(sa.select(flow_tasks.c.user_id).where(flow_tasks.c.instance_id == instance_id))}
     if user_id != inst.initiator and user_id not in holders and not admin:
         raise NotFound("error.flow_instance_not_found")
-    return view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst))
+    return {**view(defn, inst, title, names_of(conn, inst), unit_names_of(conn, inst)), "can_take_back": can_take_back(conn, defn, inst, user_id)}
 
 
 def view(
@@ -543,6 +543,46 @@ def tasks_of(conn: sa.Connection, user_id: int, box: str) -> list[dict[str, Any]
         .limit(200)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def handed_on(conn: sa.Connection, user_id: int) -> list[tuple[int, str]]:
+    """拿回's candidates: running instances where the person has done a task, the most
+    recently done first, as (instance, title)."""
+    rows = conn.execute(
+        sa.select(flow_tasks.c.instance_id, flow_instances.c.title, sa.func.max(flow_tasks.c.updated_at).label("at"))
+        .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
+        .where(flow_tasks.c.user_id == user_id, flow_tasks.c.status == "done", flow_instances.c.status == "running")
+        .group_by(flow_tasks.c.instance_id, flow_instances.c.title)
+        .order_by(sa.desc("at"), flow_tasks.c.instance_id.desc())
+        .limit(20)
+    )
+    return [(int(r.instance_id), r.title) for r in rows]
+
+
+def added_signer(conn: sa.Connection, actor: int, signer: int) -> tuple[int, int, str] | None:
+    """减签's target: an open task of `signer` that `actor` added (加签), as (instance, task, title)."""
+    rows = conn.execute(
+        sa.select(flow_tasks.c.instance_id, flow_tasks.c.task_id, flow_instances.c.title, flow_instances.c.state)
+        .join(flow_instances, flow_instances.c.id == flow_tasks.c.instance_id)
+        .where(flow_tasks.c.user_id == signer, flow_tasks.c.status == "open", flow_instances.c.status == "running")
+        .order_by(flow_tasks.c.updated_at.desc())
+    )
+    for r in rows:
+        task = next((t for t in state.load(r.state).tasks if t.id == r.task_id), None)
+        if task is not None and task.added_by == actor:
+            return int(r.instance_id), int(r.task_id), r.title
+    return None
+
+
+def can_take_back(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, user_id: int) -> bool:
+    """Whether 拿回 would be allowed now (the engine asked, nothing stored)."""
+    if inst.status != "running":
+        return False
+    try:
+        engine.apply(defn, inst, engine.Operation("take_back"), user_id, _resolver(conn, inst.initiator, inst.form), _stamp())
+    except (engine.Refused, forms.Invalid):
+        return False
+    return True
 
 
 __all__ = [

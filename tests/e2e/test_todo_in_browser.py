@@ -151,12 +151,29 @@ pressed into the opinion box; 车管员 胡杰, on
     card.get_by_role("button", name="同意", exact=True).click()
     expect(card).to_contain_text("已同意")
     expect(card).to_contain_text("王建国 同意：请按有关规定办理。")
+    # 拿回 before the fleet office acts: from 已办, in the instance's drawer; then agreed again
+    boss.page.get_by_role("link", name="待办").click()
+    boss.page.get_by_role("tab", name="已办").click()
+    boss.page.locator(".row", has_text=title).get_by_role("button", name=title).click()
+    drawer = boss.page.get_by_role("dialog", name=title)
+    expect(drawer.get_by_role("region", name="表单")).to_contain_text(f"2027-01-{day:02d} 17:00")  # under its label, as a time reads
+    drawer.get_by_role("button", name="拿回").click()
+    expect(drawer.get_by_role("status")).to_have_text("已拿回，请重新办理")
+    boss.shot("todo-taken-back-1280")
+    drawer.get_by_role("button", name="关闭此对话框").click()
+    boss.page.get_by_role("tab", name="我的待办").click()
+    boss.page.locator(".row", has_text=title).get_by_role("button", name="去办理").click()
+    again = boss.page.get_by_role("article", name=f"车辆申请：{title}").filter(has_text="待办理")
+    again.get_by_role("button", name="同意", exact=True).click()
+    again.get_by_role("button", name="同意", exact=True).click()
+    expect(boss.page.get_by_role("article", name=f"车辆申请：{title}").last).to_contain_text("已同意")
 
     fleet = people("hujie", PHONE)
     fleet.login()
     fleet.page.get_by_role("link", name="待办").click()
     fleet.page.locator(".row", has_text=title).get_by_role("button", name="去办理").click()
-    card = fleet.page.get_by_role("article", name=f"车辆申请：{title}")
+    expect(fleet.page.get_by_role("article", name=f"车辆申请：{title}").first).to_contain_text("已拿回")  # the card taken back says so
+    card = fleet.page.get_by_role("article", name=f"车辆申请：{title}").last
     card.get_by_role("button", name="同意", exact=True).click()
     cars = card.get_by_role("radiogroup", name="请选择车辆")
     expect(cars.get_by_role("radio")).to_have_count(4)

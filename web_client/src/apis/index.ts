@@ -54,6 +54,8 @@ export interface FlowInstance {
   initiator_id: number
   initiator_name: string
   form: Record<string, unknown>
+  fields?: FormField[]
+  can_take_back?: boolean
   open_tasks: { id: number; node: string; node_name: string; user_id: number; user_name: string; kind: string }[]
   steps: FlowStep[]
   trail: FlowTrailStep[]

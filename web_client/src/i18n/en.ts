@@ -223,6 +223,9 @@ const en: typeof zh = {
     withdraw: 'Withdraw',
     withdrawConfirm: 'Withdrawing ends the flow and cancels everyone’s tasks. Withdraw it?',
     withdrawn: 'Withdrawn',
+    takeBack: 'Take back',
+    takeBackHint: 'Nobody has acted on the next step yet: you can take it back and act again.',
+    takenBack: 'Taken back: it is yours to act on again',
     op: {
       start: 'started', approve: 'approved', reject: 'rejected', return: 'returned', transfer: 'transferred', take_back: 'took back', withdraw: 'withdrew',
       delegate: 'delegated', add_sign_before: 'asked a signer first', add_sign_after: 'approved and added a signer', read: 'read', claim: 'claimed', remove_sign: 'removed a signer',

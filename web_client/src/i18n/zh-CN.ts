@@ -221,6 +221,9 @@ export default {
     withdraw: '撤销',
     withdrawConfirm: '撤销后流程结束，各办理人的待办将取消。确定撤销吗？',
     withdrawn: '已撤销',
+    takeBack: '拿回',
+    takeBackHint: '下一步还没有人办理，可以拿回重新办理。',
+    takenBack: '已拿回，请重新办理',
     op: {
       start: '发起', approve: '同意', reject: '不同意', return: '退回', transfer: '转办', take_back: '拿回', withdraw: '撤销',
       delegate: '委派', add_sign_before: '前加签', add_sign_after: '同意并加签', read: '已阅', claim: '认领', remove_sign: '减签',
