@@ -276,3 +276,33 @@ async def test_replies_take_back_and_remove_a_signer(hub):
     assert await reply("减签 @caiwu1 不必了", "已减签") == "已减签 财务甲：买服务器"
     status, got = await hub.request("GET", f"/api/v1/flows/instances/{instance_id}", token=p["boss"]["token"])
     assert [(t["node"], t["user_name"]) for t in got["instance"]["open_tasks"]] == [("boss", "王局长")]  # his own again
+
+
+UNIT_FIELD = """\
+key: banli
+name: 交办
+version: 1
+form:
+  - {name: 承办单位, kind: unit, required: true}
+nodes:
+  - {id: start, type: start, next: do}
+  - {id: do, type: task, name: 承办, assignee: {unit_field: 承办单位, role: leader}, next: end}
+  - {id: end, type: end}
+"""
+
+
+async def test_a_unit_named_in_the_form_takes_the_task_in_that_post(hub):
+    """An assignee from a form's unit field (承办单位), by its name or its code: the unit's
+    leaders get it, in that unit's post; a unit that does not exist is refused."""
+    p = await world(hub)
+    await hub.unit("dsj", "大数据局")
+    other = await hub.user("dsj-head", "赵局长", units=("dsj",), roles=("leader",))
+    assert (await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=UNIT_FIELD.encode()))[0] == 201
+    for named, who, post in (("大数据局", "赵局长", "大数据局"), ("tj", "王局长", "交通局")):
+        status, body = await hub.request("POST", "/api/v1/flows/banli/instances", token=p["zhang"]["token"], json={"title": f"交办{named}", "form": {"承办单位": named}})
+        assert status == 201, body
+        assert [(t["user_name"], t["post_name"]) for t in body["instance"]["open_tasks"]] == [(who, post)]
+    status, body = await hub.request("POST", "/api/v1/flows/banli/instances", token=p["zhang"]["token"], json={"title": "交办", "form": {"承办单位": "不存在局"}})
+    assert status == 409 and body["error"]["code"] == "conflict"
+    status, todo = await hub.request("GET", "/api/v1/tasks?box=todo", token=other["token"])
+    assert [t["title"] for t in todo["tasks"]] == ["交办大数据局"]

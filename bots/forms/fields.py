@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = ["KINDS", "Field", "Invalid", "Problem", "check", "field_from", "public"]
 
-KINDS = ("text", "textarea", "number", "date", "datetime", "select", "multiselect", "person")
+KINDS = ("text", "textarea", "number", "date", "datetime", "select", "multiselect", "person", "unit")
 _TEXT_LIMIT = {"text": 200, "textarea": 5000}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Problem = tuple[str, str, dict[str, Any]]  # (field, i18n key, params)
@@ -75,6 +75,8 @@ def public(f: Field) -> dict[str, Any]:
             out[key] = list(value) if isinstance(value, tuple) else value
     if f.kind in _TEXT_LIMIT:
         out["max_length"] = f.max_length or _TEXT_LIMIT[f.kind]
+    elif f.kind == "unit":
+        out["max_length"] = 100
     return out
 
 
@@ -84,11 +86,11 @@ def _empty(value: Any) -> bool:
 
 def _one(f: Field, value: Any) -> tuple[Any, Problem | None]:
     """The value cleaned, or the problem with it."""
-    if f.kind in _TEXT_LIMIT or f.kind == "person":
+    if f.kind in _TEXT_LIMIT or f.kind in ("person", "unit"):
         if not isinstance(value, str):
             return None, (f.name, "form.not_text", {})
         value = value.strip()
-        limit = 64 if f.kind == "person" else f.max_length or _TEXT_LIMIT[f.kind]
+        limit = {"person": 64, "unit": 100}.get(f.kind) or f.max_length or _TEXT_LIMIT[f.kind]
         if len(value) > limit:
             return None, (f.name, "form.too_long", {"limit": limit})
         if f.kind == "person" and not _USERNAME.match(value):

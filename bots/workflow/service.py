@@ -142,6 +142,21 @@ def _in_units_of(conn: sa.Connection, person: int, role: str | None = None) -> l
     return list(found.items())
 
 
+def _in_unit(conn: sa.Connection, named: str, role: str | None) -> list[int | tuple[int, int]]:
+    """The people holding a post in the unit of that code (or else that name), each with
+    it as the post their task is given in; with `role`, only its holders."""
+    unit_id = conn.execute(sa.select(units.c.id).where(units.c.code == named, units.c.disabled == sa.false())).scalar()
+    if unit_id is None:
+        unit_id = conn.execute(sa.select(units.c.id).where(units.c.name == named, units.c.disabled == sa.false()).order_by(units.c.id).limit(1)).scalar()
+    if unit_id is None or not named:
+        return []
+    q = (
+        sa.select(users.c.id, users.c.roles).join(posts, posts.c.user_id == users.c.id)
+        .where(posts.c.unit_id == unit_id, users.c.disabled == sa.false(), users.c.is_bot == sa.false()).order_by(posts.c.sort, users.c.id)
+    )
+    return [(int(r.id), int(unit_id)) for r in conn.execute(q) if role is None or role in (r.roles or "").split()]
+
+
 def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dict[str, Any]) -> list[int | tuple[int, int]]:
     """A spec's people; those found through a unit come with it, as (user, unit)."""
     active = users.c.disabled == sa.false()
@@ -155,6 +170,8 @@ def _lookup(conn: sa.Connection, spec: dict[str, Any], initiator: int, form: dic
     if name is not None:
         col = users.c.id if isinstance(name, int) else users.c.username
         return [int(r.id) for r in conn.execute(sa.select(users.c.id).where(col == name, active))]
+    if "unit_field" in spec:  # the unit a form field names (承办单位), by code or name: its people, or a role's holders
+        return _in_unit(conn, str(form.get(spec["unit_field"]) or ""), spec.get("role"))
     if spec.get("unit") == "initiator":  # the initiator's units: everyone there, or a role's holders
         return list(_in_units_of(conn, initiator, spec.get("role")))
     if "role" in spec:  # anywhere
