@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, api, token_for
 
 pytestmark = pytest.mark.slow
 
@@ -186,3 +186,28 @@ pressed into the opinion box; 车管员 胡杰, on
     expect(card).to_contain_text("鲁E·A0003 丰田考斯特（20座）")
     fleet.shot("todo-car-booked-390")
     assert not clerk.errors and not boss.errors and not fleet.errors, (clerk.errors, boss.errors, fleet.errors)
+
+
+def test_a_clerk_with_two_posts_sees_his_invitations_per_post(people, hub):
+    """一人多岗 in the browser: 胡杰 serves in 市政府办公室 and, part-time, in 市大数据局; a
+    meeting called in each unit reaches him in that post, and his 待办 offers them per
+    post — 全部, or one post's alone."""
+    tag = uuid.uuid4().hex[:4]
+    for organiser, unit in (("mayong", "办公室"), ("yaowei", "大数据局")):
+        started = api(hub, "POST", "/api/v1/flows/huiyi/instances", {
+            "title": f"{unit}例会 {tag}", "form": {"会议时间": "2027-02-01T09:00", "地点": "三楼会议室"},
+        }, token_for(hub, organiser))
+        assert started["instance"]["status"] == "running", started
+    clerk = people("hujie", DESKTOP)
+    clerk.login()
+    clerk.page.get_by_role("link", name="待办").click()
+    rows = clerk.page.locator(".row", has_text=tag)
+    expect(rows).to_have_count(2)
+    by_post = clerk.page.get_by_role("radiogroup", name="按岗位查看")
+    by_post.get_by_text("市大数据局", exact=True).click()
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(f"大数据局例会 {tag}")
+    clerk.shot("todo-per-post-1280")
+    by_post.get_by_text("全部岗位", exact=True).click()
+    expect(rows).to_have_count(2)
+    assert not clerk.errors, clerk.errors
