@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = ["KINDS", "Field", "Invalid", "Problem", "check", "field_from", "public"]
 
-KINDS = ("text", "textarea", "number", "date", "datetime", "select", "multiselect", "person", "unit")
+KINDS = ("text", "textarea", "number", "money", "date", "datetime", "select", "multiselect", "person", "unit")
 _TEXT_LIMIT = {"text": 200, "textarea": 5000}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Problem = tuple[str, str, dict[str, Any]]  # (field, i18n key, params)
@@ -96,14 +96,18 @@ def _one(f: Field, value: Any) -> tuple[Any, Problem | None]:
         if f.kind == "person" and not _USERNAME.match(value):
             return None, (f.name, "form.not_person", {})
         return value, None
-    if f.kind == "number":
+    if f.kind in ("number", "money"):
         if isinstance(value, str):
             try:
-                value = float(value.strip().replace(",", ""))
+                value = float(value.strip().replace(",", "").removeprefix("¥").removesuffix("元"))
             except ValueError:
                 return None, (f.name, "form.not_number", {})
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return None, (f.name, "form.not_number", {})
+        if f.kind == "money" and (abs(value * 100 - round(value * 100)) > 1e-6 or value < 0 or value >= 1e13):
+            return None, (f.name, "form.not_money", {})  # yuan with at most 分, not negative, below 10 trillion
+        if f.kind == "money":
+            value = round(value, 2)
         if f.min is not None and value < f.min:
             return None, (f.name, "form.too_small", {"min": _num(f.min)})
         if f.max is not None and value > f.max:

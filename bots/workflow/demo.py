@@ -1,7 +1,7 @@
 """The built-in flows (bots/flows/*.yaml), for `changtong serve --demo`, and what they
 need beyond the directory's leaders: 市政府办公室's 科员 is the city's 车管员 (the role
 `fleet` that 车辆申请's 派车 goes to), with the private 车辆调度 channel that follows the
-requests."""
+requests; 市财政局's 科长 does 出差审批's 财务审核 (the role `finance`)."""
 
 from __future__ import annotations
 
@@ -19,27 +19,31 @@ from rooms.wiring import ROOMS
 from . import service
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
-FLEET_UNIT, FLEET_TITLE = "dy-bgs", "科员"
+ROLES = (("dy-bgs", "科员", "fleet", "车管员"), ("dy-czj", "科长", "finance", "财务审核"))  # unit, title, role, shown as
 
 
-def _fleet(conn: sa.Connection) -> tuple[int, str, str] | None:
+def _give_role(conn: sa.Connection, unit_code: str, title: str, role: str) -> tuple[int, str, str] | None:
     row = conn.execute(
         sa.select(users.c.id, users.c.username, users.c.display_name, users.c.roles)
         .join(posts, posts.c.user_id == users.c.id).join(units, units.c.id == posts.c.unit_id)
-        .where(units.c.code == FLEET_UNIT, users.c.title == FLEET_TITLE).order_by(users.c.id).limit(1)
+        .where(units.c.code == unit_code, users.c.title == title).order_by(users.c.id).limit(1)
     ).first()
     if row is None:
         return None
-    if "fleet" not in (row.roles or "").split():
-        conn.execute(users.update().where(users.c.id == row.id).values(roles=" ".join([*(row.roles or "").split(), "fleet"])))
+    if role not in (row.roles or "").split():
+        conn.execute(users.update().where(users.c.id == row.id).values(roles=" ".join([*(row.roles or "").split(), role])))
     return int(row.id), row.username, row.display_name
 
 
 async def seed(app: web.Application, admin: Principal) -> list[tuple[str, str, str]]:
     for path in sorted(FLOWS.glob("*.yaml")):
         await app[DATABASE].write(service.import_definition, path.read_text(encoding="utf-8"))
-    fleet = await app[DATABASE].write(_fleet)
-    if fleet is None:
-        return []
-    await app[ROOMS].create_channel(admin, ChannelCreate(name="车辆调度", kind="private", member_ids=[fleet[0]], topic="车辆申请的办理进度"))
-    return [(fleet[1], fleet[2], "车管员")]
+    logins = []
+    for unit_code, title, role, shown in ROLES:
+        person = await app[DATABASE].write(_give_role, unit_code, title, role)
+        if person is None:
+            continue
+        logins.append((person[1], person[2], shown))
+        if role == "fleet":
+            await app[ROOMS].create_channel(admin, ChannelCreate(name="车辆调度", kind="private", member_ids=[person[0]], topic="车辆申请的办理进度"))
+    return logins

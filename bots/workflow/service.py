@@ -481,6 +481,8 @@ def shown_fields(form: dict[str, Any], fields: list[dict[str, Any]] | None = Non
                 value = moment(office_time(str(value)))
             except ValueError:
                 pass
+        elif f["kind"] == "money" and isinstance(value, (int, float)):
+            value = translate("form.money", amount=f"{value:,.2f}")
         elif isinstance(value, list):
             value = "、".join(map(str, value))
         out.append((f["label"], str(value)))

@@ -211,3 +211,27 @@ def test_a_clerk_with_two_posts_sees_his_invitations_per_post(people, hub):
     by_post.get_by_text("全部岗位", exact=True).click()
     expect(rows).to_have_count(2)
     assert not clerk.errors, clerk.errors
+
+
+def test_a_trip_is_asked_for_on_a_phone_with_its_cost_in_words(people):
+    """出差审批 at phone width: one column, the dates picked, the cost with its 大写 beside it."""
+    title = f"济南培训 {uuid.uuid4().hex[:4]}"
+    clerk = people("lihaiyan", PHONE)
+    clerk.login()
+    clerk.page.get_by_role("link", name="待办").click()
+    clerk.page.get_by_role("button", name="发起流程").click()
+    clerk.page.locator(".start .el-select").first.click()
+    clerk.page.get_by_role("option", name="出差审批").click()
+    clerk.page.get_by_label("标题，例如：12月8日至10日请假").fill(title)
+    clerk.page.get_by_label("目的地").fill("济南")
+    for label, day in (("出发日期", "2026-12-14"), ("返回日期", "2026-12-16")):
+        clerk.page.get_by_label(label).fill(day)
+        clerk.page.get_by_label(label).press("Enter")
+    clerk.page.get_by_label("预计费用").fill("5800")
+    clerk.page.get_by_label("预计费用").press("Tab")
+    expect(clerk.page.get_by_label("大写金额")).to_have_text("伍仟捌佰元整")
+    clerk.page.get_by_label("事由").fill("参加全省政务信息化培训")
+    clerk.shot("todo-trip-form-390")
+    clerk.page.get_by_role("button", name="提交").click()
+    expect(clerk.page.get_by_role("status").filter(has_text="已发起")).to_contain_text(f"已发起：{title}")
+    assert not clerk.errors, clerk.errors

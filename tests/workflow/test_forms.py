@@ -103,3 +103,20 @@ def test_common_opinions_come_from_the_step_then_the_flow_then_the_hub():
     assert phrases_of(flow_wide, flow_wide.nodes["pai"]) == ["已核，同意。"]
     own = load_definition(source.replace("book: {", "phrases: [派车。], book: {"))
     assert phrases_of(own, own.nodes["pai"]) == ["派车。"]
+
+
+def test_money_is_yuan_with_at_most_fen_and_reads_as_an_amount():
+    from bots.workflow.service import shown_fields
+    from bots.forms.fields import public
+
+    money = (Field("预计费用", "money", required=True, max=100000),)
+    assert check(money, {"预计费用": "¥1,234.5"}, {"预计费用"}) == {"预计费用": 1234.5}
+    assert check(money, {"预计费用": 800}, {"预计费用"}) == {"预计费用": 800}
+    for bad in (12.345, -1, "一千元", True):
+        with pytest.raises(Invalid) as caught:
+            check(money, {"预计费用": bad}, {"预计费用"})
+        assert caught.value.problems[0][1] in ("form.not_money", "form.not_number"), bad
+    with pytest.raises(Invalid) as caught:
+        check(money, {"预计费用": 100000.01}, {"预计费用"})
+    assert caught.value.problems == [("预计费用", "form.too_big", {"max": 100000})]
+    assert shown_fields({"预计费用": 5800}, [public(money[0])]) == [("预计费用", "5,800.00 元")]

@@ -27,7 +27,7 @@ export const api = {
     upload<FileInfo>(`/api/v1/files?name=${encodeURIComponent(file.name || 'file')}`, file, onProgress),
 }
 
-export type FormFieldKind = 'text' | 'textarea' | 'number' | 'date' | 'datetime' | 'select' | 'multiselect' | 'person' | 'unit'
+export type FormFieldKind = 'text' | 'textarea' | 'number' | 'money' | 'date' | 'datetime' | 'select' | 'multiselect' | 'person' | 'unit'
 export interface FormField {
   name: string
   kind: FormFieldKind
