@@ -145,10 +145,12 @@ def _in_units_of(conn: sa.Connection, person: int, role: str | None = None) -> l
 def _in_unit(conn: sa.Connection, named: str, role: str | None) -> list[int | tuple[int, int]]:
     """The people holding a post in the unit of that code (or else that name), each with
     it as the post their task is given in; with `role`, only its holders."""
+    if not named:
+        return []
     unit_id = conn.execute(sa.select(units.c.id).where(units.c.code == named, units.c.disabled == sa.false())).scalar()
     if unit_id is None:
         unit_id = conn.execute(sa.select(units.c.id).where(units.c.name == named, units.c.disabled == sa.false()).order_by(units.c.id).limit(1)).scalar()
-    if unit_id is None or not named:
+    if unit_id is None:
         return []
     q = (
         sa.select(users.c.id, users.c.roles).join(posts, posts.c.user_id == users.c.id)
