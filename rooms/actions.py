@@ -215,6 +215,12 @@ class Rooms:
                 existing = await store.create_channel(conn, kind="direct", dm_key=key, created_by=who.user_id)
                 for uid in [who.user_id, *ids]:
                     await store.add_member(conn, existing, uid)
+                # The members' connections join the room before the commit makes the
+                # channel visible: a first message sent by whoever finds it next (a second
+                # card to the same person) must not reach the room before they are in it.
+                # (Rolled back, the room stays empty: nothing is ever sent to it.)
+                for uid in [who.user_id, *ids]:
+                    await self.realtime.join_user(uid, channel_room(existing))
                 self._after_join(conn, existing, [who.user_id, *ids])
         return int(existing)
 
