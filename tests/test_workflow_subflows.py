@@ -6,6 +6,8 @@ names itself stops at three levels."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.test_workflows import card_from_bot
 
 CHILD = """\
@@ -72,13 +74,26 @@ async def instance(hub, who: dict, instance_id: int) -> dict:
 
 
 async def test_the_child_runs_its_own_flow_and_its_approval_passes_the_parents_step(hub):
-    p = await world(hub, CHILD, PARENT)
+    p = await world(hub, CHILD, PARENT.replace("version: 1\n", "version: 1\nchannel: 发文办理\n"))
+    admin = await hub.client(p["admin"])
+    followed = (await admin.call("channel:create", {"name": "发文办理", "kind": "private"}))["channel"]
     ke = await hub.client(p["kezhang"])
     parent = await started(hub, p, "关于道路养护的通知")
     assert (await op(hub, p["boss"], parent["id"], kind="approve", task_id=parent["open_tasks"][0]["id"]))[0] == 200
     waiting = (await instance(hub, p["zhang"], parent["id"]))["open_tasks"]
     assert [(t["node_name"], t["kind"], t["user_name"]) for t in waiting] == [("部门会签", "subflow", "子流程办理中")]
     child_id = waiting[0]["child_id"]
+
+    def progress(m: dict) -> bool:  # the flow's channel follows the parent: held by its sub-flow now
+        shown = {f["label"]: f["value"] for f in m["card"]["fields"]} if m.get("kind") == "card" else {}
+        return m["channel_id"] == followed["id"] and shown.get("当前步骤") == "部门会签" and shown.get("办理人") == "子流程办理中"
+
+    for _ in range(100):  # posted (or brought up to date) by the flow.cards effect
+        if any(e in ("message", "message:update") and progress(m) for e, m in admin.events):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"no progress card held by the sub-flow; got {admin.events}")
     card = await ke.wait_for("message", lambda m: card_from_bot(hub, m) and m["card"]["data"]["instance_id"] == child_id)
     assert card["card"]["title"] == "部门会签：关于道路养护的通知"
     child = await instance(hub, p["zhang"], child_id)  # the parent's initiator starts the child

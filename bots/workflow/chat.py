@@ -189,7 +189,9 @@ def state_card(defn: FlowDefinition, inst: engine.Instance, title: str, names: d
             CardField(label=t("flow.card.initiator"), value=names.get(inst.initiator, str(inst.initiator))),
             *([CardField(label=t("flow.state.number"), value=str(inst.form["文号"])[:200])] if inst.form.get("文号") else []),
             CardField(label=t("flow.card.step"), value="、".join(steps)[:2000] or t(f"flow.status.{inst.status}")),
-            *([CardField(label=t("flow.state.holders"), value="、".join(dict.fromkeys(names.get(x.user, str(x.user)) for x in held))[:2000])] if held else []),
+            *([CardField(label=t("flow.state.holders"), value="、".join(dict.fromkeys(
+                t("flow.subflow.holder") if x.kind == "subflow" else names.get(x.user, str(x.user)) for x in held
+            ))[:2000])] if held else []),
             *([CardField(label=t("flow.state.last"), value=(
                 f"{_who(last.user, last.proxy_for, names)} {t('flow.op.' + last.operation)}" + (f"：{last.opinion}" if last.opinion else "")
             )[:2000])] if last else []),
