@@ -61,6 +61,10 @@ async def test_the_applicant_form_is_checked_and_the_period_must_run_forwards(hu
     assert status == 400 and body["error"]["errors"] == [{"field": "车辆", "message": "在此环节不可修改"}]  # the fleet office assigns it
     status, body = await hub.request("POST", "/api/v1/flows/cheliang/instances", token=p["zhang"]["token"], json={"title": "用车", "form": trip(8, "17:00", "08:30")})
     assert status == 400 and body["error"]["message"] == "“返回时间”须晚于“出发时间”。"
+    # the hub's own keys never come from a request: a channel to follow it (the bot would join), a parent
+    for own in ({"_channel_id": 1}, {"_parent": [1, 1]}):
+        status, body = await hub.request("POST", "/api/v1/flows/cheliang/instances", token=p["zhang"]["token"], json={"title": "用车", "form": {**trip(8), **own}})
+        assert status == 400 and body["error"]["code"] == "bad_request", body
     status, flows = await hub.request("GET", "/api/v1/flows", token=p["zhang"]["token"])
     form = next(f for f in flows["flows"] if f["key"] == "cheliang")["form"]
     assert [f["name"] for f in form] == ["出发时间", "返回时间", "目的地", "人数", "事由"]  # what the start fills; 车辆 is not its
@@ -94,6 +98,8 @@ async def test_the_fleet_office_picks_a_free_car_and_no_two_bookings_of_one_car_
     assert body["error"]["message"] == f"“{CARS[0]}”在 12月8日（周二）08:30 至 12月8日（周二）17:00 已被《12月8日河口区检查》预订，请另选。"
     status, body = await hub.request("POST", ops, token=p["fleet1"]["token"], json={"kind": "approve", "task_id": task_of(second, p["fleet1"])})
     assert status == 400 and body["error"]["errors"] == [{"field": "车辆", "message": "必填"}]
+    status, body = await hub.request("POST", ops, token=p["fleet1"]["token"], json={"kind": "approve", "task_id": task_of(second, p["fleet1"]), "form": {"车辆": CARS[1], "_channel_id": 1}})
+    assert status == 400 and body["error"]["code"] == "bad_request", body
     status, body = await hub.request("POST", ops, token=p["fleet1"]["token"], json={"kind": "reject", "task_id": task_of(second, p["fleet1"]), "opinion": "无车", "form": {"车辆": CARS[1]}})
     assert status == 400 and body["error"]["message"] == "此操作不能填写表单，请在“同意”时填写。"
 

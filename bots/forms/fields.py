@@ -144,8 +144,7 @@ def _num(value: float) -> int | float:
 
 
 def check(fields: tuple[Field, ...], values: Mapping[str, Any], editable: Collection[str], *, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """`values` checked against the form: only `editable` fields may be given (a key
-    starting with `_` is a feature's own, passed through), each must fit its kind and
+    """`values` checked against the form: only `editable` fields may be given, each must fit its kind and
     limits, and each editable required field must end up filled (from `values`, from
     `base` — what the instance holds already — or from its default). Returns `base`
     with the cleaned values over it."""
@@ -153,9 +152,6 @@ def check(fields: tuple[Field, ...], values: Mapping[str, Any], editable: Collec
     out = dict(base or {})
     problems: list[Problem] = []
     for key, value in values.items():
-        if str(key).startswith("_"):
-            out[key] = value
-            continue
         f = by_name.get(key)
         if f is None:
             problems.append((str(key)[:64], "form.unknown_field", {}))

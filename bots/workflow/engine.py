@@ -168,8 +168,9 @@ class _Move:
 def start(defn: FlowDefinition, instance_id: int, initiator: int, form: dict[str, Any], resolve: Resolver, now: str) -> tuple[Instance, list[Effect]]:
     """Raises forms.Invalid when a flow that declares its form is given values that do not fit it."""
     mv = _Move(defn, resolve, now, initiator, just_acted=initiator)
-    if defn.form:
-        form = forms.check(defn.form, form, defn.editable(defn.start.id))
+    if defn.form:  # a feature's own keys (`_channel_id`, a sub-flow's `_parent`) are not the form's to check
+        own = {k: v for k, v in form.items() if str(k).startswith("_")}
+        form = {**forms.check(defn.form, {k: v for k, v in form.items() if k not in own}, defn.editable(defn.start.id)), **own}
     inst = Instance(instance_id, defn.key, defn.version, initiator, dict(form))
     inst = _log(inst, Step(now, initiator, defn.start.id, "start"))
     inst = dataclasses.replace(inst, passed=(defn.start.id,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from rooms.rules import Strict
 
@@ -14,9 +14,19 @@ from . import engine
 __all__ = ["FlowEvent", "InstanceRef", "NoArgs", "OperationBody", "ProxyBody", "StartBody", "StartEvent", "TaskQuery"]
 
 
+def _people_keys(form: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A form as people send it: a key starting with `_` is a feature's own (the channel
+    a 收文 follows, a sub-flow's parent) and never comes from a request."""
+    if form and any(str(k).startswith("_") for k in form):
+        raise ValueError("form keys starting with _ are the hub's own")
+    return form
+
+
 class StartBody(Strict):
     title: str = Field(min_length=1, max_length=200)
     form: dict[str, Any] = Field(default_factory=dict)
+
+    _form = field_validator("form")(_people_keys)
 
 
 class OperationBody(Strict):
@@ -31,6 +41,8 @@ class OperationBody(Strict):
     to: Annotated[str, StringConstraints(max_length=64)] | int | None = None  # a node id or a user id
     position: Literal["before", "after"] = "after"
     form: dict[Annotated[str, StringConstraints(max_length=64)], Any] | None = Field(default=None, max_length=100)  # approve: the step's fields
+
+    _form = field_validator("form")(_people_keys)
 
     def operation(self) -> engine.Operation:
         return engine.Operation(self.kind, self.task_id, self.opinion, self.to, self.position, self.form or None)
