@@ -60,7 +60,7 @@ def check_periods(defn: FlowDefinition, form: dict[str, Any]) -> None:
             _period(form, node)
 
 
-def _clashes(conn: sa.Connection, instance_id: int, field: str, period: tuple[datetime, datetime]) -> sa.Select[Any]:
+def _clashes(instance_id: int, field: str, period: tuple[datetime, datetime]) -> sa.Select[Any]:
     starts, ends = period
     return (
         sa.select(flow_bookings.c.resource, flow_bookings.c.starts_at, flow_bookings.c.ends_at, flow_instances.c.title)
@@ -85,7 +85,7 @@ def free_choices(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instanc
         period = None
     if period is None:
         return list(field.options)
-    taken = {row.resource for row in conn.execute(_clashes(conn, inst.id, field.name, period))}
+    taken = {row.resource for row in conn.execute(_clashes(inst.id, field.name, period))}
     return [o for o in field.options if o not in taken]
 
 
@@ -100,7 +100,7 @@ def book(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance, node:
         return
     if conn.dialect.name == "postgresql":  # the second of two at once waits here, then sees the first's booking
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(f"book:{field}:{resource}".encode()))))
-    clash = conn.execute(_clashes(conn, inst.id, field, period).where(flow_bookings.c.resource == resource).limit(1)).first()
+    clash = conn.execute(_clashes(inst.id, field, period).where(flow_bookings.c.resource == resource).limit(1)).first()
     if clash is not None:
         raise Conflict("error.flow_booked", resource=resource, starts=moment(clash.starts_at), ends=moment(clash.ends_at), title=clash.title)
     conn.execute(flow_bookings.delete().where(flow_bookings.c.instance_id == inst.id, flow_bookings.c.field == field))

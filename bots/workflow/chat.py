@@ -7,6 +7,7 @@ each step (the `flow.cards` effect), and the next assignees get theirs (`flow.no
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -381,44 +382,57 @@ class WorkflowBot(Bot):
         """Each invitation step's tally, in the organiser's DM: posted once (its client id
         names the step), then updated in place while answers come."""
 
-        def tallies(conn: sa.Connection) -> tuple[int, list[tuple[str, Card]]]:
-            defn, inst, title = service.instance_tx(conn, instance_id)
-            steps = sorted({(x.node, x.round) for x in inst.tasks if x.kind == "rsvp"})
-            names = service.names_of(conn, inst)
-            return inst.initiator, [(f"flow-tally-{instance_id}-{n}-{r}", tally_card(defn, inst, title, n, r, names)) for n, r in steps]
+        def steps(conn: sa.Connection) -> tuple[int, list[tuple[str, int]]]:
+            _, inst, _ = service.instance_tx(conn, instance_id)
+            return inst.initiator, sorted({(x.node, x.round) for x in inst.tasks if x.kind == "rsvp"})
 
-        organiser, cards = await self.app[DATABASE].read(tallies)
-        for client_id, card in cards:
-            posted = await self.hub.dm_card(organiser, card, client_msg_id=client_id)  # the first time, or the one posted before
-            node_id, round_ = str(card.data["tally"]), int(card.data["round"])
+        organiser, invitations = await self.app[DATABASE].read(steps)
+        for node_id, round_ in invitations:
+            client_id = f"flow-tally-{instance_id}-{node_id}-{round_}"
 
             def render(conn: sa.Connection, node_id: str = node_id, round_: int = round_) -> dict[str, Any]:
                 defn, inst, title = service.instance_tx(conn, instance_id)
                 fresh = tally_card(defn, inst, title, node_id, round_, service.names_of(conn, inst))
                 return fresh.model_copy(update={"handler": self.hub.card_handler}).stored()
 
-            await self._rewrite(int(posted["id"]), render)
+            async def post(card: Card, client_id: str = client_id) -> dict[str, Any]:
+                return await self.hub.dm_card(organiser, card, client_msg_id=client_id)
+
+            await self._keep(client_id, post, render)
 
     async def _state(self, instance_id: int, channel_id: int) -> None:
         """The instance's progress card in the channel that follows it (`_following`),
         posted once (its client id names the instance), then kept up to date."""
+
+        client_id = f"flow-state-{instance_id}"
 
         def render(conn: sa.Connection) -> dict[str, Any]:
             defn, inst, title = service.instance_tx(conn, instance_id)
             card = state_card(defn, inst, title, service.names_of(conn, inst))
             return card.model_copy(update={"handler": self.hub.card_handler}).stored()
 
-        first = Card.model_validate(await self.app[DATABASE].read(render))
-        try:
-            posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
-        except (NotFound, Forbidden):  # not a member yet, or removed since, or only a reader: the bot joins, once
+        async def post(card: Card) -> dict[str, Any]:
             try:
+                return await self.hub.post_card(channel_id, card, client_msg_id=client_id)
+            except (NotFound, Forbidden):  # not a member yet, or removed since, or only a reader: the bot joins, once
                 await self.hub.join(channel_id)
-                posted = await self.hub.post_card(channel_id, first, client_msg_id=f"flow-state-{instance_id}")
-            except (NotFound, Forbidden):  # gone, or one a bot cannot join (a unit's own): the cards in DMs carry on
-                log.warning("no progress card for instance %s: channel %s cannot be joined", instance_id, channel_id)
-                return
-        await self._rewrite(int(posted["id"]), render)
+                return await self.hub.post_card(channel_id, card, client_msg_id=client_id)
+
+        try:
+            await self._keep(client_id, post, render)
+        except (NotFound, Forbidden):  # gone, or one a bot cannot join (a unit's own): the cards in DMs carry on
+            log.warning("no progress card for instance %s: channel %s cannot be joined", instance_id, channel_id)
+
+    async def _keep(self, client_id: str, post: Callable[[Card], Awaitable[dict[str, Any]]], render: Any) -> None:
+        """A card the bot keeps up to date (a tally, a progress card): posted the first
+        time — its client id names what it follows — and from then on rewritten in place,
+        without sending it again (a repeated send is refused by the database and answered
+        with the original: a failed write per step)."""
+        me = (await self.hub.identity()).user_id
+        message_id = await self.app[DATABASE].read(_posted, me, client_id)
+        if message_id is None:
+            message_id = int((await post(Card.model_validate(await self.app[DATABASE].read(render))))["id"])
+        await self._rewrite(message_id, render)
 
     async def _rewrite(self, message_id: int, render: Any) -> None:
         """Bring one card up to date in one transaction that first locks its message and
@@ -515,6 +529,12 @@ class WorkflowBot(Bot):
 def _user_named(conn: sa.Connection, username: str) -> tuple[int, str] | None:
     row = conn.execute(sa.select(users.c.id, users.c.display_name).where(users.c.username == username, users.c.disabled == sa.false())).first()
     return None if row is None else (int(row.id), row.display_name)
+
+
+def _posted(conn: sa.Connection, sender_id: int, client_msg_id: str) -> int | None:
+    """The message one sender posted under that client id, if any."""
+    found = conn.execute(sa.select(messages.c.id).where(messages.c.sender_id == sender_id, messages.c.client_msg_id == client_msg_id)).scalar()
+    return None if found is None else int(found)
 
 
 def _following(conn: sa.Connection, defn: FlowDefinition, inst: engine.Instance) -> int | None:
