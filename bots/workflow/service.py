@@ -90,11 +90,15 @@ def definition_of(conn: sa.Connection, key: str, version: int) -> FlowDefinition
 def list_definitions(conn: sa.Connection) -> list[dict[str, Any]]:
     """The latest version of each flow, with the form its start fills (the fields the
     start may edit, as the browser renders them)."""
-    rows = conn.execute(sa.select(flow_definitions.c.key, flow_definitions.c.source).order_by(flow_definitions.c.key, flow_definitions.c.version))
-    latest = {r.key: definition_from_source(r.source) for r in rows}
+    newest = sa.select(flow_definitions.c.key, sa.func.max(flow_definitions.c.version).label("version")).group_by(flow_definitions.c.key).subquery()
+    rows = conn.execute(
+        sa.select(flow_definitions.c.source)
+        .join(newest, sa.and_(newest.c.key == flow_definitions.c.key, newest.c.version == flow_definitions.c.version))
+        .order_by(flow_definitions.c.key)
+    )
     return [
         {"key": d.key, "version": d.version, "name": d.name, "form": [forms.public(f) for f in d.form if f.name in d.editable(d.start.id)]}
-        for d in latest.values()
+        for d in (definition_from_source(r.source) for r in rows)
     ]
 
 
@@ -512,10 +516,13 @@ def view(
     def name(uid: int) -> str:
         return "" if uid == engine.SYSTEM else names.get(uid, "")
 
+    fields = [forms.public(f) for f in defn.form]
+
     return {
         "id": inst.id, "flow": defn.key, "flow_name": defn.name, "version": inst.version, "title": title,
         "status": inst.status, "initiator_id": inst.initiator, "initiator_name": name(inst.initiator), "form": inst.form,
-        "fields": [forms.public(f) for f in defn.form],
+        "fields": fields,
+        "shown": [list(pair) for pair in shown_fields(inst.form, fields)],
         "open_tasks": [
             {"id": t.id, "node": t.node, "node_name": defn.nodes[t.node].name, "user_id": t.user, "user_name": translate("flow.subflow.holder") if t.kind == "subflow" else name(t.user), "kind": t.kind,
              "editable": sorted(defn.editable(t.node)) if t.kind == "task" else [], "child_id": t.child,

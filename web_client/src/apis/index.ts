@@ -55,6 +55,8 @@ export interface FlowInstance {
   initiator_name: string
   form: Record<string, unknown>
   fields?: FormField[]
+  /** the form as people read it: [label, value], declared fields first */
+  shown?: [string, string][]
   can_take_back?: boolean
   open_tasks: { id: number; node: string; node_name: string; user_id: number; user_name: string; kind: string }[]
   steps: FlowStep[]

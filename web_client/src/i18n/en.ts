@@ -126,7 +126,7 @@ const en: typeof zh = {
     chooseMissing: 'Choose {label} first',
     phrases: 'Common opinions',
   },
-  form: { required: 'required', missing: 'required', fix: 'Please fix the form as shown', pick: 'Choose', pickDate: 'Pick a date', pickTime: 'Pick a time', unitHint: 'a unit by name or code', personHint: 'a username, e.g. zhangsan', upper: 'amount in words', money: '¥{amount}' },
+  form: { required: 'required', missing: 'required', fix: 'Please fix the form as shown', pick: 'Choose', pickDate: 'Pick a date', pickTime: 'Pick a time', unitHint: 'a unit by name or code', personHint: 'a username, e.g. zhangsan', upper: 'amount in words' },
   dir: {
     title: 'Directory',
     online: 'Online across the city',

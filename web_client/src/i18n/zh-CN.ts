@@ -124,7 +124,7 @@ export default {
     chooseMissing: '请先选择{label}',
     phrases: '常用意见',
   },
-  form: { required: '必填', missing: '必填', fix: '请按提示修改表单', pick: '请选择', pickDate: '选择日期', pickTime: '选择时间', unitHint: '单位名称或代码，例如 交通局', personHint: '用户名，例如 zhangsan', upper: '大写金额', money: '{amount} 元' },
+  form: { required: '必填', missing: '必填', fix: '请按提示修改表单', pick: '请选择', pickDate: '选择日期', pickTime: '选择时间', unitHint: '单位名称或代码，例如 交通局', personHint: '用户名，例如 zhangsan', upper: '大写金额' },
   dir: {
     title: '通讯录',
     online: '全市在线人员',
