@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.test_workflow_runtime import world
 from tests.test_workflows import card_from_bot
 
 CHILD = """\
@@ -41,20 +42,6 @@ nodes:
   - {id: again, type: subflow, flow: loop, next: end}
   - {id: end, type: end}
 """
-
-
-async def world(hub, *flows: str) -> dict:
-    await hub.unit("tj", "交通局")
-    p = {
-        "admin": await hub.user("admin1", "管理员", roles=("admin",)),
-        "zhang": await hub.user("zhangsan", "张三", units=("tj",)),
-        "kezhang": await hub.user("kezhang", "李科长", units=("tj",)),
-        "boss": await hub.user("juzhang", "王局长", units=("tj",), roles=("leader",)),
-    }
-    for flow in flows:
-        status, body = await hub.request("POST", "/api/v1/flows", token=p["admin"]["token"], data=flow.encode())
-        assert status == 201, body
-    return p
 
 
 async def started(hub, p: dict, title: str) -> dict:
